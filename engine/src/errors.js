@@ -1,0 +1,59 @@
+// Prisma's error envelope and the Rust server's HTTP statuses for transaction errors.
+
+/**
+ * @typedef {object} UserFacingError
+ * @property {boolean} is_panic
+ * @property {string} message
+ * @property {Record<string, unknown>} [meta]
+ * @property {string} [error_code]
+ * @property {string | null} [backtrace]
+ */
+
+/** @param {string} code @param {string} message @param {Record<string, unknown>} meta @returns {UserFacingError} */
+export function knownError(code, message, meta = {}) {
+  return { is_panic: false, message, meta, error_code: code };
+}
+
+/** @param {string} message @returns {UserFacingError} */
+export function panicError(message) {
+  return { is_panic: true, message, backtrace: null };
+}
+
+/** `{"errors": [...]}` as sent for a failed query. @param {string} error @param {UserFacingError} userFacing */
+export function queryErrorBody(error, userFacing) {
+  return { errors: [{ error, user_facing_error: userFacing }] };
+}
+
+/**
+ * Transaction API errors (P2028) with the statuses the Rust server used for them:
+ * not found 404, closed 422, acquisition timeout 504, anything else 500.
+ */
+export const TransactionProblem = {
+  notFound: () => transactionError(404,
+    "Transaction not found. Transaction ID is invalid, refers to an old closed transaction Prisma doesn't have information about anymore, or was obtained before disconnecting."),
+  /** @param {string} reason */
+  closed: (reason) => transactionError(422, `Transaction already closed: ${reason}`),
+  acquisitionTimeout: () => transactionError(504, 'Unable to start a transaction in the given time.'),
+  /** @param {string} reason */
+  unknown: (reason) => transactionError(500, reason),
+};
+
+/** @param {number} status @param {string} detail */
+function transactionError(status, detail) {
+  const message = `Transaction API error: ${detail}`;
+  return { status, detail, userFacing: knownError('P2028', message, { error: detail }) };
+}
+
+/** @typedef {ReturnType<typeof transactionError>} TransactionErrorInfo */
+
+/**
+ * Classifies an error JSON returned by the wasm engine's transaction calls into an HTTP status.
+ * @param {UserFacingError} userFacing
+ */
+export function statusForTransactionError(userFacing) {
+  const text = `${userFacing.message ?? ''} ${JSON.stringify(userFacing.meta ?? {})}`;
+  if (/Transaction not found/i.test(text)) return 404;
+  if (/Transaction already closed/i.test(text)) return 422;
+  if (/Unable to start a transaction in the given time/i.test(text)) return 504;
+  return 500;
+}

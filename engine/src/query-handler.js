@@ -1,0 +1,181 @@
+import { ProtocolError, translateOperation, toGraphqlResult } from './graphql-protocol.js';
+import { knownError, queryErrorBody } from './errors.js';
+
+/**
+ * @typedef {{status: number, body: string}} Reply  body is JSON text
+ */
+
+/**
+ * POST / — one operation or a batch, in the GraphQL protocol (Prisma Client Python) or the JSON
+ * protocol (Prisma's JS tooling), outside or inside an interactive transaction.
+ */
+export class QueryHandler {
+  /**
+   * @param {{host: import('./wasm-engine.js').EngineHost, transactions: import('./transactions.js').TransactionManager,
+   *          metrics: import('./metrics.js').Metrics, modelNames: Set<string>}} deps
+   */
+  constructor({ host, transactions, metrics, modelNames }) {
+    this.host = host;
+    this.transactions = transactions;
+    this.metrics = metrics;
+    this.modelNames = modelNames;
+  }
+
+  /**
+   * @param {unknown} request parsed JSON body
+   * @param {string | undefined} txId X-transaction-id header
+   * @returns {Promise<Reply>}
+   */
+  async handle(request, txId) {
+    let plan;
+    try {
+      plan = this.#plan(request);
+    } catch (error) {
+      if (error instanceof ProtocolError) return unprocessable(error.message);
+      throw error;
+    }
+
+    let target;
+    if (txId !== undefined) {
+      const found = this.transactions.forQuery(txId);
+      if ('problem' in found) {
+        const { detail, userFacing } = found.problem;
+        return { status: 200, body: JSON.stringify(queryErrorBody(detail, userFacing)) };
+      }
+      target = { instance: found.entry.instance, engine: found.entry.instance.writer, txId };
+    } else {
+      const instance = await this.host.instance();
+      target = { instance, engine: plan.isRead ? instance.reader : instance.writer, txId: undefined };
+    }
+
+    const started = performance.now();
+    this.metrics.addGauge('prisma_client_queries_active', 1);
+    try {
+      const output = await target.instance.call(() => target.engine.query(plan.json, '{}', target.txId));
+      return { status: 200, body: plan.reshape(output) };
+    } finally {
+      this.metrics.addGauge('prisma_client_queries_active', -1);
+      this.metrics.increment('prisma_client_queries_total', plan.operationCount);
+      this.metrics.observe('prisma_client_queries_duration_histogram_ms', performance.now() - started);
+      this.metrics.observe('prisma_client_queries_wait_histogram_ms', 0);
+    }
+  }
+
+  /**
+   * @param {unknown} request
+   * @returns {{json: string, isRead: boolean, operationCount: number, reshape: (output: string) => string}}
+   */
+  #plan(request) {
+    if (request === null || typeof request !== 'object' || Array.isArray(request)) {
+      throw new ProtocolError('The request body must be a JSON object');
+    }
+    const body = /** @type {Record<string, unknown>} */ (request);
+    if ('batch' in body) return this.#planBatch(body);
+    if (typeof body.query === 'string') {
+      const op = translateOperation(body.query, asVariables(body.variables), this.modelNames);
+      return { json: op.json, isRead: op.isRead, operationCount: 1, reshape: (output) => toGraphqlResult(output, op.alias) };
+    }
+    if (typeof body.action === 'string') {
+      return { json: JSON.stringify(body), isRead: isJsonRead(body), operationCount: 1, reshape: (output) => output };
+    }
+    throw new ProtocolError('Expected a GraphQL request ({"query": ...}), a JSON-protocol request ({"action": ...}) or a batch');
+  }
+
+  /** @param {Record<string, unknown>} body */
+  #planBatch(body) {
+    const items = body.batch;
+    if (!Array.isArray(items) || items.length === 0) throw new ProtocolError('"batch" must be a non-empty array');
+    const isJsonProtocol = items.every((item) => item && typeof item === 'object' && typeof item.action === 'string');
+    if (isJsonProtocol) {
+      const transactional = body.transaction !== undefined && body.transaction !== null && body.transaction !== false;
+      return {
+        json: JSON.stringify(body), isRead: !transactional && items.every(isJsonRead),
+        operationCount: items.length, reshape: (/** @type {string} */ output) => output,
+      };
+    }
+    const operations = items.map((item) => {
+      if (!item || typeof item !== 'object' || typeof item.query !== 'string') {
+        throw new ProtocolError('Every batch item must be {"query": "...", "variables": {...}}');
+      }
+      return translateOperation(item.query, asVariables(item.variables), this.modelNames);
+    });
+    const transactional = body.transaction === true;
+    const isolationLevel = body.isolationLevel ?? body.isolation_level;
+    if (isolationLevel !== undefined && isolationLevel !== null && typeof isolationLevel !== 'string') {
+      throw new ProtocolError('"isolationLevel" must be a string');
+    }
+    const transaction = transactional ? (isolationLevel ? `{"isolationLevel":${JSON.stringify(isolationLevel)}}` : '{}') : null;
+    const json = `{"batch":[${operations.map((op) => op.json).join(',')}]${transaction ? `,"transaction":${transaction}` : ''}}`;
+    return {
+      json,
+      isRead: !transactional && operations.every((op) => op.isRead),
+      operationCount: operations.length,
+      reshape: (/** @type {string} */ output) => reshapeBatch(output, operations.map((op) => op.alias)),
+    };
+  }
+}
+
+/** @param {unknown} variables */
+function asVariables(variables) {
+  if (variables === undefined || variables === null) return {};
+  if (typeof variables !== 'object' || Array.isArray(variables)) throw new ProtocolError('"variables" must be an object');
+  return /** @type {Record<string, unknown>} */ (variables);
+}
+
+const JSON_READ_ACTIONS = new Set(['findUnique', 'findUniqueOrThrow', 'findFirst', 'findFirstOrThrow', 'findMany', 'aggregate', 'groupBy']);
+
+/** @param {any} body */
+function isJsonRead(body) {
+  return JSON_READ_ACTIONS.has(body.action);
+}
+
+/**
+ * `{"batchResult":[r1, r2, ...]}` -> each result reshaped with its alias. Split on the text so that
+ * numbers keep every digit.
+ * @param {string} output @param {string[]} aliases
+ */
+function reshapeBatch(output, aliases) {
+  const prefix = '{"batchResult":[';
+  if (!output.startsWith(prefix)) return output; // a batch-level error
+  const items = splitTopLevelArray(output, prefix.length - 1);
+  if (!items || items.length !== aliases.length) return output;
+  return `{"batchResult":[${items.map((item, index) => toGraphqlResult(item, aliases[index])).join(',')}]}`;
+}
+
+/**
+ * Splits the JSON array starting at `start` into the text of its elements.
+ * @param {string} text @param {number} start index of '['
+ */
+function splitTopLevelArray(text, start) {
+  const items = [];
+  let depth = 0;
+  let inString = false;
+  let itemStart = start + 1;
+  for (let i = start; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === '"') inString = true;
+    else if (c === '[' || c === '{') depth++;
+    else if (c === ']' || c === '}') {
+      depth--;
+      if (depth === 0) {
+        if (i > itemStart) items.push(text.slice(itemStart, i));
+        return items;
+      }
+    } else if (c === ',' && depth === 1) {
+      items.push(text.slice(itemStart, i));
+      itemStart = i + 1;
+    }
+  }
+  return null;
+}
+
+/** The Rust server's answer to a body it cannot read: 422 with a user-facing error. @param {string} message */
+export function unprocessable(message) {
+  const error = knownError('P2009', `Failed to validate the query: ${message}`, { query_validation_error: message, query_position: '' });
+  return { status: 422, body: JSON.stringify({ ...error, errors: [{ error: message, user_facing_error: error }] }) };
+}
