@@ -163,14 +163,15 @@ export class EngineServer {
     return { status: 200, body: this.metrics.toPrometheus(labels), contentType: 'text/plain; version=0.0.4' };
   }
 
+  /**
+   * Debug mode only: makes the wasm engine really panic (a query naming a transaction id it never
+   * issued traps inside wasm), so tests can watch the instance get replaced.
+   */
   async #debugPanic() {
     const instance = await this.host.instance();
-    try {
-      instance.glue.debug_panic('debug panic requested with x-debug-non-fatal');
-    } catch (error) {
-      if (isWasmTrap(error)) instance.poison(/** @type {Error} */ (error));
-      throw new EnginePanicError(`The query engine panicked: ${/** @type {Error} */ (error).message}`);
-    }
+    const model = [...this.queries.modelNames][0];
+    const query = JSON.stringify({ modelName: model, action: 'findMany', query: { arguments: { take: 1 }, selection: { $scalars: true } } });
+    await instance.call(() => instance.writer.query(query, '{}', 'x'));
     return json(200, {});
   }
 

@@ -36,10 +36,10 @@ export class SqliteConnection {
     this.client = createClient({ url: `file:${options.path}`, intMode: 'bigint' });
     this.closed = false;
     this.protocol = 'file';
-    this.#configure();
   }
 
-  #configure() {
+  /** Applies the per-connection settings; call once before use. */
+  async configure() {
     const { role, busyTimeoutMs, synchronous } = this.options;
     const pragmas = [`PRAGMA busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`];
     if (role === 'writer') {
@@ -47,13 +47,7 @@ export class SqliteConnection {
     } else {
       pragmas.push('PRAGMA query_only = ON');
     }
-    for (const pragma of pragmas) this.#executeSync(pragma);
-  }
-
-  /** @param {string} sql */
-  #executeSync(sql) {
-    // libsql's local client is synchronous underneath; the returned promise is already settled.
-    return this.client.execute(sql);
+    for (const pragma of pragmas) await this.client.execute(pragma);
   }
 
   /** @param {InStatement} statement */
@@ -66,6 +60,15 @@ export class SqliteConnection {
     const begin = this.options.role === 'writer' ? 'BEGIN IMMEDIATE' : 'BEGIN DEFERRED';
     await this.execute(begin);
     return new SameConnectionTransaction(this);
+  }
+
+  /** Rolls back whatever transaction is open on this connection, if any. */
+  async abandonOpenTransaction() {
+    try {
+      await this.client.execute('ROLLBACK');
+    } catch {
+      // no transaction was open
+    }
   }
 
   close() {

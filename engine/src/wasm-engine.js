@@ -69,6 +69,7 @@ class EngineInstance {
     const observe = { metrics, logger, logQueries, slowQueryMs };
     this.writerConnection = new InstrumentedConnection({ path: filePath, role: 'writer', busyTimeoutMs, synchronous }, observe);
     this.readerConnection = new InstrumentedConnection({ path: filePath, role: 'reader', busyTimeoutMs, synchronous }, observe);
+    await Promise.all([this.writerConnection.configure(), this.readerConnection.configure()]);
     metrics.increment('prisma_pool_connections_opened_total', 2);
     metrics.addGauge('prisma_pool_connections_open', 2);
     metrics.addGauge('prisma_pool_connections_idle', 2);
@@ -136,6 +137,9 @@ class EngineInstance {
     for (const connection of [this.writerConnection, this.readerConnection]) {
       if (!connection || connection.closed) continue;
       try {
+        // A poisoned engine may have left a transaction open, and with it the write lock that the
+        // replacement's writer needs: end it before closing.
+        if (this.poisoned) await connection.abandonOpenTransaction();
         connection.close();
       } catch (error) {
         this.observers.logger.warn('closing a SQLite connection failed', { error: String(error) });
