@@ -1,0 +1,3 @@
+"""Garage: parking garage management service."""
+
+__version__ = "0.1.0"
