@@ -1,4 +1,5 @@
 import { parse, Kind } from 'graphql';
+import { validateOperation, READ_ACTIONS } from './json-protocol.js';
 
 /**
  * Translation between Prisma's GraphQL protocol (what Prisma Client Python speaks) and the JSON
@@ -18,8 +19,6 @@ const MODEL_ACTIONS = ['findUnique', 'findFirst', 'findMany', 'createOne', 'crea
   'upsertOne', 'deleteOne', 'deleteMany', 'aggregate', 'groupBy'];
 const THROWING_ACTIONS = new Set(['findUnique', 'findFirst']);
 const RAW_ACTIONS = new Set(['queryRaw', 'executeRaw']);
-const READ_ACTIONS = new Set(['findUnique', 'findUniqueOrThrow', 'findFirst', 'findFirstOrThrow', 'findMany',
-  'aggregate', 'groupBy']);
 
 /**
  * A JSON value whose text is kept verbatim: GraphQL integers beyond 2^53 (BigInt columns) would
@@ -67,6 +66,7 @@ export function translateOperation(source, variables, modelNames) {
     selection: root.selectionSet ? selectionToJson(root.selectionSet, context) : {},
   };
   const body = modelName === undefined ? { action, query } : { modelName, action, query };
+  validateOperation(body, modelNames);
   return { json: serialize(body), alias: root.alias?.value ?? root.name.value, action, isRead: READ_ACTIONS.has(action) };
 }
 

@@ -1,5 +1,6 @@
 import { ProtocolError, translateOperation, toGraphqlResult } from './graphql-protocol.js';
 import { knownError, queryErrorBody } from './errors.js';
+import { READ_ACTIONS, validateBatchTransaction, validateOperation } from './json-protocol.js';
 
 /**
  * @typedef {{status: number, body: string}} Reply  body is JSON text
@@ -76,6 +77,7 @@ export class QueryHandler {
       return { json: op.json, isRead: op.isRead, operationCount: 1, reshape: (output) => toGraphqlResult(output, op.alias) };
     }
     if (typeof body.action === 'string') {
+      validateOperation(body, this.modelNames);
       return { json: JSON.stringify(body), isRead: isJsonRead(body), operationCount: 1, reshape: (output) => output };
     }
     throw new ProtocolError('Expected a GraphQL request ({"query": ...}), a JSON-protocol request ({"action": ...}) or a batch');
@@ -87,6 +89,8 @@ export class QueryHandler {
     if (!Array.isArray(items) || items.length === 0) throw new ProtocolError('"batch" must be a non-empty array');
     const isJsonProtocol = items.every((item) => item && typeof item === 'object' && typeof item.action === 'string');
     if (isJsonProtocol) {
+      for (const item of items) validateOperation(item, this.modelNames);
+      validateBatchTransaction(body.transaction);
       const transactional = body.transaction !== undefined && body.transaction !== null && body.transaction !== false;
       return {
         json: JSON.stringify(body), isRead: !transactional && items.every(isJsonRead),
@@ -122,11 +126,9 @@ function asVariables(variables) {
   return /** @type {Record<string, unknown>} */ (variables);
 }
 
-const JSON_READ_ACTIONS = new Set(['findUnique', 'findUniqueOrThrow', 'findFirst', 'findFirstOrThrow', 'findMany', 'aggregate', 'groupBy']);
-
 /** @param {any} body */
 function isJsonRead(body) {
-  return JSON_READ_ACTIONS.has(body.action);
+  return READ_ACTIONS.has(body.action);
 }
 
 /**
