@@ -9,12 +9,15 @@ VENV_STAMP := $(VENV)/.garage-installed
 NODE_STAMP := node_modules/.package-lock.json
 ENGINE_NODE_STAMP := engine/node_modules/.package-lock.json
 
-.PHONY: help venv node_modules generate-test-client clean
+.PHONY: help venv node_modules generate-test-client test test-engine-node test-python bench-engine clean
 
 help:
 	@echo "make venv                  create $(VENV) and install the project with dev dependencies"
-	@echo "make node_modules          npm ci at the root (Prisma CLI 5.17.0) and in engine/"
+	@echo "make node_modules          npm ci at the root (Prisma CLI 5.17.0 and 6.19.3) and in engine/"
 	@echo "make generate-test-client  generate the engine tests' client (package engine_test_client)"
+	@echo "                           and their tables' DDL (build/engine-test-client/schema.sql)"
+	@echo "make test                  run every test suite (engine node tests, then pytest)"
+	@echo "make bench-engine          engine benchmark: client vs raw HTTP vs sqlite3 (bench/engine_bench.py)"
 	@echo "make clean                 remove build/"
 
 venv: $(VENV_STAMP)
@@ -32,9 +35,20 @@ $(NODE_STAMP): package.json package-lock.json
 $(ENGINE_NODE_STAMP): engine/package.json engine/package-lock.json
 	npm ci --prefix engine
 
-# Always regenerates (about 1.5 s): never test against a client from an older schema.
+# Always regenerates (about 2.5 s): never test against a client from an older schema.
 generate-test-client: venv node_modules
 	tools/generate_test_client.sh
+
+test: test-engine-node test-python
+
+test-engine-node: node_modules
+	cd engine && node --test --test-reporter=spec test/
+
+test-python: generate-test-client
+	$(VENV)/bin/pytest -q
+
+bench-engine: generate-test-client
+	$(VENV)/bin/python bench/engine_bench.py
 
 clean:
 	rm -rf build

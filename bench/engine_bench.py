@@ -3,7 +3,9 @@
     make bench-engine            (or: .venv/bin/python bench/engine_bench.py --iterations 2000)
 
 Paths, each against its own fresh SQLite file with the same schema, settings and rows:
-  client  - the generated Prisma Client Python (engine_test_client) -> HTTP -> engine/ -> SQLite
+  client  - the generated Prisma Client Python (engine_test_client) -> HTTP -> engine/ -> SQLite,
+            with the client's default HTTP transport (httpx on httpcore)
+  client+aiohttp - the same client given httpx-aiohttp's transport (Prisma(http={"transport": ...}))
   httpx   - the exact GraphQL bodies the client sends, posted with one keep-alive httpx client,
             so the difference to `client` is the client's own work (query building, parsing, models)
   sqlite3 - Python's sqlite3 running the SQL the engine runs (the physical floor)
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Awaitable, Callable
 
 import httpx
+from httpx_aiohttp import AiohttpTransport
 
 REPO = Path(__file__).resolve().parents[1]
 CLIENT_ROOT = REPO / "build" / "engine-test-client"
@@ -76,8 +79,9 @@ def time_sync(operation: Callable[[int], object], iterations: int, warmup: int) 
     return samples
 
 
-async def bench_client(db: Path, iterations: int, warmup: int) -> dict[str, list[float]]:
-    client = Prisma(datasource={"url": f"file:{db}"})
+async def bench_client(db: Path, iterations: int, warmup: int, *, aiohttp: bool = False) -> dict[str, list[float]]:
+    http = {"transport": AiohttpTransport()} if aiohttp else None
+    client = Prisma(datasource={"url": f"file:{db}"}, http=http)
     await client.connect()
     try:
         await client.user.create_many(data=[{"email": f"seed{i}@bench"} for i in range(SEED_ROWS)])
@@ -181,24 +185,26 @@ async def main() -> None:
         directory = Path(tmp)
         baseline = bench_sqlite3(create_database(directory, "sqlite3.db", args.synchronous), args.iterations, args.warmup, args.synchronous)
         via_client = await bench_client(create_database(directory, "client.db", args.synchronous), args.iterations, args.warmup)
+        via_aiohttp = await bench_client(create_database(directory, "aiohttp.db", args.synchronous), args.iterations, args.warmup, aiohttp=True)
         via_httpx, server = await bench_httpx(create_database(directory, "httpx.db", args.synchronous), args.iterations, args.warmup)
 
     print(f"engine benchmark: {args.iterations} iterations after {args.warmup} warm-up, synchronous={args.synchronous}, "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
-    header = f"{'operation':<16}{'path':<9}{'median ms':>11}{'p95 ms':>10}{'x sqlite3':>11}"
+    header = f"{'operation':<16}{'path':<16}{'median ms':>11}{'p95 ms':>10}{'x sqlite3':>11}"
     print(header)
     print("-" * len(header))
     for operation in baseline:
         floor, _ = summarise(baseline[operation])
-        rows = [("client", via_client[operation]), ("httpx", via_httpx[operation]), ("engine", server[operation]),
+        rows = [("client", via_client[operation]), ("client+aiohttp", via_aiohttp[operation]),
+                ("httpx", via_httpx[operation]), ("engine", server[operation]),
                 ("sqlite3", baseline[operation])]
         for path, samples in rows:
             median, p95 = summarise(samples)
-            print(f"{operation:<16}{path:<9}{median:>11.3f}{p95:>10.3f}{median / floor:>11.1f}")
+            print(f"{operation:<16}{path:<16}{median:>11.3f}{p95:>10.3f}{median / floor:>11.1f}")
         client_median, _ = summarise(via_client[operation])
         httpx_median, _ = summarise(via_httpx[operation])
         engine_median, _ = summarise(server[operation])
-        print(f"{'':<16}split: client-side {client_median - httpx_median:.3f} ms, "
+        print(f"{'':<16}split of `client`: client-side {client_median - httpx_median:.3f} ms, "
               f"HTTP round trip {httpx_median - engine_median:.3f} ms, engine {engine_median:.3f} ms")
 
 

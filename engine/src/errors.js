@@ -57,3 +57,32 @@ export function statusForTransactionError(userFacing) {
   if (/Unable to start a transaction in the given time/i.test(text)) return 504;
   return 500;
 }
+
+// SQLite's "no such table/column" reach the wasm engine as a generic SQLITE_ERROR; Prisma's Rust
+// engine reported them as P2021/P2022, which the client maps to TableNotFoundError.
+const MISSING_TABLE = /no such table: ([\w.$]+)/;
+const MISSING_COLUMN = /no such column: ([\w.$]+)/;
+
+/**
+ * Gives missing-table and missing-column errors their Prisma codes. Leaves everything else as is.
+ * @param {string} text engine output
+ */
+export function withSchemaErrorCodes(text) {
+  if (!text.includes('"errors"') || !(text.includes('no such table') || text.includes('no such column'))) return text;
+  const body = JSON.parse(text);
+  const fix = (/** @type {any} */ container) => {
+    for (const error of container?.errors ?? []) {
+      if (error?.user_facing_error?.error_code) continue;
+      const table = MISSING_TABLE.exec(String(error.error));
+      const column = MISSING_COLUMN.exec(String(error.error));
+      if (table) {
+        error.user_facing_error = knownError('P2021', `The table \`${table[1]}\` does not exist in the current database.`, { table: table[1] });
+      } else if (column) {
+        error.user_facing_error = knownError('P2022', `The column \`${column[1]}\` does not exist in the current database.`, { column: column[1] });
+      }
+    }
+  };
+  fix(body);
+  for (const item of body.batchResult ?? []) fix(item);
+  return JSON.stringify(body);
+}

@@ -51,6 +51,7 @@ export function translateOperation(source, variables, modelNames) {
   try {
     document = parse(source, { noLocation: true });
   } catch (error) {
+    if (error instanceof RangeError) throw new ProtocolError('The GraphQL query is nested too deeply');
     throw new ProtocolError(`Invalid GraphQL query: ${/** @type {Error} */ (error).message}`);
   }
   const operations = document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION);

@@ -1,5 +1,10 @@
 import { ProtocolError } from './graphql-protocol.js';
 
+/** Well-formed input whose values the engine refuses (answered as a P2007 data validation error). */
+export class InputRejected extends Error {
+  name = 'InputRejected';
+}
+
 // Actions of the JSON protocol that a SQLite engine serves. The wasm engine panics on some
 // malformed bodies (an unknown action, a raw query without parameters), and a panic costs the
 // whole instance, so every operation is checked here before it goes in.
@@ -27,6 +32,8 @@ export function validateOperation(operation, modelNames) {
     throw new ProtocolError(`Unknown action ${JSON.stringify(action)}`);
   }
   if (!isObject(query)) throw new ProtocolError('"query" must be an object');
+  if (depthExceeds(query, MAX_DEPTH)) throw new ProtocolError(`The query is nested deeper than ${MAX_DEPTH} levels`);
+  rejectNulCharacters(query);
   const { arguments: args, selection } = /** @type {Record<string, unknown>} */ (query);
   if (args !== undefined && !isObject(args)) throw new ProtocolError('"query.arguments" must be an object');
   if (!isObject(selection)) throw new ProtocolError('"query.selection" must be an object');
@@ -41,6 +48,7 @@ export function validateOperation(operation, modelNames) {
       throw new ProtocolError(`${action} "parameters" is not valid JSON`);
     }
     if (!Array.isArray(parameters)) throw new ProtocolError(`${action} "parameters" must be a JSON array`);
+    rejectNulCharacters(parameters);
   }
 }
 
@@ -52,6 +60,34 @@ export function validateBatchTransaction(transaction) {
   if (!isObject(transaction)) throw new ProtocolError('"transaction" must be an object');
   const { isolationLevel } = /** @type {Record<string, unknown>} */ (transaction);
   if (isolationLevel !== undefined && typeof isolationLevel !== 'string') throw new ProtocolError('"isolationLevel" must be a string');
+}
+
+// The wasm engine runs out of stack on deeply nested input (a few hundred levels); queries the
+// client builds stay far below this.
+const MAX_DEPTH = 128;
+
+/**
+ * SQLite stores text with NUL characters, but the libSQL binding reads such text back cut at the
+ * first NUL: the write would succeed and every later read return other data. Refuse it up front.
+ * @param {unknown} value
+ */
+function rejectNulCharacters(value) {
+  if (typeof value === 'string') {
+    if (value.includes('\u0000')) throw new InputRejected('Text values may not contain NUL (\\u0000) characters');
+    return;
+  }
+  if (value === null || typeof value !== 'object') return;
+  for (const item of Array.isArray(value) ? value : Object.values(value)) rejectNulCharacters(item);
+}
+
+/** @param {unknown} value @param {number} budget */
+function depthExceeds(value, budget) {
+  if (value === null || typeof value !== 'object') return false;
+  if (budget === 0) return true;
+  for (const item of Array.isArray(value) ? value : Object.values(value)) {
+    if (depthExceeds(item, budget - 1)) return true;
+  }
+  return false;
 }
 
 /** @param {unknown} value @returns {value is Record<string, unknown>} */

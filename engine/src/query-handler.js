@@ -1,6 +1,6 @@
 import { ProtocolError, translateOperation, toGraphqlResult } from './graphql-protocol.js';
-import { knownError, queryErrorBody } from './errors.js';
-import { READ_ACTIONS, validateBatchTransaction, validateOperation } from './json-protocol.js';
+import { knownError, queryErrorBody, withSchemaErrorCodes } from './errors.js';
+import { InputRejected, READ_ACTIONS, validateBatchTransaction, validateOperation } from './json-protocol.js';
 
 /**
  * @typedef {{status: number, body: string}} Reply  body is JSON text
@@ -33,6 +33,12 @@ export class QueryHandler {
       plan = this.#plan(request);
     } catch (error) {
       if (error instanceof ProtocolError) return unprocessable(error.message);
+      if (error instanceof InputRejected) {
+        const message = `Data validation error \`${error.message}\``;
+        return { status: 200, body: JSON.stringify(queryErrorBody(message, knownError('P2007', message, { database_error: error.message }))) };
+      }
+      // translation and validation recurse over the input: a stack overflow means hostile nesting
+      if (error instanceof RangeError) return unprocessable('The request is nested too deeply');
       throw error;
     }
 
@@ -53,7 +59,7 @@ export class QueryHandler {
     this.metrics.addGauge('prisma_client_queries_active', 1);
     try {
       const output = await target.instance.call(() => target.engine.query(plan.json, '{}', target.txId));
-      return { status: 200, body: plan.reshape(output) };
+      return { status: 200, body: plan.reshape(withSchemaErrorCodes(output)) };
     } finally {
       this.metrics.addGauge('prisma_client_queries_active', -1);
       this.metrics.increment('prisma_client_queries_total', plan.operationCount);

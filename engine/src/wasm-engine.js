@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { PrismaLibSQL } from '@prisma/adapter-libsql';
 import { bindAdapter } from '@prisma/driver-adapter-utils';
 import { InstrumentedConnection } from './instrumented-connection.js';
+import { SqliteAdapter } from './sqlite-adapter.js';
 
 const require = createRequire(import.meta.url);
 const GLUE_PATH = require.resolve('@prisma/query-engine-wasm/sqlite/query_engine_bg.js');
@@ -81,7 +81,7 @@ class EngineInstance {
 
   /** @param {InstrumentedConnection} connection */
   #createQueryEngine(connection) {
-    const adapter = bindAdapter(new PrismaLibSQL(/** @type {any} */ (connection)));
+    const adapter = bindAdapter(new SqliteAdapter(/** @type {any} */ (connection)));
     const { logger } = this.observers;
     const options = { datamodel: this.settings.datamodel, logLevel: this.settings.logLevel, logQueries: false };
     return new this.glue.QueryEngine(options, (/** @type {string} */ event) => forwardEngineLog(logger, event), adapter);

@@ -12,29 +12,56 @@ package, and both can be imported in one process. Import it in tests as:
 
 Use its own `errors`, `fields` (Base64, Json) and `types`: the classes in `prisma.*` are
 different objects and will not match in `isinstance`/`pytest.raises`.
+
+Everything is real: the generated client, the engine server (engine/bin/query-engine.js, one
+Node process per connected client or spawned engine), and SQLite files in pytest's temporary
+folders. The tables come from build/engine-test-client/schema.sql, the DDL that Prisma's own
+`migrate diff --from-empty` prints for the schema (tools/schema_sql.sh, run by
+`make generate-test-client`); tests create their data through the client only.
+
+Fixtures:
+- `client`: one connected client (one engine) for the whole session, on one database file;
+  every test that takes it starts from empty tables (deleted through the client, in foreign-key
+  order). Async tests that use it run in the session's event loop: modules that use it set
+  `pytestmark = pytest.mark.asyncio(loop_scope="session")`.
+- `new_database()`: a fresh database file with the schema's tables.
+- `spawn_engine(...)`: starts engine/bin/query-engine.js directly (for raw HTTP tests), waits
+  for GET /status, stops it at the end of the test.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import signal
+import socket
+import sqlite3
+import subprocess
 import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+import pytest_asyncio
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = Path(__file__).resolve().parent / "schema.prisma"
 CLIENT_ROOT = REPO_ROOT / "build" / "engine-test-client"
 CLIENT_PACKAGE = "engine_test_client"
 SCHEMA_STAMP = CLIENT_ROOT / ".schema.sha256"
+SCHEMA_SQL = CLIENT_ROOT / "schema.sql"
 QUERY_ENGINE = REPO_ROOT / "engine" / "bin" / "query-engine.js"
 
 
 def _check_generated_client() -> None:
-    if not (CLIENT_ROOT / CLIENT_PACKAGE / "client.py").is_file():
+    if not (CLIENT_ROOT / CLIENT_PACKAGE / "client.py").is_file() or not SCHEMA_SQL.is_file():
         raise pytest.UsageError(
-            f"the engine test client is not generated ({CLIENT_ROOT / CLIENT_PACKAGE}); "
+            f"the engine test client or its DDL is not generated ({CLIENT_ROOT}); "
             "run `make generate-test-client`"
         )
     current = hashlib.sha256(SCHEMA.read_bytes()).hexdigest()
@@ -51,5 +78,234 @@ if str(CLIENT_ROOT) not in sys.path:
     sys.path.insert(0, str(CLIENT_ROOT))
 
 # The client finds the query engine through this variable (it also skips the client's engine
-# version check). Default to our engine server; an explicit value from the environment wins.
+# version check). Default to our engine server; an explicit value from the environment wins,
+# and engines spawned by the tests directly use the same one.
 os.environ.setdefault("PRISMA_QUERY_ENGINE_BINARY", str(QUERY_ENGINE))
+ENGINE_UNDER_TEST = Path(os.environ["PRISMA_QUERY_ENGINE_BINARY"])
+
+# How long a spawned engine may take to answer GET /status (Node start + wasm load is ~1 s;
+# generous for a loaded 2-core machine).
+ENGINE_START_TIMEOUT_S = 30.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Databases
+# ---------------------------------------------------------------------------------------------
+
+
+def create_database(path: Path) -> Path:
+    """Creates the schema's tables in a new SQLite file (schema only: data goes through the client)."""
+    if path.exists():
+        raise FileExistsError(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = sqlite3.connect(path)
+    try:
+        con.executescript(SCHEMA_SQL.read_text())
+    finally:
+        con.close()
+    return path
+
+
+def sqlite_url(path: Path) -> str:
+    return f"file:{path}"
+
+
+@pytest.fixture
+def new_database(tmp_path: Path) -> Callable[..., Path]:
+    """`new_database(name="test.db", folder=tmp_path)` -> path of a fresh database with the tables."""
+
+    def make(name: str = "test.db", folder: Path | None = None) -> Path:
+        return create_database((folder or tmp_path) / name)
+
+    return make
+
+
+# ---------------------------------------------------------------------------------------------
+# The shared client
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def session_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return create_database(tmp_path_factory.mktemp("engine-session") / "session.db")
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def session_client(session_database: Path) -> AsyncIterator[Any]:
+    from engine_test_client import Prisma
+
+    client = Prisma(datasource={"url": sqlite_url(session_database)})
+    await client.connect()
+    try:
+        yield client
+    finally:
+        await client.disconnect()
+
+
+async def wipe(client: Any) -> None:
+    """Deletes every row through the client, children before parents (foreign keys are on)."""
+    await client.membership.delete_many()
+    await client.profile.delete_many()
+    await client.post.delete_many()  # also empties the implicit Category<->Post table
+    await client.category.delete_many()
+    await client.team.delete_many()
+    await client.user.delete_many()  # also empties the implicit follows table
+    await client.scalars.delete_many()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def client(session_client: Any) -> Any:
+    """The session's connected client, on empty tables."""
+    await wipe(session_client)
+    return session_client
+
+
+# ---------------------------------------------------------------------------------------------
+# Engine servers spawned directly (raw HTTP)
+# ---------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class EngineProcess:
+    """engine/bin/query-engine.js started as the client starts it, with stderr kept in a file."""
+
+    def __init__(
+        self,
+        *,
+        workdir: Path,
+        database: Path | None,
+        schema: Path = SCHEMA,
+        debug: bool = False,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        args: list[str] | None = None,
+    ) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.database = database
+        self.stderr_path = workdir / f"engine-{self.port}-{uuid.uuid4().hex[:8]}.stderr"
+        full_env = {
+            key: value
+            for key, value in os.environ.items()
+            if key not in ("DATABASE_URL", "OVERWRITE_DATASOURCES", "LOG_QUERIES", "RUST_LOG")
+            and not key.startswith("ENGINE_")
+        }
+        full_env.update(PRISMA_DML_PATH=str(schema), RUST_LOG_FORMAT="json")
+        if database is not None:
+            full_env["DATABASE_URL"] = sqlite_url(database)
+        full_env.update(env or {})
+        command = ["node", str(ENGINE_UNDER_TEST)] if ENGINE_UNDER_TEST.suffix == ".js" else [str(ENGINE_UNDER_TEST)]
+        argv = [*command, "-p", str(self.port), "--enable-metrics", "--enable-raw-queries"]
+        if debug:
+            argv.append("--debug")
+        argv.extend(args or [])
+        self._stderr = self.stderr_path.open("wb")
+        self.process = subprocess.Popen(
+            argv, env=full_env, cwd=cwd or workdir, stdout=subprocess.DEVNULL, stderr=self._stderr
+        )
+        self.http = httpx.Client(base_url=self.url, timeout=60.0)
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + ENGINE_START_TIMEOUT_S
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"the engine exited with {self.process.returncode} before serving:\n{self.stderr()}"
+                )
+            try:
+                if self.http.get("/status").json() == {"status": "ok"}:
+                    return
+            except (httpx.TransportError, ValueError):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the engine did not answer /status in {ENGINE_START_TIMEOUT_S} s:\n{self.stderr()}")
+            time.sleep(0.05)
+
+    def stderr(self) -> str:
+        self._stderr.flush()
+        return self.stderr_path.read_text(errors="replace")
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        """stderr's JSON lines (RUST_LOG_FORMAT=json), parsed; other lines are skipped."""
+        lines = []
+        for line in self.stderr().splitlines():
+            line = line.strip()
+            if line.startswith("{"):
+                try:
+                    lines.append(json.loads(line))
+                except ValueError:
+                    pass
+        return lines
+
+    def post(self, path: str = "/", body: Any = None, *, content: str | bytes | None = None,
+             headers: Mapping[str, str] | None = None) -> httpx.Response:
+        if content is None and body is not None:
+            content = json.dumps(body)
+        return self.http.post(path, content=content, headers=dict(headers or {}))
+
+    def graphql(self, query: str, *, tx_id: str | None = None, variables: Any = None) -> httpx.Response:
+        """One GraphQL-protocol request, as Prisma Client Python sends it."""
+        headers = {"X-transaction-id": tx_id} if tx_id is not None else {}
+        return self.post("/", {"query": query, "variables": variables or {}}, headers=headers)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.http.close()
+        self._stderr.close()
+
+
+@pytest.fixture
+def spawn_engine(tmp_path: Path) -> Iterator[Callable[..., EngineProcess]]:
+    """`spawn_engine(database=path, debug=False, env={...}, schema=..., cwd=...)` -> EngineProcess.
+
+    `database` sets DATABASE_URL (the schema's `url = env("DATABASE_URL")`); pass None to give the
+    datasource another way (OVERWRITE_DATASOURCES in env, or a schema with a literal url).
+    """
+    started: list[EngineProcess] = []
+
+    def spawn(database: Path | None = None, **kwargs: Any) -> EngineProcess:
+        engine = EngineProcess(workdir=tmp_path, database=database, **kwargs)
+        started.append(engine)
+        return engine
+
+    yield spawn
+    for engine in started:
+        engine.stop()
+
+
+# GraphQL-protocol documents, written the way Prisma Client Python writes them.
+FIND_MANY_USERS = "query {\n  result: findManyUser {\n    id\n    email\n  }\n}"
+
+
+def create_user_query(email: str) -> str:
+    return (
+        "mutation {\n  result: createOneUser(data: {email: " + json.dumps(email) + "}) {\n    id\n    email\n  }\n}"
+    )
+
+
+def user_emails_in_file(database: Path) -> list[str]:
+    """Reads the file directly with sqlite3 (what is really on disk, not what the engine says)."""
+    con = sqlite3.connect(database)
+    try:
+        return [row[0] for row in con.execute('SELECT email FROM "User" ORDER BY id')]
+    finally:
+        con.close()

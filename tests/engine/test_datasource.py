@@ -1,0 +1,153 @@
+"""Which SQLite file the engine opens, and with which settings."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from conftest import SCHEMA, EngineProcess, create_database, create_user_query, sqlite_url, user_emails_in_file
+from engine_test_client import Prisma
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+def schema_with_url(url_line: str) -> str:
+    text = SCHEMA.read_text()
+    old = '  url      = env("DATABASE_URL")'
+    assert old in text
+    return text.replace(old, f"  {url_line}")
+
+
+async def test_relative_url_resolves_against_the_schema_folder(
+    spawn_engine: Callable[..., EngineProcess], tmp_path: Path
+) -> None:
+    schema_dir = tmp_path / "project" / "prisma"
+    schema_dir.mkdir(parents=True)
+    schema = schema_dir / "schema.prisma"
+    schema.write_text(schema_with_url('url = "file:./data/relative.db"'))
+    database = create_database(schema_dir / "data" / "relative.db")
+    elsewhere = tmp_path / "somewhere-else"
+    (elsewhere / "data").mkdir(parents=True)
+
+    engine = spawn_engine(database=None, schema=schema, cwd=elsewhere)
+    response = engine.graphql(create_user_query("relative@example.com")).json()
+    assert response["data"]["result"]["email"] == "relative@example.com", response
+    assert user_emails_in_file(database) == ["relative@example.com"]
+    assert not (elsewhere / "data" / "relative.db").exists()
+
+
+async def test_relative_env_url_resolves_against_the_schema_folder(
+    spawn_engine: Callable[..., EngineProcess], tmp_path: Path
+) -> None:
+    schema_dir = tmp_path / "schema-home"
+    schema_dir.mkdir()
+    schema = schema_dir / "schema.prisma"
+    schema.write_text(SCHEMA.read_text())
+    database = create_database(schema_dir / "env-relative.db")
+    engine = spawn_engine(database=None, schema=schema, cwd=tmp_path, env={"DATABASE_URL": "file:env-relative.db"})
+    assert engine.graphql(create_user_query("env@example.com")).json()["data"]["result"]["email"] == "env@example.com"
+    assert user_emails_in_file(database) == ["env@example.com"]
+    assert not (tmp_path / "env-relative.db").exists()
+
+
+async def test_overwrite_datasources_wins(
+    spawn_engine: Callable[..., EngineProcess], new_database: Callable[..., Path]
+) -> None:
+    from_env = new_database("from-env.db")
+    from_override = new_database("from-override.db")
+    engine = spawn_engine(
+        database=from_env,
+        env={"OVERWRITE_DATASOURCES": json.dumps([{"name": "db", "url": sqlite_url(from_override)}])},
+    )
+    assert engine.graphql(create_user_query("override@example.com")).status_code == 200
+    assert user_emails_in_file(from_override) == ["override@example.com"]
+    assert user_emails_in_file(from_env) == []
+
+
+async def test_client_datasource_argument_is_used(
+    new_database: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prisma(datasource=...) reaches the engine as OVERWRITE_DATASOURCES, over DATABASE_URL."""
+    target = new_database("target.db")
+    decoy = new_database("decoy.db")
+    monkeypatch.setenv("DATABASE_URL", sqlite_url(decoy))
+    client = Prisma(datasource={"url": sqlite_url(target)})
+    await client.connect()
+    try:
+        await client.user.create(data={"email": "target@example.com"})
+    finally:
+        await client.disconnect()
+    assert user_emails_in_file(target) == ["target@example.com"]
+    assert user_emails_in_file(decoy) == []
+
+
+async def test_wal_mode_and_foreign_keys(client: Prisma, session_database: Path) -> None:
+    # raw queries run on the writer connection (the reader is query_only)
+    assert await client.query_raw("PRAGMA journal_mode") == [{"journal_mode": "wal"}]
+    assert await client.query_raw("PRAGMA foreign_keys") == [{"foreign_keys": 1}]
+    # defaults: synchronous FULL (2), busy timeout 10 s
+    assert await client.query_raw("PRAGMA synchronous") == [{"synchronous": 2}]
+    assert await client.query_raw("PRAGMA busy_timeout") == [{"timeout": 10000}]
+    # WAL is a property of the file: another connection sees it too
+    con = sqlite3.connect(session_database)
+    try:
+        assert con.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        con.close()
+
+
+async def test_foreign_keys_are_enforced(client: Prisma) -> None:
+    with pytest.raises(Exception, match="FOREIGN KEY constraint failed"):
+        await client.execute_raw(
+            "INSERT INTO Profile (id, bio, userId, updatedAt) VALUES ('p', 'b', 424242, '2024-01-01T00:00:00.000+00:00')"
+        )
+    assert await client.profile.count() == 0
+
+
+async def test_sqlite_settings_from_the_environment(
+    spawn_engine: Callable[..., EngineProcess], new_database: Callable[..., Path]
+) -> None:
+    engine = spawn_engine(
+        database=new_database(), env={"ENGINE_SQLITE_SYNCHRONOUS": "normal", "ENGINE_BUSY_TIMEOUT_MS": "1234"}
+    )
+
+    def pragma(name: str) -> object:
+        query = 'mutation {\n  result: queryRaw(query: "PRAGMA ' + name + '", parameters: "[]")\n}'
+        body = engine.graphql(query).json()
+        assert "errors" not in body, body
+        return body["data"]["result"]
+
+    assert "1" in json.dumps(pragma("synchronous"))  # NORMAL = 1
+    assert "1234" in json.dumps(pragma("busy_timeout"))
+    assert "wal" in json.dumps(pragma("journal_mode"))
+
+
+async def test_database_file_is_created_if_missing(
+    spawn_engine: Callable[..., EngineProcess], tmp_path: Path
+) -> None:
+    """A missing file is created (empty): queries then fail with "no such table", the engine stays up."""
+    missing = tmp_path / "missing.db"
+    engine = spawn_engine(database=missing)
+    assert missing.exists()
+    body = engine.graphql(create_user_query("x@example.com")).json()
+    assert body["errors"][0]["user_facing_error"]["error_code"] == "P2021"
+    assert engine.http.get("/status").json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"DATABASE_URL": "postgresql://localhost/db"},
+        {"DATABASE_URL": "file::memory:"},
+        {"DATABASE_URL": ""},
+        {"OVERWRITE_DATASOURCES": "not json"},
+    ],
+    ids=["postgres", "memory", "empty", "bad-override"],
+)
+async def test_unusable_datasource_refuses_to_start(tmp_path: Path, env: dict[str, str]) -> None:
+    with pytest.raises(RuntimeError, match="exited"):
+        EngineProcess(workdir=tmp_path, database=None, env=env)
