@@ -64,7 +64,6 @@ export class QueryHandler {
       this.metrics.addGauge('prisma_client_queries_active', -1);
       this.metrics.increment('prisma_client_queries_total', plan.operationCount);
       this.metrics.observe('prisma_client_queries_duration_histogram_ms', performance.now() - started);
-      this.metrics.observe('prisma_client_queries_wait_histogram_ms', 0);
     }
   }
 

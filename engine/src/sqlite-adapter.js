@@ -8,6 +8,15 @@ import { ColumnTypeEnum } from '@prisma/driver-adapter-utils';
  * read them as such; reporting them as Int64 restores that.
  */
 export class SqliteAdapter extends PrismaLibSQL {
+  /**
+   * @param {any} client
+   * @param {import('./metrics.js').Metrics} metrics
+   */
+  constructor(client, metrics) {
+    super(client);
+    measureConnectionWaits(this, metrics);
+  }
+
   /** @param {import('@prisma/driver-adapter-utils').Query} query */
   async queryRaw(query) {
     return widenIntegers(await super.queryRaw(query));
@@ -32,4 +41,30 @@ function widenIntegers(result) {
       columnTypes: resultSet.columnTypes.map((/** @type {number} */ type) => (type === ColumnTypeEnum.Int32 ? ColumnTypeEnum.Int64 : type)),
     };
   });
+}
+
+/**
+ * The adapter serialises its connection behind a mutex (its only symbol-keyed property): time
+ * spent acquiring it is a query's wait for the connection, which Prisma publishes as
+ * prisma_client_queries_wait(_histogram_ms).
+ * @param {object} adapter
+ * @param {import('./metrics.js').Metrics} metrics
+ */
+function measureConnectionWaits(adapter, metrics) {
+  const symbols = Object.getOwnPropertySymbols(adapter);
+  const mutex = symbols.length === 1 ? /** @type {any} */ (adapter)[symbols[0]] : undefined;
+  if (typeof mutex?.acquire !== 'function') {
+    throw new Error('@prisma/adapter-libsql changed: its connection mutex was not found');
+  }
+  const acquire = mutex.acquire.bind(mutex);
+  mutex.acquire = async () => {
+    const started = performance.now();
+    metrics.addGauge('prisma_client_queries_wait', 1);
+    try {
+      return await acquire();
+    } finally {
+      metrics.addGauge('prisma_client_queries_wait', -1);
+      metrics.observe('prisma_client_queries_wait_histogram_ms', performance.now() - started);
+    }
+  };
 }

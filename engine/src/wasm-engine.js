@@ -81,7 +81,7 @@ class EngineInstance {
 
   /** @param {InstrumentedConnection} connection */
   #createQueryEngine(connection) {
-    const adapter = bindAdapter(new SqliteAdapter(/** @type {any} */ (connection)));
+    const adapter = bindAdapter(new SqliteAdapter(connection, this.observers.metrics));
     const { logger } = this.observers;
     const options = { datamodel: this.settings.datamodel, logLevel: this.settings.logLevel, logQueries: false };
     return new this.glue.QueryEngine(options, (/** @type {string} */ event) => forwardEngineLog(logger, event), adapter);

@@ -181,6 +181,8 @@ test('metrics count queries and transactions', async () => {
   const afterwards = await (await fetch(`${engine.url}/metrics?format=json`, { method: 'GET' })).json();
   assert.equal(value(afterwards, 'prisma_client_queries_total') - value(before, 'prisma_client_queries_total'), 2);
   assert.ok(value(afterwards, 'prisma_datasource_queries_total') > value(before, 'prisma_datasource_queries_total'));
+  const waits = (m) => m.histograms.find((h) => h.key === 'prisma_client_queries_wait_histogram_ms').value.count;
+  assert.ok(waits(afterwards) >= waits(before) + 2, 'each statement waited for its connection once');
   const text = await (await fetch(`${engine.url}/metrics`)).text();
   assert.match(text, /^prisma_client_queries_total \d+$/m);
 });
@@ -192,6 +194,26 @@ test('the database is in WAL mode with foreign keys on', async () => {
   assert.equal(Number(fk.json.data.result.rows[0][0]), 1);
   const orphan = await engine.graphql('mutation { result: createOneEntry(data: {accountId: 999999, amount: "1"}) { id } }');
   assert.equal(orphan.json.errors[0].user_facing_error.error_code, 'P2003');
+});
+
+test('text with NUL is refused before anything is written (the binding would read it back cut)', async () => {
+  const reply = await createAccount('nul\u0000@x');
+  assert.equal(reply.json.errors[0].user_facing_error.error_code, 'P2007');
+  const raw = await engine.graphql(`mutation { result: executeRaw(query: "INSERT INTO Account (email) VALUES (?)", parameters: ${JSON.stringify(JSON.stringify(['raw\u0000@x']))}) }`);
+  assert.equal(raw.json.errors[0].user_facing_error.error_code, 'P2007');
+  const found = await engine.graphql('query { result: findManyAccount(where: {email: {startsWith: "nul"}}) { id } }');
+  assert.deepEqual(found.json.data.result, []);
+});
+
+test('a missing table is P2021, as with the Rust engine', async () => {
+  const bare = await startEngine(makeWorkspace());
+  try {
+    const reply = await bare.graphql('query { result: findManyAccount { id } }');
+    assert.equal(reply.json.errors[0].user_facing_error.error_code, 'P2021');
+    assert.equal(reply.json.errors[0].user_facing_error.meta.table, 'main.Account');
+  } finally {
+    await bare.stop();
+  }
 });
 
 test('SIGTERM shuts down cleanly and keeps every committed write', async () => {
