@@ -1,0 +1,3 @@
+from garage.ops.cli import main
+
+main()

@@ -1,0 +1,3 @@
+from garage.config.settings import Environment, Settings, load_settings
+
+__all__ = ["Environment", "Settings", "load_settings"]

@@ -1,0 +1,99 @@
+"""The one settings object, read from the environment (and `.env` in development)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from enum import Enum
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+class Environment(str, Enum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Every knob of the service. Production refuses to start without real secrets."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True, frozen=True)
+
+    environment: Environment = Field(Environment.DEVELOPMENT, alias="GARAGE_ENV")
+    database_url: str = Field("file:./dev.db", alias="DATABASE_URL")
+    host: str = Field("127.0.0.1", alias="HOST")
+    port: int = Field(8000, alias="PORT", ge=1, le=65535)
+    workers: int = Field(1, alias="GARAGE_WORKERS", ge=1, le=64)
+    admin_api_key: SecretStr | None = Field(None, alias="GARAGE_ADMIN_API_KEY")
+    # Keys API keys are hashed with (HMAC-SHA256): a database leak alone does not reveal them.
+    secret_key: SecretStr = Field(SecretStr("development-only-secret-key-change-me"), alias="GARAGE_SECRET_KEY")
+    # "kid:base64-32-bytes,kid2:..." - the last one encrypts, all of them decrypt (rotation).
+    encryption_keys: Annotated[tuple[tuple[str, bytes], ...], NoDecode] = Field(
+        ((("dev1", b"\x00" * 32)),), alias="GARAGE_ENCRYPTION_KEYS"
+    )
+    log_level: str = Field("info", alias="GARAGE_LOG_LEVEL")
+    log_queries: bool = Field(False, alias="GARAGE_LOG_QUERIES")
+    query_engine_binary: Path = Field(REPO_ROOT / "engine" / "bin" / "query-engine.js", alias="PRISMA_QUERY_ENGINE_BINARY")
+    migrations_dir: Path = Field(REPO_ROOT / "prisma" / "migrations", alias="GARAGE_MIGRATIONS_DIR")
+    max_body_bytes: int = Field(1024 * 1024, alias="GARAGE_MAX_BODY_BYTES", ge=1)
+
+    @field_validator("encryption_keys", mode="before")
+    @classmethod
+    def _parse_encryption_keys(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        keys: list[tuple[str, bytes]] = []
+        for entry in filter(None, (part.strip() for part in value.split(","))):
+            kid, sep, encoded = entry.partition(":")
+            if not sep or not kid:
+                raise ValueError("GARAGE_ENCRYPTION_KEYS entries look like kid:base64key")
+            try:
+                key = base64.b64decode(encoded, validate=True)
+            except binascii.Error as error:
+                raise ValueError(f"encryption key {kid!r} is not valid base64") from error
+            if len(key) != 32:
+                raise ValueError(f"encryption key {kid!r} must be 32 bytes (AES-256)")
+            keys.append((kid, key))
+        if not keys:
+            raise ValueError("GARAGE_ENCRYPTION_KEYS names no key")
+        if len({kid for kid, _ in keys}) != len(keys):
+            raise ValueError("GARAGE_ENCRYPTION_KEYS has a key id twice")
+        return tuple(keys)
+
+    @model_validator(mode="after")
+    def _production_needs_real_secrets(self) -> Settings:
+        if self.environment is Environment.PRODUCTION:
+            missing = [
+                name
+                for name, field in (("GARAGE_SECRET_KEY", "secret_key"), ("GARAGE_ENCRYPTION_KEYS", "encryption_keys"))
+                if field not in self.model_fields_set
+            ]
+            if missing:
+                raise ValueError(f"production needs {', '.join(missing)} set")
+        return self
+
+    @cached_property
+    def database_path(self) -> Path:
+        """The SQLite file. Relative `file:` paths are taken from the repository root, where
+        schema.prisma lives: the engine (like Prisma's) resolves them against the schema's folder."""
+        location = self.database_url.removeprefix("file:").split("?", 1)[0]
+        if location.startswith("//"):
+            location = location.removeprefix("//localhost").removeprefix("//")
+        path = Path(location)
+        return path if path.is_absolute() else (REPO_ROOT / path).resolve()
+
+    @property
+    def absolute_database_url(self) -> str:
+        return f"file:{self.database_path}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment; `overrides` win (tests)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,56 @@
+"""The one error hierarchy of the service. routes/errors.py maps it to HTTP in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class GarageError(Exception):
+    """An error a client can cause or must be told about: a code from the API contract."""
+
+    status = 500
+    code = "INTERNAL"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+        if code is not None:
+            self.code = code
+
+
+class ValidationFailed(GarageError):
+    status = 400
+    code = "VALIDATION_ERROR"
+
+
+class Unauthenticated(GarageError):
+    status = 401
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(GarageError):
+    status = 403
+    code = "FORBIDDEN"
+
+
+class NotFound(GarageError):
+    status = 404
+    code = "NOT_FOUND"
+
+
+class Conflict(GarageError):
+    """409 with a contract code: GARAGE_FULL, SPOT_NOT_AVAILABLE, DUPLICATE_PLATE, ..."""
+
+    status = 409
+    code = "CONFLICT"
+
+
+class PayloadTooLarge(GarageError):
+    status = 413
+    code = "PAYLOAD_TOO_LARGE"
+
+
+class DatabaseUnavailable(GarageError):
+    status = 503
+    code = "DATABASE_UNAVAILABLE"
