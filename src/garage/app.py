@@ -11,7 +11,9 @@ from starlette.middleware import Middleware
 
 from garage.config import Settings, load_settings
 from garage.db import create_prisma
-from garage.routes import service
+from garage.services.container import Services
+from garage.routes import admin, openapi, service  # noqa: F401  (route modules register their endpoints)
+from garage.routes.endpoint import starlette_routes
 from garage.routes.errors import EXCEPTION_HANDLERS
 from garage.routes.middleware import BodySizeLimit, RequestMetrics
 
@@ -24,13 +26,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
         db = create_prisma(settings)
         await db.connect()
         app.state.db = db
+        app.state.services = services = Services.build(settings, db)
+        if settings.admin_api_key is not None:
+            await services.keys.ensure_admin_key(settings.admin_api_key.get_secret_value())
         try:
             yield
         finally:
             await db.disconnect()
 
     app = Starlette(
-        routes=[*service.ROUTES],
+        routes=[*service.ROUTES, *openapi.ROUTES, *starlette_routes()],
         middleware=[
             Middleware(RequestMetrics),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),

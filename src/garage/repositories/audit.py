@@ -1,0 +1,67 @@
+"""The audit log: one row per modification, written in the transaction of the change."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from prisma import Prisma
+from prisma.models import AuditLog
+
+from garage.repositories.pagination import Page, page_of
+
+
+class AuditRepository:
+    def __init__(self, db: Prisma) -> None:
+        self._db = db
+
+    async def record(
+        self, *, actor: str, action: str, entity: str, entity_id: str, before: Any = None, after: Any = None
+    ) -> None:
+        await self._db.auditlog.create(
+            data={
+                "actor": actor,
+                "action": action,
+                "entity": entity,
+                "entityId": entity_id,
+                "before": _as_json(before),
+                "after": _as_json(after),
+            }
+        )
+
+    async def list(
+        self,
+        *,
+        entity: str | None,
+        entity_id: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page[AuditLog]:
+        where: dict[str, Any] = {}
+        if entity is not None:
+            where["entity"] = entity
+        if entity_id is not None:
+            where["entityId"] = entity_id
+        created: dict[str, datetime] = {}
+        if since is not None:
+            created["gte"] = since
+        if until is not None:
+            created["lt"] = until
+        if created:
+            where["createdAt"] = created
+        rows = await self._db.auditlog.find_many(
+            where=where,  # type: ignore[arg-type]
+            order=[{"createdAt": "desc"}, {"id": "desc"}],
+            take=limit + 1,
+            **({"cursor": {"id": cursor}, "skip": 1} if cursor else {}),  # type: ignore[arg-type]
+        )
+        return page_of(rows, limit)
+
+
+def _as_json(value: Any) -> str | None:
+    if value is None:
+        return None
+    return json.dumps(value, default=str, sort_keys=True)

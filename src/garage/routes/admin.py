@@ -1,0 +1,92 @@
+"""/admin: API keys and the audit log (admin only)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import ConfigDict, Field, field_validator
+
+from garage.routes.endpoint import Call, endpoint
+from garage.routes.models import ApiModel, InstantIn, ListQuery, ListResponse, RequestModel, Timestamp, list_response
+from garage.security.roles import Role
+
+
+class ApiKeyOut(ApiModel):
+    id: str
+    name: str
+    role: Role
+    created_at: Timestamp
+    revoked_at: Timestamp | None
+
+
+class CreatedApiKeyOut(ApiModel):
+    id: str
+    name: str
+    role: Role
+    key: str = Field(description="The key itself: shown once, stored only hashed")
+    created_at: Timestamp
+
+
+class CreateApiKeyIn(RequestModel):
+    name: str = Field(min_length=1, max_length=100)
+    role: Literal["admin", "operator", "viewer"]
+
+
+class AuditEntryOut(ApiModel):
+    id: str
+    actor: str
+    action: str
+    entity: str
+    entity_id: str
+    before: Any
+    after: Any
+    created_at: Timestamp
+
+    @field_validator("before", "after", mode="before")
+    @classmethod
+    def _parse(cls, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
+
+
+class AuditQuery(ListQuery):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    entity: str | None = Field(None, max_length=100)
+    entity_id: str | None = Field(None, alias="entityId", max_length=100)
+    since: InstantIn | None = Field(None, alias="from")
+    until: InstantIn | None = Field(None, alias="to")
+
+
+@endpoint("POST", "/admin/api-keys", role=Role.ADMIN, summary="Create an API key (the key is shown once)",
+          tag="admin", body=CreateApiKeyIn, response=CreatedApiKeyOut, status=201)
+async def create_api_key(call: Call[CreateApiKeyIn, None]) -> CreatedApiKeyOut:
+    assert call.principal is not None
+    created = await call.services.keys.create(name=call.body.name, role=Role(call.body.role), actor=call.principal.key_id)
+    record = created.record
+    return CreatedApiKeyOut(id=record.id, name=record.name, role=Role(record.role), key=created.key, created_at=record.createdAt)
+
+
+@endpoint("GET", "/admin/api-keys", role=Role.ADMIN, summary="List API keys", tag="admin",
+          query=ListQuery, response=ListResponse[ApiKeyOut])
+async def list_api_keys(call: Call[None, ListQuery]) -> dict[str, object]:
+    page = await call.services.keys.list(limit=call.query.limit, cursor=call.query.after_id)
+    return list_response(page, ApiKeyOut)
+
+
+@endpoint("DELETE", "/admin/api-keys/{id}", role=Role.ADMIN, summary="Revoke an API key", tag="admin",
+          response=ApiKeyOut, errors=("NOT_FOUND",))
+async def revoke_api_key(call: Call[None, None]) -> ApiKeyOut:
+    assert call.principal is not None
+    record = await call.services.keys.revoke(call.path("id"), actor=call.principal.key_id)
+    return ApiKeyOut.model_validate(record)
+
+
+@endpoint("GET", "/admin/audit", role=Role.ADMIN, summary="The audit log, newest first", tag="admin",
+          query=AuditQuery, response=ListResponse[AuditEntryOut])
+async def list_audit(call: Call[None, AuditQuery]) -> dict[str, object]:
+    q = call.query
+    page = await call.services.audit.list(
+        entity=q.entity, entity_id=q.entity_id, since=q.since, until=q.until, limit=q.limit, cursor=q.after_id
+    )
+    return list_response(page, AuditEntryOut)

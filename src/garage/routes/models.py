@@ -1,0 +1,88 @@
+"""Shared pieces of the HTTP models: camelCase JSON, UTC timestamps with a Z, lists and cursors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime, timezone
+from typing import Annotated, Generic, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic.alias_generators import to_camel
+
+from garage.errors import ValidationFailed
+from garage.repositories.pagination import Page
+
+
+def format_timestamp(value: datetime) -> str:
+    value = value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+Timestamp = Annotated[datetime, PlainSerializer(format_timestamp, return_type=str, when_used="json")]
+"""A timestamp in responses: ISO 8601, UTC, milliseconds, `Z`."""
+
+InstantIn = Annotated[AwareDatetime, Field(description="ISO 8601 with a UTC offset, e.g. 2026-01-31T08:00:00Z")]
+"""A timestamp in requests: must carry its offset (a naive time is ambiguous)."""
+
+
+class ApiModel(BaseModel):
+    """Responses: camelCase names."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
+
+
+class RequestModel(BaseModel):
+    """Request bodies: camelCase names, unknown fields refused, strings trimmed."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", str_strip_whitespace=True
+    )
+
+
+class ListQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    limit: int = Field(50, ge=1, le=200)
+    cursor: str | None = Field(None, max_length=200)
+
+    @field_validator("cursor")
+    @classmethod
+    def _opaque(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        decode_cursor(value)
+        return value
+
+    @property
+    def after_id(self) -> str | None:
+        return decode_cursor(self.cursor) if self.cursor else None
+
+
+ItemT = TypeVar("ItemT")
+
+
+class ListResponse(ApiModel, Generic[ItemT]):
+    items: list[ItemT]
+    next_cursor: str | None
+
+
+def encode_cursor(after_id: str | None) -> str | None:
+    return None if after_id is None else base64.urlsafe_b64encode(f"v1:{after_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError) as error:
+        raise ValueError("not a cursor from this API") from error
+    if not text.startswith("v1:") or len(text) < 4:
+        raise ValueError("not a cursor from this API")
+    return text[3:]
+
+
+def list_response(page: Page[object], convert: type[ApiModel]) -> dict[str, object]:
+    return {
+        "items": [convert.model_validate(row).model_dump(mode="json", by_alias=True) for row in page.items],
+        "nextCursor": encode_cursor(page.next_after_id),
+    }

@@ -1,0 +1,142 @@
+"""GET /openapi.json, generated from the endpoint registry and its pydantic models, and /docs."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from garage.routes.endpoint import REGISTRY, Endpoint
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "details"],
+            "properties": {
+                "code": {"type": "string", "example": "VALIDATION_ERROR"},
+                "message": {"type": "string"},
+                "details": {"type": "object"},
+            },
+        }
+    },
+}
+
+
+def build_spec(prefix: str = "/api/v1") -> dict[str, Any]:
+    models: list[tuple[type[BaseModel], Any]] = []
+    for ep in REGISTRY:
+        if ep.body is not None:
+            models.append((ep.body, "validation"))
+        if isinstance(ep.response, type) and issubclass(ep.response, BaseModel):
+            models.append((ep.response, "serialization"))
+    refs, definitions = models_json_schema(models, by_alias=True, ref_template="#/components/schemas/{model}")
+    definitions = definitions.get("$defs", {})
+    paths: dict[str, Any] = {}
+    for ep in REGISTRY:
+        paths.setdefault(prefix + ep.path, {})[ep.method.lower()] = _operation(ep, refs)
+    paths.update(SERVICE_PATHS)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Garage API", "version": "1.0.0", "description": "Parking garage management (API v1)."},
+        "paths": paths,
+        "components": {
+            "schemas": {**definitions, "Error": ERROR_SCHEMA},
+            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <api key>"}},
+        },
+    }
+
+
+def _operation(ep: Endpoint, refs: dict[tuple[type[BaseModel], Any], Any]) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "summary": ep.summary,
+        "tags": [ep.tag],
+        "operationId": ep.handler.__name__,
+        "parameters": [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in re.findall(r"\{(\w+)\}", ep.path)
+        ],
+        "responses": {},
+    }
+    if ep.query is not None:
+        schema = ep.query.model_json_schema(by_alias=True)
+        for name, prop in schema.get("properties", {}).items():
+            operation["parameters"].append(
+                {"name": name, "in": "query", "required": name in schema.get("required", []), "schema": prop}
+            )
+    if ep.body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": refs[(ep.body, "validation")]}},
+        }
+    success: dict[str, Any] = {"description": "Success"}
+    if isinstance(ep.response, type) and issubclass(ep.response, BaseModel):
+        success["content"] = {"application/json": {"schema": refs[(ep.response, "serialization")]}}
+        if ep.csv:
+            success["content"]["text/csv"] = {"schema": {"type": "string"}}
+    operation["responses"][str(ep.status)] = success
+    error_ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    operation["responses"]["400"] = {"description": "VALIDATION_ERROR", **error_ref}
+    if ep.role is not None:
+        operation["security"] = [{"apiKey": []}]
+        operation["responses"]["401"] = {"description": "UNAUTHENTICATED", **error_ref}
+        operation["responses"]["403"] = {"description": "FORBIDDEN: needs the " + ep.role.value + " role", **error_ref}
+    conflicts = [code for code in ep.errors if code != "NOT_FOUND"]
+    if "NOT_FOUND" in ep.errors or "{" in ep.path:
+        operation["responses"]["404"] = {"description": "NOT_FOUND", **error_ref}
+    if conflicts:
+        operation["responses"]["409"] = {"description": " | ".join(conflicts), **error_ref}
+    operation["responses"]["413"] = {"description": "PAYLOAD_TOO_LARGE", **error_ref}
+    operation["responses"]["503"] = {"description": "DATABASE_UNAVAILABLE", **error_ref}
+    return operation
+
+
+SERVICE_PATHS: dict[str, Any] = {
+    "/health": {"get": {"summary": "The process is up", "tags": ["service"], "operationId": "health",
+                        "responses": {"200": {"description": "ok"}}}},
+    "/ready": {"get": {"summary": "Database reachable and migrations applied", "tags": ["service"], "operationId": "ready",
+                       "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}}}},
+    "/metrics": {"get": {"summary": "Prometheus metrics", "tags": ["service"], "operationId": "metrics",
+                         "responses": {"200": {"description": "Prometheus text format",
+                                               "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+}
+
+_SPEC: dict[str, Any] | None = None
+
+
+async def openapi_json(_: Request) -> Response:
+    global _SPEC
+    if _SPEC is None:
+        _SPEC = build_spec()
+    return JSONResponse(_SPEC)
+
+
+DOCS_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Garage API</title>
+<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem}code{background:#eee;padding:0 .2rem}
+section{border-top:1px solid #ccc;padding:.5rem 0}.m{font-weight:bold;display:inline-block;width:4.5rem}</style></head>
+<body><h1>Garage API v1</h1><p>Rendered from <a href="/openapi.json">/openapi.json</a>.</p><div id="ops">Loading...</div>
+<script>
+fetch('/openapi.json').then(r => r.json()).then(spec => {
+  const out = [];
+  for (const [path, ops] of Object.entries(spec.paths)) for (const [method, op] of Object.entries(ops)) {
+    const codes = Object.entries(op.responses).map(([c, r]) => `<code>${c}</code> ${r.description}`).join(', ');
+    out.push(`<section><span class="m">${method.toUpperCase()}</span><code>${path}</code> ${op.summary}<br><small>${codes}</small></section>`);
+  }
+  document.getElementById('ops').innerHTML = out.join('');
+});
+</script></body></html>"""
+
+
+async def docs(_: Request) -> Response:
+    return HTMLResponse(DOCS_PAGE)
+
+
+ROUTES = [Route("/openapi.json", openapi_json, methods=["GET"]), Route("/docs", docs, methods=["GET"])]

@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from garage.security.roles import Role
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the API key's id (the audit log's actor) and its role."""
+
+    key_id: str
+    role: Role

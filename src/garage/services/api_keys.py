@@ -1,0 +1,111 @@
+"""API keys: issuing, revoking, verifying (with a short in-process cache), and the admin key
+from GARAGE_ADMIN_API_KEY that start-up makes sure exists."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from prisma import Prisma
+from prisma.errors import UniqueViolationError
+from prisma.models import ApiKey
+
+from garage.errors import NotFound
+from garage.repositories.api_keys import ApiKeyRepository
+from garage.repositories.audit import AuditRepository
+from garage.repositories.pagination import Page
+from garage.security import api_keys
+from garage.security.principal import Principal
+from garage.security.roles import Role
+
+SYSTEM_ACTOR = "system"
+# Verified keys are remembered this long: a revocation reaches other worker processes within it.
+CACHE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    record: ApiKey
+    key: str
+
+
+class ApiKeyService:
+    def __init__(self, db: Prisma, secret: str) -> None:
+        self._db = db
+        self._secret = secret
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+
+    async def verify(self, key: str) -> Principal | None:
+        digest = api_keys.hash_key(key, self._secret)
+        cached = self._cache.get(digest)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        principal = await self._lookup(key)
+        self._cache[digest] = (time.monotonic() + CACHE_SECONDS, principal)
+        return principal
+
+    async def _lookup(self, key: str) -> Principal | None:
+        record = await ApiKeyRepository(self._db).by_prefix(api_keys.derive_prefix(key))
+        if record is None or record.revokedAt is not None:
+            return None
+        if not api_keys.matches(key, record.hash, self._secret):
+            return None
+        return Principal(key_id=record.id, role=Role(record.role))
+
+    async def create(self, *, name: str, role: Role, actor: str) -> CreatedKey:
+        issued = api_keys.issue_key()
+        async with self._db.tx() as tx:
+            record = await ApiKeyRepository(tx).create(
+                name=name, role=role.value, prefix=issued.prefix, hash=api_keys.hash_key(issued.key, self._secret)
+            )
+            await AuditRepository(tx).record(
+                actor=actor, action="CREATE", entity="ApiKey", entity_id=record.id, after=_public(record)
+            )
+        return CreatedKey(record=record, key=issued.key)
+
+    async def revoke(self, key_id: str, *, actor: str) -> ApiKey:
+        async with self._db.tx() as tx:
+            keys = ApiKeyRepository(tx)
+            before = await keys.by_id(key_id)
+            if before is None:
+                raise NotFound(f"No API key {key_id}")
+            if before.revokedAt is not None:
+                return before
+            after = await keys.revoke(key_id)
+            assert after is not None
+            await AuditRepository(tx).record(
+                actor=actor, action="REVOKE", entity="ApiKey", entity_id=key_id, before=_public(before), after=_public(after)
+            )
+        self._cache.clear()
+        return after
+
+    async def list(self, *, limit: int, cursor: str | None) -> Page[ApiKey]:
+        return await ApiKeyRepository(self._db).list(limit=limit, cursor=cursor)
+
+    async def ensure_admin_key(self, key: str) -> None:
+        """Makes sure `key` is a live admin key (idempotent; safe with several workers starting)."""
+        if await self.verify(key) is not None:
+            return
+        prefix = api_keys.derive_prefix(key)
+        try:
+            await self._create_admin(key, prefix)
+        except UniqueViolationError:
+            pass  # another worker starting at the same moment created it
+        self._cache.clear()
+
+    async def _create_admin(self, key: str, prefix: str) -> None:
+        async with self._db.tx() as tx:
+            keys = ApiKeyRepository(tx)
+            if await keys.by_prefix(prefix) is not None:
+                return  # another worker created it, or a revoked/rotated key holds the prefix
+            record = await keys.create(
+                name="admin (GARAGE_ADMIN_API_KEY)", role=Role.ADMIN.value, prefix=prefix,
+                hash=api_keys.hash_key(key, self._secret),
+            )
+            await AuditRepository(tx).record(
+                actor=SYSTEM_ACTOR, action="CREATE", entity="ApiKey", entity_id=record.id, after=_public(record)
+            )
+
+
+def _public(record: ApiKey) -> dict[str, object]:
+    return record.model_dump(exclude={"hash"}, mode="json")
