@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -23,31 +22,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.database import apply_migrations
+
 REPO = Path(__file__).resolve().parents[2]
-MIGRATIONS = REPO / "prisma" / "migrations"
 ADMIN_KEY = "test-admin-key-0123456789"
-
-
-def apply_migrations(database: Path) -> None:
-    """Schema setup for API tests: the migration SQL files in order (tests/migrations covers
-    `prisma migrate deploy` itself). Prisma's bookkeeping rows are written too, so /ready agrees."""
-    connection = sqlite3.connect(database)
-    try:
-        connection.execute(
-            'CREATE TABLE IF NOT EXISTS "_prisma_migrations" ("id" TEXT PRIMARY KEY NOT NULL, "checksum" TEXT NOT NULL, '
-            '"finished_at" DATETIME, "migration_name" TEXT NOT NULL, "logs" TEXT, "rolled_back_at" DATETIME, '
-            '"started_at" DATETIME NOT NULL DEFAULT current_timestamp, "applied_steps_count" INTEGER UNSIGNED NOT NULL DEFAULT 0)'
-        )
-        for directory in sorted(p for p in MIGRATIONS.iterdir() if (p / "migration.sql").is_file()):
-            connection.executescript((directory / "migration.sql").read_text())
-            connection.execute(
-                "INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, applied_steps_count) "
-                "VALUES (?, '', current_timestamp, ?, 1)",
-                (directory.name, directory.name),
-            )
-        connection.commit()
-    finally:
-        connection.close()
 
 
 def free_port() -> int:

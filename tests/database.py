@@ -1,0 +1,31 @@
+"""A real, migrated, temporary SQLite database for tests below the HTTP layer."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+MIGRATIONS = REPO / "prisma" / "migrations"
+
+
+def apply_migrations(database: Path) -> None:
+    """Schema setup: the migration SQL files in order, with Prisma's bookkeeping rows so that
+    readiness agrees (tests/migrations covers `prisma migrate deploy` itself)."""
+    connection = sqlite3.connect(database)
+    try:
+        connection.execute(
+            'CREATE TABLE IF NOT EXISTS "_prisma_migrations" ("id" TEXT PRIMARY KEY NOT NULL, "checksum" TEXT NOT NULL, '
+            '"finished_at" DATETIME, "migration_name" TEXT NOT NULL, "logs" TEXT, "rolled_back_at" DATETIME, '
+            '"started_at" DATETIME NOT NULL DEFAULT current_timestamp, "applied_steps_count" INTEGER UNSIGNED NOT NULL DEFAULT 0)'
+        )
+        for directory in sorted(p for p in MIGRATIONS.iterdir() if (p / "migration.sql").is_file()):
+            connection.executescript((directory / "migration.sql").read_text())
+            connection.execute(
+                "INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, applied_steps_count) "
+                "VALUES (?, '', current_timestamp, ?, 1)",
+                (directory.name, directory.name),
+            )
+        connection.commit()
+    finally:
+        connection.close()
