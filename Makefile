@@ -9,7 +9,7 @@ VENV_STAMP := $(VENV)/.garage-installed
 NODE_STAMP := node_modules/.package-lock.json
 ENGINE_NODE_STAMP := engine/node_modules/.package-lock.json
 
-.PHONY: help venv node_modules generate-test-client test test-engine-node test-python bench-engine clean
+.PHONY: help venv node_modules generate-test-client test typecheck test-engine-node test-python bench-engine clean
 
 help:
 	@echo "make venv                  create $(VENV) and install the project with dev dependencies"
@@ -39,7 +39,10 @@ $(ENGINE_NODE_STAMP): engine/package.json engine/package-lock.json
 generate-test-client: venv node_modules
 	tools/generate_test_client.sh
 
-test: test-engine-node test-python
+test: typecheck test-engine-node test-python
+
+typecheck: venv
+	$(VENV)/bin/mypy
 
 test-engine-node: node_modules
 	cd engine && node --test --test-reporter=spec test/

@@ -7,6 +7,7 @@ from starlette.requests import Request
 from garage.errors import Forbidden, Unauthenticated
 from garage.security.principal import Principal
 from garage.security.roles import Role
+from garage.services.container import Services
 
 __all__ = ["Principal", "authenticate"]
 
@@ -16,7 +17,8 @@ async def authenticate(request: Request, required: Role) -> Principal:
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise Unauthenticated("Send an API key as 'Authorization: Bearer <key>'")
-    principal = await request.app.state.services.keys.verify(key.strip())
+    services: Services = request.app.state.services
+    principal = await services.keys.verify(key.strip())
     if principal is None:
         raise Unauthenticated("The API key is unknown or revoked")
     if not principal.role.includes(required):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime, timezone
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 from pydantic.alias_generators import to_camel
@@ -81,7 +81,7 @@ def decode_cursor(cursor: str) -> str:
     return text[3:]
 
 
-def list_response(page: Page[object], convert: type[ApiModel]) -> dict[str, object]:
+def list_response(page: Page[Any], convert: type[ApiModel]) -> dict[str, object]:
     return {
         "items": [convert.model_validate(row).model_dump(mode="json", by_alias=True) for row in page.items],
         "nextCursor": encode_cursor(page.next_after_id),
