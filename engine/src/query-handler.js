@@ -13,9 +13,10 @@ import { InputRejected, READ_ACTIONS, validateBatchTransaction, validateOperatio
 export class QueryHandler {
   /**
    * @param {{host: import('./wasm-engine.js').EngineHost, transactions: import('./transactions.js').TransactionManager,
-   *          metrics: import('./metrics.js').Metrics, modelNames: Set<string>}} deps
+   *          metrics: import('./metrics.js').Metrics, modelNames: Set<string>, rawQueries: boolean}} deps
    */
-  constructor({ host, transactions, metrics, modelNames }) {
+  constructor({ host, transactions, metrics, modelNames, rawQueries }) {
+    this.rawQueries = rawQueries;
     this.host = host;
     this.transactions = transactions;
     this.metrics = metrics;
@@ -40,6 +41,11 @@ export class QueryHandler {
       // translation and validation recurse over the input: a stack overflow means hostile nesting
       if (error instanceof RangeError) return unprocessable('The request is nested too deeply');
       throw error;
+    }
+
+    if (!this.rawQueries && plan.hasRaw) {
+      const message = 'Raw queries are disabled: start the engine with --enable-raw-queries';
+      return { status: 200, body: JSON.stringify(queryErrorBody(message, { is_panic: false, message })) };
     }
 
     let target;
@@ -69,7 +75,7 @@ export class QueryHandler {
 
   /**
    * @param {unknown} request
-   * @returns {{json: string, isRead: boolean, operationCount: number, reshape: (output: string) => string}}
+   * @returns {{json: string, isRead: boolean, hasRaw: boolean, operationCount: number, reshape: (output: string) => string}}
    */
   #plan(request) {
     if (request === null || typeof request !== 'object' || Array.isArray(request)) {
@@ -79,11 +85,11 @@ export class QueryHandler {
     if ('batch' in body) return this.#planBatch(body);
     if (typeof body.query === 'string') {
       const op = translateOperation(body.query, asVariables(body.variables), this.modelNames);
-      return { json: op.json, isRead: op.isRead, operationCount: 1, reshape: (output) => toGraphqlResult(output, op.alias) };
+      return { json: op.json, isRead: op.isRead, hasRaw: isRaw(op.action), operationCount: 1, reshape: (output) => toGraphqlResult(output, op.alias) };
     }
     if (typeof body.action === 'string') {
       validateOperation(body, this.modelNames);
-      return { json: JSON.stringify(body), isRead: isJsonRead(body), operationCount: 1, reshape: (output) => output };
+      return { json: JSON.stringify(body), isRead: isJsonRead(body), hasRaw: isRaw(body.action), operationCount: 1, reshape: (output) => output };
     }
     throw new ProtocolError('Expected a GraphQL request ({"query": ...}), a JSON-protocol request ({"action": ...}) or a batch');
   }
@@ -99,7 +105,7 @@ export class QueryHandler {
       const transactional = body.transaction !== undefined && body.transaction !== null && body.transaction !== false;
       return {
         json: JSON.stringify(body), isRead: !transactional && items.every(isJsonRead),
-        operationCount: items.length, reshape: (/** @type {string} */ output) => output,
+        hasRaw: items.some((item) => isRaw(item.action)), operationCount: items.length, reshape: (/** @type {string} */ output) => output,
       };
     }
     const operations = items.map((item) => {
@@ -118,6 +124,7 @@ export class QueryHandler {
     return {
       json,
       isRead: !transactional && operations.every((op) => op.isRead),
+      hasRaw: operations.some((op) => isRaw(op.action)),
       operationCount: operations.length,
       reshape: (/** @type {string} */ output) => reshapeBatch(output, operations.map((op) => op.alias)),
     };
@@ -129,6 +136,11 @@ function asVariables(variables) {
   if (variables === undefined || variables === null) return {};
   if (typeof variables !== 'object' || Array.isArray(variables)) throw new ProtocolError('"variables" must be an object');
   return /** @type {Record<string, unknown>} */ (variables);
+}
+
+/** @param {unknown} action */
+function isRaw(action) {
+  return action === 'queryRaw' || action === 'executeRaw';
 }
 
 /** @param {any} body */

@@ -33,7 +33,7 @@ export async function runServer(argv) {
 
   await host.start();
   const transactions = new TransactionManager(host, metrics, logger);
-  const queries = new QueryHandler({ host, transactions, metrics, modelNames: modelNamesOf(datamodel) });
+  const queries = new QueryHandler({ host, transactions, metrics, modelNames: modelNamesOf(datamodel), rawQueries: options.enableRawQueries });
   const app = new EngineServer({ options, host, transactions, queries, metrics, logger });
   await app.listen();
   logger.info(`Started query engine http server on http://${options.host}:${app.port}`, { ip: options.host, port: String(app.port) });

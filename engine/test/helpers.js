@@ -53,11 +53,12 @@ export async function freePort() {
 /**
  * Starts the engine server as the client would and waits for /status.
  * @param {{schemaPath: string, dbPath: string}} workspace
- * @param {{args?: string[], env?: Record<string, string>}} [options]
+ * @param {{args?: string[], env?: Record<string, string>, rawFlag?: boolean}} [options]
  */
-export async function startEngine(workspace, { args = [], env = {} } = {}) {
+export async function startEngine(workspace, { args = [], env = {}, rawFlag = true } = {}) {
   const port = await freePort();
-  const child = spawn(process.execPath, [BIN, '-p', String(port), '--enable-metrics', '--enable-raw-queries', ...args], {
+  const flags = ['--enable-metrics', ...(rawFlag ? ['--enable-raw-queries'] : [])];
+  const child = spawn(process.execPath, [BIN, '-p', String(port), ...flags, ...args], {
     env: { ...process.env, PRISMA_DML_PATH: workspace.schemaPath, DATABASE_URL: `file:${workspace.dbPath}`, RUST_LOG: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

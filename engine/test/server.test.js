@@ -231,3 +231,14 @@ test('SIGTERM shuts down cleanly and keeps every committed write', async () => {
 });
 
 test.after?.(() => fs.rmSync(workspace.dir, { recursive: true, force: true }));
+
+test('raw queries need --enable-raw-queries, as with the Rust engine', async () => {
+  const workspace = makeWorkspace();
+  const plain = await startEngine(workspace, { rawFlag: false });
+  try {
+    const reply = await plain.graphql('mutation { result: queryRaw(query: "SELECT 1", parameters: "[]") }');
+    assert.match(reply.json.errors[0].error, /Raw queries are disabled/);
+  } finally {
+    await plain.stop();
+  }
+});
