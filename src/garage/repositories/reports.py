@@ -1,0 +1,46 @@
+"""Read model for usage reports: the few columns a report needs, for one garage and window."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from prisma import Prisma
+
+
+@dataclass(frozen=True)
+class SessionSpan:
+    start: datetime
+    end: datetime | None
+
+
+@dataclass(frozen=True)
+class Revenue:
+    at: datetime
+    amount_cents: int
+
+
+class ReportRepository:
+    def __init__(self, db: Prisma) -> None:
+        self._db = db
+
+    async def session_spans(self, garage_id: str, since: datetime, until: datetime) -> list[SessionSpan]:
+        """Sessions active at some moment of [since, until): started before `until` and not
+        ended before `since` (index [garageId, startTime])."""
+        rows = await self._db.parkingsession.find_many(
+            where={
+                "garageId": garage_id,
+                "startTime": {"lt": until},
+                "OR": [{"endTime": None}, {"endTime": {"gte": since}}],
+            },
+            order={"startTime": "asc"},
+        )
+        return [SessionSpan(start=row.startTime, end=row.endTime) for row in rows]
+
+    async def completed_payments(self, garage_id: str, since: datetime, until: datetime) -> list[Revenue]:
+        """Payments taken in [since, until), refunded ones excluded (index [garageId, createdAt])."""
+        rows = await self._db.payment.find_many(
+            where={"garageId": garage_id, "status": "COMPLETED", "createdAt": {"gte": since, "lt": until}},
+            order={"createdAt": "asc"},
+        )
+        return [Revenue(at=row.createdAt, amount_cents=row.amountCents) for row in rows]

@@ -1,0 +1,56 @@
+"""GET /garages/{id}/reports/usage, as JSON or (Accept: text/csv) CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
+
+from garage.routes.endpoint import Call, endpoint
+from garage.routes.models import ApiModel, InstantIn, Timestamp, format_timestamp
+from garage.security.roles import Role
+from garage.services.reports import Bucket, UsageBucket
+
+CSV_COLUMNS = ("start", "checkIns", "checkOuts", "revenueCents", "peakOccupied")
+
+
+class UsageQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    since: InstantIn = Field(alias="from")
+    until: InstantIn = Field(alias="to")
+    bucket: Bucket = Bucket.DAY
+
+
+class UsageBucketOut(ApiModel):
+    start: Timestamp
+    check_ins: int
+    check_outs: int
+    revenue_cents: int
+    peak_occupied: int
+
+
+class UsageReportOut(ApiModel):
+    buckets: list[UsageBucketOut]
+
+
+@endpoint("GET", "/garages/{id}/reports/usage", role=Role.VIEWER, tag="reports", query=UsageQuery,
+          response=UsageReportOut, csv=True, errors=("NOT_FOUND",),
+          summary="Usage per UTC hour or day: check-ins, check-outs, revenue, peak occupancy (Accept: text/csv for CSV)")
+async def usage_report(call: Call[None, UsageQuery]) -> UsageReportOut | Response:
+    q = call.query
+    buckets = await call.services.reports.usage(call.path("id"), q.since, q.until, q.bucket)
+    if "text/csv" in call.request.headers.get("accept", ""):
+        return Response(as_csv(buckets), media_type="text/csv; charset=utf-8")
+    return UsageReportOut(buckets=[UsageBucketOut.model_validate(bucket) for bucket in buckets])
+
+
+def as_csv(buckets: list[UsageBucket]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for b in buckets:
+        writer.writerow((format_timestamp(b.start), b.check_ins, b.check_outs, b.revenue_cents, b.peak_occupied))
+    return out.getvalue()

@@ -1,0 +1,124 @@
+"""Usage reports: per UTC hour or day, check-ins (by start), check-outs and revenue (by check-out
+time, refunds excluded) and the most sessions active at once."""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from enum import Enum
+
+from prisma import Prisma
+
+from garage.errors import NotFound, ValidationFailed
+from garage.repositories.garages import GarageRepository
+from garage.repositories.reports import ReportRepository, Revenue, SessionSpan
+
+MAX_WINDOW = timedelta(days=366)
+
+
+class Bucket(str, Enum):
+    HOUR = "hour"
+    DAY = "day"
+
+    @property
+    def width(self) -> timedelta:
+        return timedelta(hours=1) if self is Bucket.HOUR else timedelta(days=1)
+
+    def floor(self, moment: datetime) -> datetime:
+        moment = moment.astimezone(timezone.utc)
+        if self is Bucket.HOUR:
+            return moment.replace(minute=0, second=0, microsecond=0)
+        return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+@dataclass(frozen=True)
+class UsageBucket:
+    start: datetime
+    check_ins: int
+    check_outs: int
+    revenue_cents: int
+    peak_occupied: int
+
+
+class ReportService:
+    def __init__(self, db: Prisma) -> None:
+        self._db = db
+
+    async def usage(self, garage_id: str, since: datetime, until: datetime, bucket: Bucket) -> list[UsageBucket]:
+        if until <= since:
+            raise ValidationFailed("`to` must be after `from`", details={"fields": {"to": "must be after from"}})
+        if until - since > MAX_WINDOW:
+            raise ValidationFailed("A report covers at most 366 days", details={"fields": {"to": "at most 366 days after from"}})
+        if await GarageRepository(self._db).get_live(garage_id) is None:
+            raise NotFound(f"No garage {garage_id}")
+        reports = ReportRepository(self._db)
+        spans = await reports.session_spans(garage_id, since, until)
+        revenue = await reports.completed_payments(garage_id, since, until)
+        return usage_buckets(spans, revenue, since, until, bucket)
+
+
+def usage_buckets(
+    spans: list[SessionSpan], revenue: list[Revenue], since: datetime, until: datetime, bucket: Bucket
+) -> list[UsageBucket]:
+    """Pure: the buckets covering [since, until), counting only events inside the window."""
+    starts = _bucket_starts(since, until, bucket)
+    check_ins = [0] * len(starts)
+    check_outs = [0] * len(starts)
+    cents = [0] * len(starts)
+
+    def index_of(moment: datetime) -> int | None:
+        if not since <= moment < until:
+            return None
+        return bisect.bisect_right(starts, moment) - 1
+
+    for span in spans:
+        if (i := index_of(span.start)) is not None:
+            check_ins[i] += 1
+        if span.end is not None and (i := index_of(span.end)) is not None:
+            check_outs[i] += 1
+    for payment in revenue:
+        if (i := index_of(payment.at)) is not None:
+            cents[i] += payment.amount_cents
+    peaks = _peak_occupancy(spans, starts, bucket.width, since, until)
+    return [
+        UsageBucket(start=start, check_ins=check_ins[i], check_outs=check_outs[i], revenue_cents=cents[i], peak_occupied=peaks[i])
+        for i, start in enumerate(starts)
+    ]
+
+
+def _bucket_starts(since: datetime, until: datetime, bucket: Bucket) -> list[datetime]:
+    starts = []
+    moment = bucket.floor(since)
+    while moment < until:
+        starts.append(moment)
+        moment += bucket.width
+    return starts
+
+
+def _peak_occupancy(
+    spans: list[SessionSpan], starts: list[datetime], width: timedelta, since: datetime, until: datetime
+) -> list[int]:
+    """Sweep over start (+1) and end (-1) events; a session ending at t no longer counts at t."""
+    events: list[tuple[datetime, int]] = []
+    for span in spans:
+        events.append((span.start, 1))
+        if span.end is not None:
+            events.append((span.end, -1))
+    events.sort(key=lambda event: (event[0], event[1]))  # ends before starts at the same instant
+    peaks = []
+    active = 0
+    cursor = 0
+    for start in starts:
+        window_start = max(start, since)
+        window_end = min(start + width, until)
+        while cursor < len(events) and events[cursor][0] <= window_start:
+            active += events[cursor][1]
+            cursor += 1
+        peak = active
+        while cursor < len(events) and events[cursor][0] < window_end:
+            active += events[cursor][1]
+            peak = max(peak, active)
+            cursor += 1
+        peaks.append(peak)
+    return peaks
