@@ -23,3 +23,32 @@ def test_unknown_route_is_a_json_404(anonymous: httpx.Client) -> None:
     response = anonymous.get("/api/v1/nothing-here")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "NOT_FOUND"
+
+
+def test_metrics_show_live_sessions_and_occupancy(admin: httpx.Client, operator: httpx.Client, anonymous: httpx.Client) -> None:
+    from tests.api.parking_data import new_garage, parked
+
+    def gauge(text: str, name: str) -> float:
+        line = next(line for line in text.splitlines() if line.startswith(name + " ") or line.startswith(name + "{"))
+        return float(line.rsplit(" ", 1)[1])
+
+    before = anonymous.get("/metrics").text
+    garage_id, _ = new_garage(admin, [(1, "1", "STANDARD"), (1, "2", "STANDARD")])
+    parked(operator, garage_id)
+    after = anonymous.get("/metrics").text
+    assert gauge(after, "garage_active_sessions") == gauge(before, "garage_active_sessions") + 1
+    assert gauge(after, 'garage_spots{status="OCCUPIED"}') == gauge(before, 'garage_spots{status="OCCUPIED"}') + 1
+    assert gauge(after, 'garage_spots{status="AVAILABLE"}') == gauge(before, 'garage_spots{status="AVAILABLE"}') + 1
+    assert 'garage_http_requests_total{method="POST",route="/api/v1/garages/{id}/check-in",status="201"}' in after
+
+
+def test_request_metrics_are_summed_over_workers(make_server) -> None:  # type: ignore[no-untyped-def]
+    server = make_server(workers=2)
+    client = server.client()
+    for _ in range(30):
+        assert client.get("/health").status_code == 200
+    text = client.get("/metrics").text
+    line = next(line for line in text.splitlines()
+                if line.startswith("garage_http_requests_total{") and 'route="/health"' in line and 'status="200"' in line)
+    # the start-up probe of the fixture also asked /ready, never /health: exactly our 30
+    assert float(line.rsplit(" ", 1)[1]) == 30

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
 import click
 import uvicorn
 
@@ -20,12 +24,17 @@ def main() -> None:
 def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the REST API with uvicorn (uvloop, httptools)."""
     settings = load_settings()
+    worker_count = workers or settings.workers
+    if worker_count > 1:
+        # Each worker is a process: prometheus-client sums their request metrics through files here.
+        metrics_dir = Path(tempfile.mkdtemp(prefix="garage-metrics-"))
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     uvicorn.run(
         "garage.app:create_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
-        workers=workers or settings.workers,
+        workers=worker_count,
         loop="uvloop",
         http="httptools",
         log_level=settings.log_level,

@@ -44,3 +44,10 @@ class ReportRepository:
             order={"createdAt": "asc"},
         )
         return [Revenue(at=row.createdAt, amount_cents=row.amountCents) for row in rows]
+
+    async def active_session_count(self) -> int:
+        return await self._db.parkingsession.count(where={"status": "ACTIVE"})
+
+    async def live_spots_by_status(self) -> dict[str, int]:
+        rows = await self._db.spot.group_by(by=["status"], where={"deletedAt": None}, count=True)
+        return {str(row["status"]): int(row["_count"]["_all"]) for row in rows}

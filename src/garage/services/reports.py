@@ -57,6 +57,12 @@ class ReportService:
         revenue = await reports.completed_payments(garage_id, since, until)
         return usage_buckets(spans, revenue, since, until, bucket)
 
+    async def active_session_count(self) -> int:
+        return await ReportRepository(self._db).active_session_count()
+
+    async def live_spots_by_status(self) -> dict[str, int]:
+        return await ReportRepository(self._db).live_spots_by_status()
+
 
 def usage_buckets(
     spans: list[SessionSpan], revenue: list[Revenue], since: datetime, until: datetime, bucket: Bucket
