@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import click
 import uvicorn
 
 from garage.config import load_settings
+from garage.db import create_prisma
+from garage.security.roles import Role
+from garage.services.container import Services
+
+T = TypeVar("T")
+# The audit log's actor for changes made from the command line.
+CLI_ACTOR = "cli"
 
 
 @click.group()
@@ -40,3 +50,36 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         log_level=settings.log_level,
         proxy_headers=False,
     )
+
+
+@main.group()
+def keys() -> None:
+    """API keys."""
+
+
+@keys.command("create")
+@click.option("--name", required=True, help="Who or what the key is for.")
+@click.option("--role", type=click.Choice([role.value for role in Role]), required=True)
+def create_key(name: str, role: str) -> None:
+    """Create an API key and print it (shown once; stored only hashed)."""
+
+    async def create(services: Services) -> str:
+        created = await services.keys.create(name=name, role=Role(role), actor=CLI_ACTOR)
+        return created.key
+
+    click.echo(run_with_services(create))
+
+
+def run_with_services(work: Callable[[Services], Awaitable[T]]) -> T:
+    """Runs `work` with the services on a connected client (commands outside the web app)."""
+
+    async def run() -> T:
+        settings = load_settings()
+        db = create_prisma(settings)
+        await db.connect()
+        try:
+            return await work(Services.build(settings, db))
+        finally:
+            await db.disconnect()
+
+    return asyncio.run(run())

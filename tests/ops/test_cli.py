@@ -1,0 +1,52 @@
+"""The `garage` command line, run as a real process on a migrated temporary database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from garage.config import load_settings
+from garage.db import create_prisma
+from garage.security.roles import Role
+from garage.services.api_keys import ApiKeyService
+from tests.database import REPO, apply_migrations
+
+
+def garage(*args: str, database: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "garage", *args], cwd=REPO, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "DATABASE_URL": f"file:{database}", "GARAGE_ENV": "test"},
+    )
+
+
+@pytest.mark.asyncio
+async def test_keys_create_prints_a_working_key_once(tmp_path: Path) -> None:
+    database = tmp_path / "cli.db"
+    apply_migrations(database)
+    result = garage("keys", "create", "--name", "night shift", "--role", "operator", database=database)
+    assert result.returncode == 0, result.stderr
+    key = result.stdout.strip()
+    settings = load_settings(DATABASE_URL=f"file:{database}", GARAGE_ENV="test")
+    db = create_prisma(settings)
+    await db.connect()
+    try:
+        principal = await ApiKeyService(db, settings.secret_key.get_secret_value()).verify(key)
+        assert principal is not None and principal.role is Role.OPERATOR
+        stored = await db.apikey.find_first(where={"name": "night shift"})
+        assert stored is not None and key not in stored.hash and stored.hash != key
+        audit = await db.auditlog.find_first(where={"entity": "ApiKey", "entityId": stored.id})
+        assert audit is not None and audit.actor == "cli"
+    finally:
+        await db.disconnect()
+
+
+def test_keys_create_refuses_an_unknown_role(tmp_path: Path) -> None:
+    database = tmp_path / "cli.db"
+    apply_migrations(database)
+    result = garage("keys", "create", "--name", "x", "--role", "root", database=database)
+    assert result.returncode != 0
+    assert "root" in result.stderr
