@@ -12,7 +12,7 @@ from starlette.middleware import Middleware
 from garage.config import Settings, load_settings
 from garage.db import create_prisma
 from garage.services.container import Services
-from garage.routes import admin, openapi, service  # noqa: F401  (route modules register their endpoints)
+from garage.routes import admin, garages, openapi, parking, payments, reports, service, sessions, spots, vehicles  # noqa: F401  (route modules register their endpoints)
 from garage.routes.endpoint import starlette_routes
 from garage.routes.errors import EXCEPTION_HANDLERS
 from garage.routes.middleware import BodySizeLimit, RequestMetrics

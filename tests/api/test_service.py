@@ -52,3 +52,11 @@ def test_request_metrics_are_summed_over_workers(make_server) -> None:  # type: 
                 if line.startswith("garage_http_requests_total{") and 'route="/health"' in line and 'status="200"' in line)
     # the start-up probe of the fixture also asked /ready, never /health: exactly our 30
     assert float(line.rsplit(" ", 1)[1]) == 30
+
+
+def test_nul_characters_anywhere_are_refused_cleanly(admin: httpx.Client) -> None:
+    assert admin.get("/api/v1/garages/%00").status_code == 404
+    assert admin.get("/api/v1/admin/audit", params={"entityId": "a\x00b"}).status_code == 400
+    assert admin.post("/api/v1/garages", json={"name": "a\x00b", "address": "x", "capacity": 5}).status_code == 400
+    early = admin.get("/api/v1/admin/audit", params={"from": "0001-01-01T00:00:00+01:00"})
+    assert early.status_code == 400 and "from" in early.json()["error"]["details"]["fields"]

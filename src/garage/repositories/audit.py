@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +29,15 @@ class AuditRepository:
                 "before": _as_json(before),
                 "after": _as_json(after),
             }
+        )
+
+    async def record_creations(self, *, actor: str, entity: str, created: Sequence[tuple[str, Any]]) -> int:
+        """Bulk writes: one CREATE row per (entity id, after) pair, in ONE statement."""
+        return await self._db.auditlog.create_many(
+            data=[
+                {"actor": actor, "action": "CREATE", "entity": entity, "entityId": entity_id, "after": _as_json(after)}
+                for entity_id, after in created
+            ]
         )
 
     async def list(

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from garage.errors import ValidationFailed
+from garage.errors import NotFound, ValidationFailed
 from garage.routes.auth import Principal, authenticate
 from garage.security.roles import Role
 
@@ -93,6 +93,7 @@ def _dispatcher(methods: dict[str, Endpoint]) -> Callable[[Request], Awaitable[R
     async def dispatch(request: Request) -> Response:
         ep = methods[request.method]
         principal = await authenticate(request, ep.role) if ep.role is not None else None
+        refuse_nul_characters(request)
         query = parse_query(ep.query, request) if ep.query else None
         body = await parse_body(ep.body, request) if ep.body else None
         result = await ep.handler(Call(request, principal, body, query))
@@ -103,6 +104,31 @@ def _dispatcher(methods: dict[str, Endpoint]) -> Callable[[Request], Awaitable[R
         return JSONResponse(to_json(result), status_code=ep.status)
 
     return dispatch
+
+
+def refuse_nul_characters(request: Request) -> None:
+    """The database refuses text containing NUL: a path id with one names nothing (404), a query
+    value with one is invalid (400). Bodies are checked after parsing (parse_body)."""
+    if any("\x00" in str(value) for value in request.path_params.values()):
+        raise NotFound("No such resource")
+    bad = [key for key, value in request.query_params.multi_items() if "\x00" in key or "\x00" in value]
+    if bad:
+        raise ValidationFailed("Query values may not contain NUL characters", details={"fields": {key: "contains NUL" for key in bad}})
+
+
+def _nul_fields(value: Any, path: str = "") -> list[str]:
+    """Dotted paths (as in validation errors) of every string in `value` that contains NUL."""
+    if isinstance(value, str):
+        return [path or "body"] if "\x00" in value else []
+    if isinstance(value, dict):
+        found = []
+        for key, item in value.items():
+            child = f"{path}.{key}" if path else str(key)
+            found += [child] if "\x00" in str(key) else _nul_fields(item, child)
+        return found
+    if isinstance(value, list):
+        return [field for index, item in enumerate(value) for field in _nul_fields(item, f"{path}.{index}" if path else str(index))]
+    return []
 
 
 def to_json(value: Any) -> Any:
@@ -129,6 +155,10 @@ async def parse_body(model: type[BaseModel], request: Request) -> BaseModel:
         data = json.loads(raw) if raw else None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValidationFailed("The request body is not valid JSON", details={"fields": {"body": str(error)}}) from error
+    if bad := _nul_fields(data):
+        raise ValidationFailed(
+            "Text may not contain NUL characters", details={"fields": {name: "contains a NUL character" for name in bad}}
+        )
     try:
         return model.model_validate(data)
     except ValidationError as error:

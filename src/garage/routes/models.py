@@ -7,7 +7,7 @@ import binascii
 from datetime import datetime, timezone
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 from pydantic.alias_generators import to_camel
 
 from garage.errors import ValidationFailed
@@ -16,13 +16,34 @@ from garage.repositories.pagination import Page
 
 def format_timestamp(value: datetime) -> str:
     value = value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    # not strftime("%Y"): glibc does not zero-pad years before 1000
+    return (f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:{value.minute:02d}:"
+            f"{value.second:02d}.{value.microsecond // 1000:03d}Z")
 
 
 Timestamp = Annotated[datetime, PlainSerializer(format_timestamp, return_type=str, when_used="json")]
 """A timestamp in responses: ISO 8601, UTC, milliseconds, `Z`."""
 
-InstantIn = Annotated[AwareDatetime, Field(description="ISO 8601 with a UTC offset, e.g. 2026-01-31T08:00:00Z")]
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(9999, 12, 30, tzinfo=timezone.utc)
+
+
+def _computable(value: datetime) -> datetime:
+    # Beyond these, converting to UTC or adding clock-skew tolerance would overflow Python's datetime.
+    try:
+        supported = EARLIEST <= value <= LATEST
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 has no UTC equivalent
+        supported = False
+    if not supported:
+        raise ValueError("must lie between 1970-01-01 and 9999-12-30 (UTC)")
+    return value
+
+
+InstantIn = Annotated[
+    AwareDatetime,
+    AfterValidator(_computable),
+    Field(description="ISO 8601 with a UTC offset, e.g. 2026-01-31T08:00:00Z; 1970 to 9999"),
+]
 """A timestamp in requests: must carry its offset (a naive time is ambiguous)."""
 
 

@@ -10,6 +10,11 @@ from garage.config import Settings
 from garage.security.crypto import FieldCipher
 from garage.services.api_keys import ApiKeyService
 from garage.services.audit import AuditService
+from garage.services.garages import GarageService
+from garage.services.parking import ParkingService, PaymentService
+from garage.services.reports import ReportService
+from garage.services.spots import SpotService
+from garage.services.vehicles import VehicleService
 
 
 @dataclass(frozen=True)
@@ -19,13 +24,26 @@ class Services:
     cipher: FieldCipher
     keys: ApiKeyService
     audit: AuditService
+    vehicles: VehicleService
+    parking: ParkingService
+    payments: PaymentService
+    garages: GarageService
+    spots: SpotService
+    reports: ReportService
 
     @classmethod
     def build(cls, settings: Settings, db: Prisma) -> Services:
+        cipher = FieldCipher(settings.encryption_keys)
         return cls(
             settings=settings,
             db=db,
-            cipher=FieldCipher(settings.encryption_keys),
+            cipher=cipher,
             keys=ApiKeyService(db, settings.secret_key.get_secret_value()),
             audit=AuditService(db),
+            vehicles=VehicleService(db, cipher),
+            parking=ParkingService(db, cipher),
+            payments=PaymentService(db, cipher),
+            garages=GarageService(db),
+            spots=SpotService(db),
+            reports=ReportService(db),
         )

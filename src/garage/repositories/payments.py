@@ -1,0 +1,69 @@
+"""Payments: one per completed session; `reference` arrives encrypted."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from prisma import Prisma
+from prisma.models import Payment
+
+from garage.repositories.pagination import Page, page_of
+
+
+class PaymentRepository:
+    def __init__(self, db: Prisma) -> None:
+        self._db = db
+
+    async def create(
+        self, *, session_id: str, garage_id: str, amount_cents: int, currency: str, method: str,
+        reference: str | None, created_at: datetime,
+    ) -> Payment:
+        return await self._db.payment.create(
+            data={
+                "sessionId": session_id,
+                "garageId": garage_id,
+                "amountCents": amount_cents,
+                "currency": currency,
+                "method": method,
+                "status": "COMPLETED",
+                "reference": reference,
+                "createdAt": created_at,
+            }
+        )
+
+    async def get(self, payment_id: str) -> Payment | None:
+        return await self._db.payment.find_unique(where={"id": payment_id})
+
+    async def for_session(self, session_id: str) -> Payment | None:
+        return await self._db.payment.find_unique(where={"sessionId": session_id})
+
+    async def refund(self, payment_id: str) -> bool:
+        """COMPLETED -> REFUNDED; False when it was not COMPLETED (the guard is in the WHERE)."""
+        count = await self._db.payment.update_many(
+            where={"id": payment_id, "status": "COMPLETED"},
+            data={"status": "REFUNDED", "refundedAt": datetime.now(timezone.utc)},
+        )
+        return count == 1
+
+    async def list(
+        self, *, garage_id: str | None, since: datetime | None, until: datetime | None, limit: int, cursor: str | None
+    ) -> Page[Payment]:
+        """Newest first by createdAt (the check-out time); `since` inclusive, `until` exclusive."""
+        where: dict[str, Any] = {}
+        if garage_id is not None:
+            where["garageId"] = garage_id
+        created: dict[str, datetime] = {}
+        if since is not None:
+            created["gte"] = since
+        if until is not None:
+            created["lt"] = until
+        if created:
+            where["createdAt"] = created
+        rows = await self._db.payment.find_many(
+            where=where,  # type: ignore[arg-type]
+            order=[{"createdAt": "desc"}, {"id": "desc"}],
+            take=limit + 1,
+            **({"cursor": {"id": cursor}, "skip": 1} if cursor else {}),  # type: ignore[arg-type]
+        )
+        return page_of(rows, limit)

@@ -1,0 +1,94 @@
+"""Parking sessions, always read with their ticket (its code is part of the Session resource)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from prisma import Prisma
+from prisma.models import ParkingSession
+
+from garage.repositories.pagination import Page, page_of
+
+WITH_TICKET: dict[str, Any] = {"ticket": True}
+NEWEST_FIRST: list[dict[str, str]] = [{"startTime": "desc"}, {"id": "desc"}]
+
+
+class SessionRepository:
+    def __init__(self, db: Prisma) -> None:
+        self._db = db
+
+    async def create(
+        self, *, garage_id: str, spot_id: str, vehicle_id: str, license_plate: str, start_time: datetime
+    ) -> ParkingSession:
+        return await self._db.parkingsession.create(
+            data={
+                "garageId": garage_id,
+                "spotId": spot_id,
+                "vehicleId": vehicle_id,
+                "licensePlate": license_plate,
+                "startTime": start_time,
+                "status": "ACTIVE",
+            }
+        )
+
+    async def get(self, session_id: str, *, with_garage: bool = False) -> ParkingSession | None:
+        include = {**WITH_TICKET, "garage": True} if with_garage else WITH_TICKET
+        return await self._db.parkingsession.find_unique(where={"id": session_id}, include=include)  # type: ignore[arg-type]
+
+    async def active_for_vehicle(self, vehicle_id: str) -> ParkingSession | None:
+        return await self._db.parkingsession.find_first(where={"vehicleId": vehicle_id, "status": "ACTIVE"})
+
+    async def active_for_spot(self, spot_id: str) -> ParkingSession | None:
+        return await self._db.parkingsession.find_first(where={"spotId": spot_id, "status": "ACTIVE"})
+
+    async def latest_end_for_vehicle(self, vehicle_id: str) -> datetime | None:
+        """When the vehicle last left (None if it never did)."""
+        row = await self._db.parkingsession.find_first(
+            where={"vehicleId": vehicle_id, "endTime": {"not": None}},  # type: ignore[arg-type]
+            order=[{"endTime": "desc"}],
+        )
+        return None if row is None else row.endTime
+
+    async def complete(self, session_id: str, *, end_time: datetime, fee_cents: int) -> bool:
+        """ACTIVE -> COMPLETED; False when the session was not ACTIVE (the guard is in the WHERE)."""
+        count = await self._db.parkingsession.update_many(
+            where={"id": session_id, "status": "ACTIVE"},
+            data={"status": "COMPLETED", "endTime": end_time, "feeCents": fee_cents},
+        )
+        return count == 1
+
+    async def list(
+        self,
+        *,
+        garage_id: str | None = None,
+        vehicle_id: str | None = None,
+        status: str | None = None,
+        license_plate: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page[ParkingSession]:
+        """Newest startTime first; `since` inclusive, `until` exclusive (on startTime)."""
+        where: dict[str, Any] = {}
+        for field, value in (
+            ("garageId", garage_id), ("vehicleId", vehicle_id), ("status", status), ("licensePlate", license_plate)
+        ):
+            if value is not None:
+                where[field] = value
+        start: dict[str, datetime] = {}
+        if since is not None:
+            start["gte"] = since
+        if until is not None:
+            start["lt"] = until
+        if start:
+            where["startTime"] = start
+        rows = await self._db.parkingsession.find_many(
+            where=where,  # type: ignore[arg-type]
+            include=WITH_TICKET,  # type: ignore[arg-type]
+            order=NEWEST_FIRST,  # type: ignore[arg-type]
+            take=limit + 1,
+            **({"cursor": {"id": cursor}, "skip": 1} if cursor else {}),  # type: ignore[arg-type]
+        )
+        return page_of(rows, limit)

@@ -1,0 +1,58 @@
+"""Vehicles (soft-deleted; the plate is unique among live vehicles)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from prisma import Prisma
+from prisma.models import Vehicle
+
+from garage.repositories.pagination import Page, page_of
+
+LIVE: dict[str, Any] = {"deletedAt": None}
+
+
+class VehicleRepository:
+    def __init__(self, db: Prisma) -> None:
+        self._db = db
+
+    async def create(
+        self, *, license_plate: str, type: str, owner_name: str | None = None, owner_email: str | None = None,
+        owner_phone: str | None = None,
+    ) -> Vehicle:
+        """Owner fields arrive encrypted (the service encrypts them)."""
+        return await self._db.vehicle.create(
+            data={
+                "licensePlate": license_plate,
+                "type": type,
+                "ownerName": owner_name,
+                "ownerEmail": owner_email,
+                "ownerPhone": owner_phone,
+            }
+        )
+
+    async def get_live(self, vehicle_id: str) -> Vehicle | None:
+        return await self._db.vehicle.find_first(where={"id": vehicle_id, **LIVE})  # type: ignore[arg-type]
+
+    async def live_by_plate(self, license_plate: str) -> Vehicle | None:
+        return await self._db.vehicle.find_first(where={"licensePlate": license_plate, **LIVE})  # type: ignore[arg-type]
+
+    async def list_live(self, *, license_plate: str | None, limit: int, cursor: str | None) -> Page[Vehicle]:
+        where: dict[str, Any] = dict(LIVE)
+        if license_plate is not None:
+            where["licensePlate"] = license_plate
+        rows = await self._db.vehicle.find_many(
+            where=where,  # type: ignore[arg-type]
+            order=[{"createdAt": "desc"}, {"id": "desc"}],
+            take=limit + 1,
+            **({"cursor": {"id": cursor}, "skip": 1} if cursor else {}),  # type: ignore[arg-type]
+        )
+        return page_of(rows, limit)
+
+    async def update(self, vehicle_id: str, changes: dict[str, Any]) -> Vehicle | None:
+        """`changes` uses the model's field names (licensePlate, type, ownerName, ...)."""
+        return await self._db.vehicle.update(where={"id": vehicle_id}, data=changes)  # type: ignore[arg-type]
+
+    async def soft_delete(self, vehicle_id: str) -> Vehicle | None:
+        return await self._db.vehicle.update(where={"id": vehicle_id}, data={"deletedAt": datetime.now(timezone.utc)})

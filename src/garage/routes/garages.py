@@ -1,0 +1,217 @@
+"""/garages: garages (admin writes), their occupancy and their rate."""
+
+from __future__ import annotations
+
+import functools
+import zoneinfo
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field, field_validator
+
+from garage.repositories.rates import RateValues
+from garage.routes.endpoint import Call, endpoint
+from garage.routes.models import ApiModel, ListQuery, ListResponse, RequestModel, Timestamp, list_response
+from garage.security.roles import Role
+from garage.services.garages import Occupancy, StatusTotals
+
+
+def _printable(value: str) -> str:
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_printable)]
+"""Names and addresses: 1 to 200 characters (trimmed)."""
+
+ShortText = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_printable)]
+"""Every other string: 1 to 100 characters (trimmed)."""
+
+
+# Names the system's zone database holds that are not IANA zones a garage could be in.
+_NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+
+
+@functools.cache
+def _zone_names() -> frozenset[str]:
+    # read once per process: available_timezones() walks the zone database on every call
+    return frozenset(zoneinfo.available_timezones() - _NOT_ZONES | {"UTC"})
+
+
+def _iana_zone(value: str) -> str:
+    if value not in _zone_names():
+        raise ValueError("must be an IANA time zone name, e.g. Europe/Berlin or UTC")
+    return value
+
+
+TimeZoneName = Annotated[str, Field(max_length=100, examples=["Europe/Berlin"]), AfterValidator(_iana_zone)]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. USD", examples=["USD"])]
+Capacity = Annotated[int, Field(strict=True, ge=1, le=100_000, description="The most spots the garage may hold")]
+Cents = Annotated[int, Field(strict=True, ge=0, le=1_000_000_000)]
+Minutes = Annotated[int, Field(strict=True, ge=0, le=525_600)]
+
+
+class PatchModel(RequestModel):
+    """PATCH bodies: fields left out stay as they are; an explicit null is refused (no field here may be null)."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # runs only for fields the client sent (defaults are not validated)
+        if value is None:
+            raise ValueError("may not be null; leave the field out to keep its value")
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the client sent, by model (camelCase) name."""
+        return {
+            (self.model_fields[name].alias or name): getattr(self, name) for name in self.model_fields_set
+        }
+
+
+class GarageOut(ApiModel):
+    id: str
+    name: str
+    address: str
+    timezone: str
+    currency: str
+    capacity: int
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class CreateGarageIn(RequestModel):
+    name: Name
+    address: Name
+    timezone: TimeZoneName = "UTC"
+    currency: Currency = "USD"
+    capacity: Capacity
+
+
+class UpdateGarageIn(PatchModel):
+    name: Name | None = None
+    address: Name | None = None
+    timezone: TimeZoneName | None = None
+    currency: Currency | None = None
+    capacity: Capacity | None = None
+
+
+class StatusTotalsOut(ApiModel):
+    total: int
+    available: int
+    occupied: int
+    reserved: int
+    maintenance: int
+
+
+class LevelTotalsOut(StatusTotalsOut):
+    level: int
+
+
+class TypeTotalsOut(StatusTotalsOut):
+    type: str
+
+
+class OccupancyOut(StatusTotalsOut):
+    by_level: list[LevelTotalsOut]
+    by_type: list[TypeTotalsOut]
+
+    @classmethod
+    def of(cls, occupancy: Occupancy) -> OccupancyOut:
+        return cls(
+            **_totals(occupancy.totals),
+            by_level=[LevelTotalsOut(level=level, **_totals(totals)) for level, totals in occupancy.by_level.items()],
+            by_type=[TypeTotalsOut(type=name, **_totals(totals)) for name, totals in occupancy.by_type.items()],
+        )
+
+
+def _totals(totals: StatusTotals) -> dict[str, int]:
+    return {
+        "total": totals.total, "available": totals.available, "occupied": totals.occupied,
+        "reserved": totals.reserved, "maintenance": totals.maintenance,
+    }
+
+
+class RateOut(ApiModel):
+    garage_id: str
+    hourly_rate_cents: int
+    increment_minutes: int
+    grace_minutes: int
+    daily_max_cents: int
+    lost_ticket_fee_cents: int
+
+
+class PutRateIn(RequestModel):
+    hourly_rate_cents: Cents
+    increment_minutes: Annotated[Minutes, Field(ge=1)]
+    grace_minutes: Minutes
+    daily_max_cents: Cents
+    lost_ticket_fee_cents: Cents
+
+
+@endpoint("GET", "/garages", role=Role.VIEWER, summary="List garages, newest first", tag="garages",
+          query=ListQuery, response=ListResponse[GarageOut])
+async def list_garages(call: Call[None, ListQuery]) -> dict[str, object]:
+    page = await call.services.garages.list(limit=call.query.limit, cursor=call.query.after_id)
+    return list_response(page, GarageOut)
+
+
+@endpoint("POST", "/garages", role=Role.ADMIN, summary="Create a garage (it gets the default rate)", tag="garages",
+          body=CreateGarageIn, response=GarageOut, status=201)
+async def create_garage(call: Call[CreateGarageIn, None]) -> GarageOut:
+    assert call.principal is not None
+    body = call.body
+    garage = await call.services.garages.create(
+        name=body.name, address=body.address, timezone=body.timezone, currency=body.currency, capacity=body.capacity,
+        actor=call.principal.key_id,
+    )
+    return GarageOut.model_validate(garage)
+
+
+@endpoint("GET", "/garages/{id}", role=Role.VIEWER, summary="A garage", tag="garages", response=GarageOut,
+          errors=("NOT_FOUND",))
+async def get_garage(call: Call[None, None]) -> GarageOut:
+    return GarageOut.model_validate(await call.services.garages.get(call.path("id")))
+
+
+@endpoint("PATCH", "/garages/{id}", role=Role.ADMIN, tag="garages", body=UpdateGarageIn, response=GarageOut,
+          summary="Change a garage (capacity may not go below its live spot count: 409 CAPACITY_EXCEEDED)",
+          errors=("NOT_FOUND", "CAPACITY_EXCEEDED"))
+async def update_garage(call: Call[UpdateGarageIn, None]) -> GarageOut:
+    assert call.principal is not None
+    garage = await call.services.garages.update(call.path("id"), call.body.changes(), actor=call.principal.key_id)
+    return GarageOut.model_validate(garage)
+
+
+@endpoint("DELETE", "/garages/{id}", role=Role.ADMIN, tag="garages", status=204,
+          summary="Soft-delete a garage and its spots (409 HAS_ACTIVE_SESSIONS while a vehicle is parked)",
+          errors=("NOT_FOUND", "HAS_ACTIVE_SESSIONS"))
+async def delete_garage(call: Call[None, None]) -> None:
+    assert call.principal is not None
+    await call.services.garages.delete(call.path("id"), actor=call.principal.key_id)
+
+
+@endpoint("GET", "/garages/{id}/occupancy", role=Role.VIEWER, tag="garages", response=OccupancyOut,
+          summary="Live spots by status: overall, per level (ascending) and per type", errors=("NOT_FOUND",))
+async def garage_occupancy(call: Call[None, None]) -> OccupancyOut:
+    return OccupancyOut.of(await call.services.garages.occupancy(call.path("id")))
+
+
+@endpoint("GET", "/garages/{id}/rates", role=Role.VIEWER, summary="The garage's rate", tag="rates",
+          response=RateOut, errors=("NOT_FOUND",))
+async def get_rate(call: Call[None, None]) -> RateOut:
+    return RateOut.model_validate(await call.services.garages.rate(call.path("id")))
+
+
+@endpoint("PUT", "/garages/{id}/rates", role=Role.ADMIN, summary="Replace the garage's rate", tag="rates",
+          body=PutRateIn, response=RateOut, errors=("NOT_FOUND",))
+async def put_rate(call: Call[PutRateIn, None]) -> RateOut:
+    assert call.principal is not None
+    body = call.body
+    values = RateValues(
+        hourly_rate_cents=body.hourly_rate_cents, increment_minutes=body.increment_minutes,
+        grace_minutes=body.grace_minutes, daily_max_cents=body.daily_max_cents,
+        lost_ticket_fee_cents=body.lost_ticket_fee_cents,
+    )
+    rate = await call.services.garages.put_rate(call.path("id"), values, actor=call.principal.key_id)
+    return RateOut.model_validate(rate)

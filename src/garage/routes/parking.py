@@ -1,0 +1,136 @@
+"""The parking flow over HTTP: check-in, quote, check-out (by session or by ticket code)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from garage.routes.endpoint import Call, endpoint
+from garage.routes.models import ApiModel, RequestModel, Timestamp
+from garage.routes.payments import PaymentOut
+from garage.routes.sessions import IdText, Instant, SessionOut, TicketOut, path_id
+from garage.routes.spots import SpotOut
+from garage.routes.vehicles import LicensePlate, VehicleType
+from garage.security.roles import Role
+from garage.services.parking import CheckedOut
+
+PaymentMethod = Literal["CASH", "CARD", "MOBILE", "VALIDATION"]
+
+
+class CheckInIn(RequestModel):
+    license_plate: LicensePlate
+    vehicle_type: VehicleType | None = Field(
+        None, description="Required when the plate is new; a known plate keeps its stored type"
+    )
+    spot_id: IdText | None = Field(None,
+                                description="Park on this spot (the only way to a HANDICAP spot)")
+    at: Instant | None = Field(None, description="Back-dates the entry (offline gates): any past time from "
+                                                   "1970 on, not before the vehicle's last exit; never in the future "
+                                                   "(up to 5 s ahead is taken as now)")
+
+
+class CheckOutIn(RequestModel):
+    payment_method: PaymentMethod
+    reference: str | None = Field(None, min_length=1, max_length=100, description="Sensitive: encrypted at rest")
+    lost_ticket: bool = Field(False, description="Charge at least the garage's lost-ticket fee; the ticket becomes LOST")
+    at: Instant | None = Field(None, description="Back-dates the exit: >= the session's startTime and not in the "
+                                                   "future (5 s clock skew tolerated, clamped to those bounds)")
+
+
+class QuoteQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    at: Instant | None = Field(None, description="Exit time to price (default now; may be in the future, not "
+                                                   "before the session started)")
+    lost_ticket: bool = Field(False, alias="lostTicket")
+
+
+class CheckInOut(ApiModel):
+    session: SessionOut
+    ticket: TicketOut
+    spot: SpotOut
+
+
+class CheckOutOut(ApiModel):
+    session: SessionOut
+    payment: PaymentOut
+    ticket: TicketOut
+
+
+class BreakdownOut(ApiModel):
+    grace_applied: bool = Field(description="minutes <= graceMinutes: nothing is due")
+    days: int = Field(description="Whole days (minutes // 1440), each charged dailyMaxCents")
+    days_cents: int
+    rest_minutes: int = Field(description="minutes % 1440")
+    increments: int = Field(description="ceil(restMinutes / incrementMinutes)")
+    increment_cents: int = Field(description="round_half_up(hourlyRateCents * incrementMinutes / 60)")
+    rest_cents: int = Field(description="min(dailyMaxCents, increments * incrementCents)")
+    lost_ticket: bool
+    lost_ticket_fee_cents: int
+    lost_ticket_surcharge_cents: int = Field(description="What the lost-ticket minimum added")
+
+
+class QuoteOut(ApiModel):
+    session_id: str
+    at: Timestamp = Field(description="The exit time priced")
+    fee_cents: int
+    minutes: int = Field(description="Whole minutes from startTime to at, rounded up")
+    breakdown: BreakdownOut
+
+
+_CHECK_IN_ERRORS = ("NOT_FOUND", "GARAGE_FULL", "SPOT_NOT_AVAILABLE", "SPOT_INCOMPATIBLE", "VEHICLE_ALREADY_PARKED")
+
+
+@endpoint("POST", "/garages/{id}/check-in", role=Role.OPERATOR,
+          summary="Check a vehicle in: picks (or takes the given) spot, opens a session, issues a ticket",
+          tag="parking", body=CheckInIn, response=CheckInOut, status=201, errors=_CHECK_IN_ERRORS)
+async def check_in(call: Call[CheckInIn, None]) -> CheckInOut:
+    assert call.principal is not None
+    body = call.body
+    result = await call.services.parking.check_in(
+        path_id(call), license_plate=body.license_plate, vehicle_type=body.vehicle_type, spot_id=body.spot_id,
+        at=body.at, actor=call.principal.key_id,
+    )
+    return CheckInOut(session=SessionOut.model_validate(result.session), ticket=TicketOut.model_validate(result.ticket),
+                      spot=SpotOut.model_validate(result.spot))
+
+
+@endpoint("GET", "/sessions/{id}/quote", role=Role.VIEWER, summary="What check-out would charge (writes nothing)",
+          tag="parking", query=QuoteQuery, response=QuoteOut, errors=("NOT_FOUND", "SESSION_NOT_ACTIVE"))
+async def quote(call: Call[None, QuoteQuery]) -> QuoteOut:
+    session_id = path_id(call)
+    fee, at = await call.services.parking.quote(session_id, at=call.query.at, lost_ticket=call.query.lost_ticket)
+    return QuoteOut(session_id=session_id, at=at, fee_cents=fee.fee_cents, minutes=fee.minutes,
+                    breakdown=BreakdownOut.model_validate(fee.breakdown))
+
+
+@endpoint("POST", "/sessions/{id}/check-out", role=Role.OPERATOR,
+          summary="Check out: ends the session, charges the fee, records the payment, frees the spot",
+          tag="parking", body=CheckOutIn, response=CheckOutOut, errors=("NOT_FOUND", "SESSION_NOT_ACTIVE"))
+async def check_out(call: Call[CheckOutIn, None]) -> CheckOutOut:
+    assert call.principal is not None
+    body = call.body
+    result = await call.services.parking.check_out(
+        path_id(call), payment_method=body.payment_method, reference=body.reference,
+        lost_ticket=body.lost_ticket, at=body.at, actor=call.principal.key_id,
+    )
+    return _checked_out(result)
+
+
+@endpoint("POST", "/tickets/{code}/check-out", role=Role.OPERATOR,
+          summary="Check out by ticket code (case-insensitive), for pay stations that only know the ticket",
+          tag="parking", body=CheckOutIn, response=CheckOutOut, errors=("NOT_FOUND", "SESSION_NOT_ACTIVE"))
+async def check_out_ticket(call: Call[CheckOutIn, None]) -> CheckOutOut:
+    assert call.principal is not None
+    body = call.body
+    result = await call.services.parking.check_out_ticket(
+        path_id(call, "code"), payment_method=body.payment_method, reference=body.reference,
+        lost_ticket=body.lost_ticket, at=body.at, actor=call.principal.key_id,
+    )
+    return _checked_out(result)
+
+
+def _checked_out(result: CheckedOut) -> CheckOutOut:
+    return CheckOutOut(session=SessionOut.model_validate(result.session), payment=PaymentOut.model_validate(result.payment),
+                       ticket=TicketOut.model_validate(result.ticket))

@@ -1,0 +1,56 @@
+"""/payments: reading payments; refunds (admin)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import ConfigDict, Field
+
+from garage.routes.endpoint import Call, endpoint
+from garage.routes.models import ApiModel, ListQuery, ListResponse, Timestamp, list_response
+from garage.routes.sessions import IdText, Instant, path_id
+from garage.security.roles import Role
+
+
+class PaymentOut(ApiModel):
+    id: str
+    session_id: str
+    amount_cents: int
+    currency: str
+    method: Literal["CASH", "CARD", "MOBILE", "VALIDATION"]
+    status: Literal["COMPLETED", "REFUNDED"]
+    reference: str | None = Field(description="Sensitive: encrypted at rest")
+    created_at: Timestamp = Field(description="The check-out time")
+    refunded_at: Timestamp | None
+
+
+class PaymentQuery(ListQuery):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    garage_id: IdText | None = Field(None, alias="garageId")
+    since: Instant | None = Field(None, alias="from", description="createdAt >= from")
+    until: Instant | None = Field(None, alias="to", description="createdAt < to")
+
+
+@endpoint("GET", "/payments", role=Role.VIEWER, summary="List payments, newest first (createdAt = check-out time)",
+          tag="payments", query=PaymentQuery, response=ListResponse[PaymentOut])
+async def list_payments(call: Call[None, PaymentQuery]) -> dict[str, object]:
+    q = call.query
+    page = await call.services.payments.list(
+        garage_id=q.garage_id, since=q.since, until=q.until, limit=q.limit, cursor=q.after_id
+    )
+    return list_response(page, PaymentOut)
+
+
+@endpoint("GET", "/payments/{id}", role=Role.VIEWER, summary="A payment", tag="payments",
+          response=PaymentOut, errors=("NOT_FOUND",))
+async def get_payment(call: Call[None, None]) -> PaymentOut:
+    return PaymentOut.model_validate(await call.services.payments.get(path_id(call)))
+
+
+@endpoint("POST", "/payments/{id}/refund", role=Role.ADMIN,
+          summary="Refund a payment (status REFUNDED; a second refund: 409 PAYMENT_ALREADY_REFUNDED)",
+          tag="payments", response=PaymentOut, errors=("NOT_FOUND", "PAYMENT_ALREADY_REFUNDED"))
+async def refund_payment(call: Call[None, None]) -> PaymentOut:
+    assert call.principal is not None
+    return PaymentOut.model_validate(await call.services.payments.refund(path_id(call), actor=call.principal.key_id))

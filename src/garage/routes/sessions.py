@@ -1,0 +1,100 @@
+"""/sessions and /tickets/{code}: reading parking sessions and tickets."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal
+
+from prisma.models import ParkingSession
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
+
+from garage.errors import NotFound
+from garage.routes.endpoint import Call, endpoint
+from garage.routes.models import ApiModel, InstantIn, ListQuery, ListResponse, Timestamp, list_response
+from garage.security.roles import Role
+from garage.services.plates import normalise_plate
+
+
+Instant = InstantIn
+"""A request time the service can compute with (routes/models.InstantIn)."""
+
+# The database refuses text containing NUL, so an id carrying one is refused here (400), never sent.
+IdText = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\x00]+$")]
+
+
+def path_id(call: Call[Any, Any], name: str = "id") -> str:
+    """A path parameter used as a key: one with a NUL names nothing that can exist (404)."""
+    value = call.path(name)
+    if "\x00" in value:
+        raise NotFound(f"No {name} {value!r}")
+    return value
+
+
+class SessionOut(ApiModel):
+    id: str
+    garage_id: str
+    spot_id: str
+    vehicle_id: str
+    license_plate: str
+    ticket_code: str | None
+    status: Literal["ACTIVE", "COMPLETED"]
+    start_time: Timestamp
+    end_time: Timestamp | None
+    fee_cents: int | None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_row(cls, data: Any) -> Any:
+        # the ticket code lives on the session's ticket (read with it, no extra query)
+        if isinstance(data, ParkingSession):
+            return {**data.model_dump(exclude={"ticket", "garage", "spot", "vehicle", "payment"}),
+                    "ticketCode": data.ticket.code if data.ticket is not None else None}
+        return data
+
+
+class TicketOut(ApiModel):
+    code: str
+    session_id: str
+    issued_at: Timestamp
+    status: Literal["OPEN", "PAID", "LOST"]
+
+
+class TicketWithSessionOut(ApiModel):
+    ticket: TicketOut
+    session: SessionOut
+
+
+class SessionQuery(ListQuery):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    garage_id: IdText | None = Field(None, alias="garageId")
+    status: Literal["ACTIVE", "COMPLETED"] | None = None
+    plate: Annotated[str, Field(max_length=100), AfterValidator(normalise_plate)] | None = Field(
+        None, description="Exact plate as recorded at check-in (normalised before matching)"
+    )
+    since: Instant | None = Field(None, alias="from", description="startTime >= from")
+    until: Instant | None = Field(None, alias="to", description="startTime < to")
+
+
+@endpoint("GET", "/sessions", role=Role.VIEWER, summary="List sessions, newest startTime first", tag="sessions",
+          query=SessionQuery, response=ListResponse[SessionOut])
+async def list_sessions(call: Call[None, SessionQuery]) -> dict[str, object]:
+    q = call.query
+    page = await call.services.parking.sessions(
+        garage_id=q.garage_id, status=q.status, license_plate=q.plate, since=q.since, until=q.until,
+        limit=q.limit, cursor=q.after_id,
+    )
+    return list_response(page, SessionOut)
+
+
+@endpoint("GET", "/sessions/{id}", role=Role.VIEWER, summary="A session", tag="sessions",
+          response=SessionOut, errors=("NOT_FOUND",))
+async def get_session(call: Call[None, None]) -> SessionOut:
+    return SessionOut.model_validate(await call.services.parking.session(path_id(call)))
+
+
+@endpoint("GET", "/tickets/{code}", role=Role.VIEWER, summary="A ticket and its session (code case-insensitive)",
+          tag="sessions", response=TicketWithSessionOut, errors=("NOT_FOUND",))
+async def get_ticket(call: Call[None, None]) -> TicketWithSessionOut:
+    ticket, session = await call.services.parking.ticket(path_id(call, "code"))
+    return TicketWithSessionOut(ticket=TicketOut.model_validate(ticket), session=SessionOut.model_validate(session))

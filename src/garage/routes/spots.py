@@ -1,0 +1,150 @@
+"""Spots: /garages/{id}/spots (list, create one or many) and /spots/{id}.
+
+Roles (API.md, Clarifications): viewers read; an operator may change a spot's `status` to
+AVAILABLE, RESERVED or MAINTENANCE; every other spot change is admin. OCCUPIED is never set by hand
+(400): check-in and check-out own it, so an OCCUPIED spot's status cannot be changed here (409
+SPOT_NOT_AVAILABLE).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Discriminator, Field, RootModel, Tag
+
+from garage.errors import Forbidden
+from garage.routes.endpoint import Call, endpoint
+from garage.routes.garages import PatchModel, ShortText
+from garage.routes.models import ApiModel, ListQuery, ListResponse, RequestModel, Timestamp, list_response
+from garage.security.roles import Role
+from garage.services.spots import MAX_BULK, SpotDraft
+
+SpotType = Literal["MOTORCYCLE", "COMPACT", "STANDARD", "LARGE", "EV", "HANDICAP"]
+SpotStatus = Literal["AVAILABLE", "OCCUPIED", "RESERVED", "MAINTENANCE"]
+
+
+def _not_occupied(value: str) -> str:
+    if value == "OCCUPIED":
+        raise ValueError("OCCUPIED is set only by check-in; choose AVAILABLE, RESERVED or MAINTENANCE")
+    return value
+
+
+ManualStatus = Annotated[SpotStatus, AfterValidator(_not_occupied), Field(
+    description="AVAILABLE, RESERVED or MAINTENANCE (OCCUPIED is set only by check-in/check-out: 400)"
+)]
+Level = Annotated[int, Field(strict=True, ge=-20, le=200)]
+
+
+class SpotOut(ApiModel):
+    id: str
+    garage_id: str
+    level: int
+    number: str
+    type: SpotType
+    status: SpotStatus
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class SpotIn(RequestModel):
+    level: Level
+    number: ShortText
+    type: SpotType
+    status: ManualStatus = "AVAILABLE"
+
+    def draft(self) -> SpotDraft:
+        return SpotDraft(level=self.level, number=self.number, type=self.type, status=self.status)
+
+
+class SpotsIn(RequestModel):
+    spots: list[SpotIn] = Field(min_length=1, max_length=MAX_BULK)
+
+
+def _body_kind(data: Any) -> str:
+    return "many" if isinstance(data, dict) and "spots" in data else "one"
+
+
+class CreateSpotsIn(RootModel[Annotated[
+    Annotated[SpotIn, Tag("one")] | Annotated[SpotsIn, Tag("many")], Discriminator(_body_kind)
+]]):
+    """One spot, or {"spots": [...]} (1 to 5000, all or nothing)."""
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> CreateSpotsIn:
+        # Validate as the one model the body's shape selects, so that errors name the body's own
+        # fields ("spots.3.level"), not the union's branch ("many.spots.3.level").
+        shape = SpotsIn if _body_kind(obj) == "many" else SpotIn
+        return cls.model_construct(shape.model_validate(obj, **kwargs))
+
+
+class CreatedSpotsOut(ApiModel):
+    spots: list[SpotOut]
+
+
+class CreateSpotsOut(RootModel[SpotOut | CreatedSpotsOut]):
+    """The spot for a one-spot body; {"spots": [...]} in request order for a bulk body."""
+
+
+class SpotListQuery(ListQuery):
+    level: int | None = Field(None, ge=-20, le=200)
+    type: SpotType | None = None
+    status: SpotStatus | None = None
+
+
+class UpdateSpotIn(PatchModel):
+    level: Level | None = None
+    number: ShortText | None = None
+    type: SpotType | None = None
+    status: ManualStatus | None = None
+
+
+@endpoint("GET", "/garages/{id}/spots", role=Role.VIEWER, tag="spots", query=SpotListQuery,
+          response=ListResponse[SpotOut], errors=("NOT_FOUND",),
+          summary="List a garage's spots by level, then number (numeric-aware: 2 < 10 < 10A)")
+async def list_spots(call: Call[None, SpotListQuery]) -> dict[str, object]:
+    q = call.query
+    page = await call.services.spots.list(
+        call.path("id"), level=q.level, spot_type=q.type, status=q.status, limit=q.limit, cursor=q.after_id
+    )
+    return list_response(page, SpotOut)
+
+
+@endpoint("POST", "/garages/{id}/spots", role=Role.ADMIN, tag="spots", body=CreateSpotsIn, status=201,
+          response=CreateSpotsOut, errors=("NOT_FOUND", "CAPACITY_EXCEEDED", "DUPLICATE_SPOT"),
+          summary='Create one spot (-> the spot) or {"spots": [...]} (up to 5000, all or nothing -> {"spots": [...]})')
+async def create_spots(call: Call[CreateSpotsIn, None]) -> CreateSpotsOut:
+    assert call.principal is not None
+    body = call.body.root
+    drafts = [body.draft()] if isinstance(body, SpotIn) else [spot.draft() for spot in body.spots]
+    created = await call.services.spots.create(call.path("id"), drafts, actor=call.principal.key_id)
+    if isinstance(body, SpotIn):
+        return CreateSpotsOut(SpotOut.model_validate(created[0]))
+    return CreateSpotsOut(CreatedSpotsOut(spots=[SpotOut.model_validate(spot) for spot in created]))
+
+
+@endpoint("GET", "/spots/{id}", role=Role.VIEWER, summary="A spot", tag="spots", response=SpotOut,
+          errors=("NOT_FOUND",))
+async def get_spot(call: Call[None, None]) -> SpotOut:
+    return SpotOut.model_validate(await call.services.spots.get(call.path("id")))
+
+
+@endpoint("PATCH", "/spots/{id}", role=Role.OPERATOR, tag="spots", body=UpdateSpotIn, response=SpotOut,
+          errors=("NOT_FOUND", "SPOT_NOT_AVAILABLE", "DUPLICATE_SPOT"),
+          summary="Change a spot: operators only its status (AVAILABLE/RESERVED/MAINTENANCE), admins anything; "
+                  "an OCCUPIED spot's status: 409 SPOT_NOT_AVAILABLE")
+async def update_spot(call: Call[UpdateSpotIn, None]) -> SpotOut:
+    assert call.principal is not None
+    changes = call.body.changes()
+    beyond_status = sorted(set(changes) - {"status"})
+    if beyond_status and not call.principal.role.includes(Role.ADMIN):
+        raise Forbidden(f"Changing {', '.join(beyond_status)} needs the admin role; operators may change only status")
+    spot = await call.services.spots.update(call.path("id"), changes, actor=call.principal.key_id)
+    return SpotOut.model_validate(spot)
+
+
+@endpoint("DELETE", "/spots/{id}", role=Role.ADMIN, tag="spots", status=204,
+          summary="Soft-delete a spot (409 HAS_ACTIVE_SESSIONS while a vehicle is parked on it)",
+          errors=("NOT_FOUND", "HAS_ACTIVE_SESSIONS"))
+async def delete_spot(call: Call[None, None]) -> None:
+    assert call.principal is not None
+    await call.services.spots.delete(call.path("id"), actor=call.principal.key_id)

@@ -1,0 +1,129 @@
+"""/vehicles: register, look up, change and (soft) delete vehicles; a vehicle's parking history."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, ConfigDict, Field
+
+from garage.errors import ValidationFailed
+from garage.routes.endpoint import Call, endpoint
+from garage.routes.models import ApiModel, ListQuery, ListResponse, RequestModel, Timestamp, list_response
+from garage.routes.sessions import SessionOut, path_id
+from garage.security.roles import Role
+from garage.services.plates import normalise_plate
+
+VehicleType = Literal["MOTORCYCLE", "CAR", "EV", "VAN", "TRUCK"]
+
+LicensePlate = Annotated[
+    str,
+    # the pattern documents the accepted input; normalise_plate enforces it with a plainer message
+    Field(max_length=100, json_schema_extra={"pattern": r"^[\s-]*(?:[A-Za-z0-9][\s-]*){2,10}$"}, description="Normalised on input: trimmed, upper case, spaces and dashes removed; "
+                                      "then 2 to 10 of A-Z0-9 ('ab-12 cd' -> 'AB12CD')"),
+    AfterValidator(normalise_plate),
+]
+OwnerName = Annotated[str, Field(min_length=1, max_length=200, description="Sensitive: encrypted at rest")]
+OwnerEmail = Annotated[str, Field(min_length=3, max_length=100, pattern=r"^[^@\s]+@[^@\s]+$",
+                                  description="Sensitive: encrypted at rest")]
+OwnerPhone = Annotated[str, Field(min_length=3, max_length=100, pattern=r"^\+?[0-9 ()./\-]+$",
+                                  description="Sensitive: encrypted at rest")]
+
+
+class VehicleOut(ApiModel):
+    id: str
+    license_plate: str
+    type: VehicleType
+    owner_name: str | None
+    owner_email: str | None
+    owner_phone: str | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class CreateVehicleIn(RequestModel):
+    license_plate: LicensePlate
+    type: VehicleType
+    owner_name: OwnerName | None = None
+    owner_email: OwnerEmail | None = None
+    owner_phone: OwnerPhone | None = None
+
+
+class PatchVehicleIn(RequestModel):
+    """Only the fields sent change; an owner field sent as null is cleared."""
+
+    license_plate: LicensePlate | None = None
+    type: VehicleType | None = None
+    owner_name: OwnerName | None = None
+    owner_email: OwnerEmail | None = None
+    owner_phone: OwnerPhone | None = None
+
+
+class VehicleQuery(ListQuery):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    plate: LicensePlate | None = Field(None, description="Exact plate (normalised before matching)")
+
+
+_MODEL_NAMES = {
+    "license_plate": "licensePlate", "type": "type", "owner_name": "ownerName", "owner_email": "ownerEmail",
+    "owner_phone": "ownerPhone",
+}
+_OWNER = ("owner_name", "owner_email", "owner_phone")
+
+
+@endpoint("GET", "/vehicles", role=Role.VIEWER, summary="List live vehicles, newest first (filter: exact plate)",
+          tag="vehicles", query=VehicleQuery, response=ListResponse[VehicleOut])
+async def list_vehicles(call: Call[None, VehicleQuery]) -> dict[str, object]:
+    q = call.query
+    page = await call.services.vehicles.list(license_plate=q.plate, limit=q.limit, cursor=q.after_id)
+    return list_response(page, VehicleOut)
+
+
+@endpoint("POST", "/vehicles", role=Role.OPERATOR, summary="Register a vehicle", tag="vehicles",
+          body=CreateVehicleIn, response=VehicleOut, status=201, errors=("DUPLICATE_PLATE",))
+async def create_vehicle(call: Call[CreateVehicleIn, None]) -> VehicleOut:
+    assert call.principal is not None
+    body = call.body
+    vehicle = await call.services.vehicles.create(
+        license_plate=body.license_plate, type=body.type,
+        owner={_MODEL_NAMES[name]: getattr(body, name) for name in _OWNER}, actor=call.principal.key_id,
+    )
+    return VehicleOut.model_validate(vehicle)
+
+
+@endpoint("GET", "/vehicles/{id}", role=Role.VIEWER, summary="A live vehicle", tag="vehicles",
+          response=VehicleOut, errors=("NOT_FOUND",))
+async def get_vehicle(call: Call[None, None]) -> VehicleOut:
+    return VehicleOut.model_validate(await call.services.vehicles.get(path_id(call)))
+
+
+@endpoint("PATCH", "/vehicles/{id}", role=Role.OPERATOR,
+          summary="Change a vehicle (fields sent change; owner fields sent as null are cleared)", tag="vehicles",
+          body=PatchVehicleIn, response=VehicleOut, errors=("NOT_FOUND", "DUPLICATE_PLATE"))
+async def patch_vehicle(call: Call[PatchVehicleIn, None]) -> VehicleOut:
+    assert call.principal is not None
+    body = call.body
+    changes: dict[str, Any] = {}
+    for name in body.model_fields_set:
+        value = getattr(body, name)
+        if value is None and name not in _OWNER:
+            raise ValidationFailed(f"{_MODEL_NAMES[name]} cannot be null",
+                                   details={"fields": {_MODEL_NAMES[name]: "cannot be null"}})
+        changes[_MODEL_NAMES[name]] = value
+    vehicle = await call.services.vehicles.update(path_id(call), changes, actor=call.principal.key_id)
+    return VehicleOut.model_validate(vehicle)
+
+
+@endpoint("DELETE", "/vehicles/{id}", role=Role.OPERATOR,
+          summary="Soft-delete a vehicle (its history stays; a parked vehicle: 409 HAS_ACTIVE_SESSIONS)",
+          tag="vehicles", status=204, errors=("NOT_FOUND", "HAS_ACTIVE_SESSIONS"))
+async def delete_vehicle(call: Call[None, None]) -> None:
+    assert call.principal is not None
+    await call.services.vehicles.delete(path_id(call), actor=call.principal.key_id)
+
+
+@endpoint("GET", "/vehicles/{id}/sessions", role=Role.VIEWER, summary="A vehicle's parking history, newest first",
+          tag="vehicles", query=ListQuery, response=ListResponse[SessionOut], errors=("NOT_FOUND",))
+async def vehicle_sessions(call: Call[None, ListQuery]) -> dict[str, object]:
+    page = await call.services.vehicles.history(path_id(call), limit=call.query.limit, cursor=call.query.after_id)
+    return list_response(page, SessionOut)

@@ -1,0 +1,210 @@
+"""SpotRepository: live lookups, assignment order, status, bulk create, lists, counts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+import pytest
+from prisma import Prisma
+from prisma.models import ParkingSession, Spot
+
+from garage.errors import NotFound
+from garage.repositories.spots import NewSpot, SpotRepository, SpotCount
+from garage.services.spot_numbers import spot_sort_key
+from tests.repositories.test_garages import new_garage
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+def spot(number: str, *, level: int = 1, type: str = "STANDARD", status: str = "AVAILABLE") -> NewSpot:
+    return NewSpot(level=level, number=number, sort_key=spot_sort_key(number), type=type, status=status)
+
+
+async def new_spots(db: Prisma, garage_id: str, numbers: Sequence[str], **kwargs: object) -> list[Spot]:
+    return await SpotRepository(db).create_many(garage_id, [spot(number, **kwargs) for number in numbers])  # type: ignore[arg-type]
+
+
+async def new_session(db: Prisma, parked: Spot, *, status: str) -> ParkingSession:
+    """A parking session on `parked` through the Prisma client (the sessions slice owns its repository)."""
+    vehicle = await db.vehicle.create(data={"licensePlate": "T" + uuid.uuid4().hex[:8].upper(), "type": "CAR"})
+    now = datetime.now(timezone.utc)
+    ended = {"endTime": now, "feeCents": 0} if status == "COMPLETED" else {}
+    return await db.parkingsession.create(
+        data={
+            "garageId": parked.garageId, "spotId": parked.id, "vehicleId": vehicle.id,
+            "licensePlate": vehicle.licensePlate, "status": status, "startTime": now, **ended,  # type: ignore[typeddict-item]
+        }
+    )
+
+
+async def test_create_many_returns_the_stored_rows(db: Prisma) -> None:
+    garage = await new_garage(db)
+    created = await SpotRepository(db).create_many(
+        garage.id, [spot("10A", level=-2, type="EV"), spot("3", status="MAINTENANCE")]
+    )
+    assert len({row.id for row in created}) == 2
+    for row in created:
+        stored = await SpotRepository(db).get_live(row.id)
+        assert stored is not None
+        assert stored.model_dump() == row.model_dump()
+    assert (created[0].level, created[0].number, created[0].type, created[0].status) == (-2, "10A", "EV", "AVAILABLE")
+    assert created[1].status == "MAINTENANCE"
+
+
+async def test_get_live_hides_deleted_and_unknown_spots(db: Prisma) -> None:
+    garage = await new_garage(db)
+    (row,) = await new_spots(db, garage.id, ["1"])
+    deleted = await SpotRepository(db).soft_delete(row.id, datetime.now(timezone.utc))
+    assert deleted.deletedAt is not None
+    assert await SpotRepository(db).get_live(row.id) is None
+    assert await SpotRepository(db).get_live("no-such-spot") is None
+
+
+async def test_first_available_prefers_type_order_then_level_then_number(db: Prisma) -> None:
+    garage = await new_garage(db, capacity=50)
+    spots = SpotRepository(db)
+    await new_spots(db, garage.id, ["1"], level=0, type="LARGE")
+    await new_spots(db, garage.id, ["10", "9"], level=2, type="STANDARD")
+    await new_spots(db, garage.id, ["10A", "10", "2"], level=1, type="STANDARD")
+    await new_spots(db, garage.id, ["1"], level=-1, type="STANDARD", status="RESERVED")
+    await new_spots(db, garage.id, ["0"], level=-1, type="STANDARD", status="MAINTENANCE")
+    first = await spots.first_available(garage.id, ["COMPACT", "STANDARD", "LARGE"])
+    assert first is not None and (first.level, first.number) == (1, "2")
+    assert first.garageId == garage.id
+    large = await spots.first_available(garage.id, ["LARGE", "STANDARD"])
+    assert large is not None and large.type == "LARGE"
+    assert await spots.first_available(garage.id, ["EV", "HANDICAP"]) is None
+    assert await spots.first_available(garage.id, []) is None
+
+
+async def test_first_available_skips_occupied_and_deleted_spots_and_other_garages(db: Prisma) -> None:
+    garage = await new_garage(db)
+    other = await new_garage(db)
+    await new_spots(db, other.id, ["1"], level=-5, type="COMPACT")
+    first, second, third = await new_spots(db, garage.id, ["1", "2", "3"], type="COMPACT")
+    spots = SpotRepository(db)
+    await spots.set_status(first.id, "OCCUPIED")
+    await spots.soft_delete(second.id, datetime.now(timezone.utc))
+    found = await spots.first_available(garage.id, ["COMPACT"])
+    assert found is not None and found.id == third.id
+
+
+async def test_first_available_breaks_number_ties_by_id(db: Prisma) -> None:
+    garage = await new_garage(db)
+    rows = await new_spots(db, garage.id, ["7", "007"])  # the same numeric key
+    found = await SpotRepository(db).first_available(garage.id, ["STANDARD"])
+    assert found is not None and found.id == min(row.id for row in rows)
+
+
+async def test_set_status_and_update(db: Prisma) -> None:
+    garage = await new_garage(db)
+    (row,) = await new_spots(db, garage.id, ["1"])
+    spots = SpotRepository(db)
+    changed = await spots.set_status(row.id, "RESERVED")
+    assert changed.status == "RESERVED" and changed.id == row.id
+    moved = await spots.update(row.id, {"level": 3, "number": "12", "sortKey": spot_sort_key("12")})
+    assert (moved.level, moved.number, moved.status) == (3, "12", "RESERVED")
+
+
+async def test_set_status_of_an_unknown_spot_is_not_found(db: Prisma) -> None:
+    with pytest.raises(NotFound):
+        await SpotRepository(db).set_status("no-such-spot", "AVAILABLE")
+
+
+async def test_soft_delete_all_of_a_garage(db: Prisma) -> None:
+    garage = await new_garage(db)
+    other = await new_garage(db)
+    rows = await new_spots(db, garage.id, ["1", "2"])
+    (kept,) = await new_spots(db, other.id, ["1"])
+    spots = SpotRepository(db)
+    assert await spots.soft_delete_all_of(garage.id, datetime.now(timezone.utc)) == 2
+    assert [await spots.get_live(row.id) for row in rows] == [None, None]
+    assert await spots.get_live(kept.id) is not None
+    assert await spots.count_live(garage.id) == 0 and await spots.count_live(other.id) == 1
+
+
+async def test_live_with_numbers_finds_clash_candidates_on_any_level(db: Prisma) -> None:
+    garage = await new_garage(db)
+    spots = SpotRepository(db)
+    await new_spots(db, garage.id, ["5"], level=1)
+    await new_spots(db, garage.id, ["5"], level=2)
+    (gone,) = await new_spots(db, garage.id, ["6"])
+    await spots.soft_delete(gone.id, datetime.now(timezone.utc))
+    found = await spots.live_with_numbers(garage.id, ["5", "6", "7", "5"])
+    assert sorted((row.level, row.number) for row in found) == [(1, "5"), (2, "5")]
+
+
+async def test_list_live_orders_numeric_aware_filters_and_pages(db: Prisma) -> None:
+    garage = await new_garage(db, capacity=50)
+    spots = SpotRepository(db)
+    await new_spots(db, garage.id, ["10", "2", "10A", "1"], level=1)
+    await new_spots(db, garage.id, ["3"], level=0, type="EV")
+    (gone,) = await new_spots(db, garage.id, ["4"], level=0)
+    await spots.soft_delete(gone.id, datetime.now(timezone.utc))
+    await spots.set_status((await new_spots(db, garage.id, ["11"], level=1))[0].id, "MAINTENANCE")
+
+    everything = (await spots.list_live(garage.id, level=None, spot_type=None, status=None, limit=200, cursor=None)).items
+    assert [(row.level, row.number) for row in everything] == [(0, "3"), (1, "1"), (1, "2"), (1, "10"), (1, "10A"), (1, "11")]
+
+    walked: list[str] = []
+    cursor = None
+    while True:
+        page = await spots.list_live(garage.id, level=None, spot_type=None, status=None, limit=2, cursor=cursor)
+        walked.extend(row.id for row in page.items)
+        cursor = page.next_after_id
+        if cursor is None:
+            break
+    assert walked == [row.id for row in everything]
+
+    level1 = await spots.list_live(garage.id, level=1, spot_type=None, status=None, limit=200, cursor=None)
+    assert [row.number for row in level1.items] == ["1", "2", "10", "10A", "11"]
+    ev = await spots.list_live(garage.id, level=None, spot_type="EV", status=None, limit=200, cursor=None)
+    assert [row.number for row in ev.items] == ["3"]
+    maintenance = await spots.list_live(garage.id, level=None, spot_type=None, status="MAINTENANCE", limit=200, cursor=None)
+    assert [row.number for row in maintenance.items] == ["11"]
+
+
+async def test_status_counts_group_live_spots(db: Prisma) -> None:
+    garage = await new_garage(db, capacity=50)
+    spots = SpotRepository(db)
+    await new_spots(db, garage.id, ["1", "2"], level=0, type="COMPACT")
+    await new_spots(db, garage.id, ["3"], level=0, type="EV", status="RESERVED")
+    await new_spots(db, garage.id, ["1"], level=-1, type="COMPACT", status="MAINTENANCE")
+    (gone,) = await new_spots(db, garage.id, ["9"], level=5)
+    await spots.soft_delete(gone.id, datetime.now(timezone.utc))
+    await new_spots(db, garage.id, ["4"], level=0, type="COMPACT", status="RESERVED")
+    assert await spots.counts(garage.id) == [
+        SpotCount(-1, "COMPACT", "MAINTENANCE", 1),
+        SpotCount(0, "COMPACT", "AVAILABLE", 2),
+        SpotCount(0, "COMPACT", "RESERVED", 1),
+        SpotCount(0, "EV", "RESERVED", 1),
+    ]
+    assert await spots.counts((await new_garage(db)).id) == []
+
+
+async def test_count_active_sessions_of_a_spot(db: Prisma) -> None:
+    garage = await new_garage(db)
+    parked, finished = await new_spots(db, garage.id, ["1", "2"])
+    spots = SpotRepository(db)
+    await new_session(db, parked, status="ACTIVE")
+    await new_session(db, finished, status="COMPLETED")
+    assert await spots.count_active_sessions(parked.id) == 1
+    assert await spots.count_active_sessions(finished.id) == 0
+
+
+async def test_bulk_audit_rows_are_written_in_one_call(db: Prisma) -> None:
+    from garage.repositories.audit import AuditRepository
+
+    garage = await new_garage(db)
+    rows = await new_spots(db, garage.id, ["1", "2", "3"])
+    written = await AuditRepository(db).record_creations(
+        actor="tester", entity="Spot", created=[(row.id, {"number": row.number}) for row in rows]
+    )
+    assert written == 3
+    for row in rows:
+        page = await AuditRepository(db).list(entity="Spot", entity_id=row.id, since=None, until=None, limit=10, cursor=None)
+        (entry,) = page.items
+        assert (entry.actor, entry.action, entry.before) == ("tester", "CREATE", None)
+        assert entry.after == f'{{"number": "{row.number}"}}'
