@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from datetime import datetime, timezone
 from typing import Any
 
@@ -67,3 +68,15 @@ class PaymentRepository:
             **({"cursor": {"id": cursor}, "skip": 1} if cursor else {}),  # type: ignore[arg-type]
         )
         return page_of(rows, limit)
+
+    async def with_reference(self, *, after_id: str | None, limit: int) -> builtins.list[Payment]:
+        """Every payment holding an encrypted reference, by id: key rotation."""
+        return await self._db.payment.find_many(
+            where={"reference": {"not": None}},  # type: ignore[arg-type]  # `not: None` is not in the generated types
+            order={"id": "asc"},
+            take=limit,
+            **({"cursor": {"id": after_id}, "skip": 1} if after_id else {}),  # type: ignore[arg-type]
+        )
+
+    async def set_reference(self, payment_id: str, reference: str) -> None:
+        await self._db.payment.update(where={"id": payment_id}, data={"reference": reference})

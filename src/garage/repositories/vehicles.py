@@ -56,3 +56,18 @@ class VehicleRepository:
 
     async def soft_delete(self, vehicle_id: str) -> Vehicle | None:
         return await self._db.vehicle.update(where={"id": vehicle_id}, data={"deletedAt": datetime.now(timezone.utc)})
+
+    async def with_owner_fields(self, *, after_id: str | None, limit: int) -> list[Vehicle]:
+        """Every vehicle (deleted ones too) holding an encrypted owner field, by id: key rotation."""
+        return await self._db.vehicle.find_many(
+            where={"OR": [{"ownerName": {"not": None}}, {"ownerEmail": {"not": None}}, {"ownerPhone": {"not": None}}]},  # type: ignore[arg-type]  # `not: None` is not in the generated types
+            order={"id": "asc"},
+            take=limit,
+            **({"cursor": {"id": after_id}, "skip": 1} if after_id else {}),  # type: ignore[arg-type]
+        )
+
+    async def set_owner_fields(self, vehicle_id: str, *, name: str | None, email: str | None, phone: str | None) -> None:
+        """Replaces the stored (encrypted) owner fields."""
+        await self._db.vehicle.update(
+            where={"id": vehicle_id}, data={"ownerName": name, "ownerEmail": email, "ownerPhone": phone}
+        )

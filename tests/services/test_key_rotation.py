@@ -1,0 +1,63 @@
+"""Key rotation: values sealed with an older key are re-encrypted under the newest one."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+from prisma import Prisma
+
+from garage.repositories.payments import PaymentRepository
+from garage.repositories.sessions import SessionRepository
+from garage.repositories.vehicles import VehicleRepository
+from garage.security.crypto import DecryptionFailed, FieldCipher
+from garage.services.key_rotation import KeyRotationService
+from tests.repositories.test_sessions import make_garage
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+OLD = ("old", b"\x01" * 32)
+NEW = ("new", b"\x02" * 32)
+
+
+async def test_rotation_reseals_old_values_and_leaves_current_ones(db: Prisma) -> None:
+    old_only = FieldCipher((OLD,))
+    both = FieldCipher((OLD, NEW))
+    new_only = FieldCipher((NEW,))
+    vehicles = VehicleRepository(db)
+    stale = await vehicles.create(
+        license_plate=uuid.uuid4().hex[:8].upper(), type="CAR",
+        owner_name=old_only.encrypt("Ada", "Vehicle.ownerName"), owner_email=old_only.encrypt("ada@example.com", "Vehicle.ownerEmail"),
+    )
+    fresh = await vehicles.create(
+        license_plate=uuid.uuid4().hex[:8].upper(), type="CAR", owner_phone=both.encrypt("+1 555", "Vehicle.ownerPhone"),
+    )
+    garage, spots = await make_garage(db, spots=1)
+    session = await SessionRepository(db).create(garage_id=garage.id, spot_id=spots[0].id, vehicle_id=stale.id,
+                                                 license_plate=stale.licensePlate, start_time=datetime.now(timezone.utc))
+    payment = await PaymentRepository(db).create(
+        session_id=session.id, garage_id=garage.id, amount_cents=100, currency="USD", method="CARD",
+        reference=old_only.encrypt("TX-42", "Payment.reference"), created_at=datetime.now(timezone.utc),
+    )
+
+    report = await KeyRotationService(db, both).rotate(actor="test", batch_size=1)
+    assert report.vehicles >= 1 and report.payments >= 1
+
+    after_stale = await vehicles.get_live(stale.id)
+    after_fresh = await vehicles.get_live(fresh.id)
+    after_payment = await PaymentRepository(db).get(payment.id)
+    assert after_stale is not None and after_fresh is not None and after_payment is not None
+    # everything now opens with the new key alone
+    assert new_only.decrypt(after_stale.ownerName or "", "Vehicle.ownerName") == "Ada"
+    assert new_only.decrypt(after_stale.ownerEmail or "", "Vehicle.ownerEmail") == "ada@example.com"
+    assert after_stale.ownerPhone is None
+    assert new_only.decrypt(after_payment.reference or "", "Payment.reference") == "TX-42"
+    assert after_fresh.ownerPhone == fresh.ownerPhone  # already current: untouched
+    with pytest.raises(DecryptionFailed):
+        old_only.decrypt(after_stale.ownerName or "", "Vehicle.ownerName")
+
+    again = await KeyRotationService(db, both).rotate(actor="test")
+    assert (again.vehicles, again.payments) == (0, 0)
+    audit = await db.auditlog.find_first(where={"action": "ROTATE_KEYS"}, order={"createdAt": "desc"})
+    assert audit is not None and audit.actor == "test"
