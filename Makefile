@@ -9,18 +9,28 @@ VENV_STAMP := $(VENV)/.garage-installed
 NODE_STAMP := node_modules/.package-lock.json
 ENGINE_NODE_STAMP := engine/node_modules/.package-lock.json
 
-.PHONY: help venv node_modules generate-test-client test typecheck test-engine-node test-python bench-engine clean
+.PHONY: help venv node_modules generate generate-test-client migrate db-reset test typecheck test-engine-node test-python bench-engine bench-db-init clean
 
 help:
 	@echo "make venv                  create $(VENV) and install the project with dev dependencies"
 	@echo "make node_modules          npm ci at the root (Prisma CLI 5.17.0 and 6.19.3) and in engine/"
+	@echo "make generate              generate the product client (prisma generate: schema.prisma -> the 'prisma' package)"
+	@echo "make migrate               apply pending migrations to DATABASE_URL (prisma migrate deploy; .env by default)"
+	@echo "make db-reset              DEVELOPMENT ONLY: drop everything in DATABASE_URL, re-apply all migrations, seed"
 	@echo "make generate-test-client  generate the engine tests' client (package engine_test_client)"
 	@echo "                           and their tables' DDL (build/engine-test-client/schema.sql)"
 	@echo "make test                  run every test suite (engine node tests, then pytest)"
 	@echo "make bench-engine          engine benchmark: client vs raw HTTP vs sqlite3 (bench/engine_bench.py)"
+	@echo "make bench-db-init         database initialisation: engine start + migrate deploy (bench/db_init_bench.py)"
 	@echo "make clean                 remove build/"
 
+# $(VENV)/bin/prisma is the project's front door (tools/prisma), not prisma-client-py's console
+# script: `prisma generate` still reaches prisma-client-py, migrate/db commands Prisma CLI 6.19.3
+# (docs/migrations.md). Rewritten whenever pip has put its own script back.
 venv: $(VENV_STAMP)
+	@grep -q 'garage prisma front door' $(VENV)/bin/prisma 2>/dev/null || { \
+	  printf '#!/usr/bin/env bash\n# garage prisma front door, installed by make venv (see tools/prisma)\nexec "%s/tools/prisma" "$$@"\n' "$(CURDIR)" > $(VENV)/bin/prisma && \
+	  chmod +x $(VENV)/bin/prisma && echo "installed $(VENV)/bin/prisma -> tools/prisma"; }
 
 $(VENV_STAMP): pyproject.toml constraints.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +45,17 @@ $(NODE_STAMP): package.json package-lock.json
 $(ENGINE_NODE_STAMP): engine/package.json engine/package-lock.json
 	npm ci --prefix engine
 
+# The product client (`from prisma import Prisma`), from schema.prisma. Always regenerates (~2.5 s).
+generate: venv node_modules
+	$(VENV)/bin/prisma generate
+
+# Database commands on DATABASE_URL (from the environment, else .env: file:./dev.db).
+migrate: venv node_modules
+	$(VENV)/bin/prisma migrate deploy
+
+db-reset: venv node_modules
+	$(VENV)/bin/prisma migrate reset --force $(if $(wildcard seed.py),,--skip-seed)
+
 # Always regenerates (about 2.5 s): never test against a client from an older schema.
 generate-test-client: venv node_modules
 	tools/generate_test_client.sh
@@ -47,11 +68,14 @@ typecheck: venv
 test-engine-node: node_modules
 	cd engine && node --test --test-reporter=spec test/
 
-test-python: generate-test-client
+test-python: generate-test-client generate
 	$(VENV)/bin/pytest -q
 
 bench-engine: generate-test-client
 	$(VENV)/bin/python bench/engine_bench.py
+
+bench-db-init: generate
+	$(VENV)/bin/python bench/db_init_bench.py
 
 clean:
 	rm -rf build

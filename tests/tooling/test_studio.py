@@ -60,6 +60,7 @@ PAGE_SQL = (
 
 def make_database(path: Path) -> None:
     with sqlite3.connect(path) as db:
+        db.execute("PRAGMA journal_mode=WAL")  # as the service runs its databases
         db.executescript(
             """
             CREATE TABLE Vehicle (id INTEGER PRIMARY KEY, plate TEXT NOT NULL UNIQUE);
