@@ -8,10 +8,13 @@ VENV_STAMP := $(VENV)/.garage-installed
 # npm writes node_modules/.package-lock.json on every install: use it as the install stamp.
 NODE_STAMP := node_modules/.package-lock.json
 ENGINE_NODE_STAMP := engine/node_modules/.package-lock.json
+# Prisma Studio 7.10.1 in its own folder; better-sqlite3 is compiled from its npm sources (tools/studio/README.md).
+STUDIO_STAMP := tools/studio/node_modules/better-sqlite3/build/Release/better_sqlite3.node
 
-.PHONY: help venv node_modules generate generate-test-client migrate db-reset test typecheck test-engine-node test-python bench-engine bench-db-init clean
+.PHONY: help run venv node_modules studio generate generate-test-client migrate db-reset test typecheck test-engine-node test-python test-repository-coverage bench-engine bench-db-init clean
 
 help:
+	@echo "make run                   install, migrate (prisma migrate deploy), seed, serve (PORT, DATABASE_URL, GARAGE_ADMIN_API_KEY)"
 	@echo "make venv                  create $(VENV) and install the project with dev dependencies"
 	@echo "make node_modules          npm ci at the root (Prisma CLI 5.17.0 and 6.19.3) and in engine/"
 	@echo "make generate              generate the product client (prisma generate: schema.prisma -> the 'prisma' package)"
@@ -45,6 +48,19 @@ $(NODE_STAMP): package.json package-lock.json
 $(ENGINE_NODE_STAMP): engine/package.json engine/package-lock.json
 	npm ci --prefix engine
 
+studio: $(STUDIO_STAMP)
+
+# npm ci removes the compiled addon, so both steps always run together.
+$(STUDIO_STAMP): tools/studio/package.json tools/studio/package-lock.json
+	npm ci --prefix tools/studio
+	npm run --prefix tools/studio build-native
+
+# The service on DATABASE_URL (.env: file:./dev.db): migrations applied, seed (idempotent), served.
+run: venv node_modules generate
+	$(VENV)/bin/prisma migrate deploy
+	$(VENV)/bin/prisma db seed
+	$(VENV)/bin/garage serve
+
 # The product client (`from prisma import Prisma`), from schema.prisma. Always regenerates (~2.5 s).
 generate: venv node_modules
 	$(VENV)/bin/prisma generate
@@ -62,14 +78,19 @@ generate-test-client: venv node_modules
 
 test: typecheck test-engine-node test-python
 
-typecheck: venv
+typecheck: generate
 	$(VENV)/bin/mypy
 
 test-engine-node: node_modules
 	cd engine && node --test --test-reporter=spec test/
 
-test-python: generate-test-client generate
+test-python: generate-test-client generate studio
 	$(VENV)/bin/pytest -q
+	$(MAKE) --no-print-directory test-repository-coverage
+
+# The PRD's bar: the repository tests alone cover every line of src/garage/repositories.
+test-repository-coverage: generate
+	$(VENV)/bin/pytest -q tests/repositories --cov=garage.repositories --cov-report=term-missing --cov-fail-under=100
 
 bench-engine: generate-test-client
 	$(VENV)/bin/python bench/engine_bench.py

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 from enum import Enum
 from functools import cached_property
 from pathlib import Path
@@ -94,6 +95,14 @@ class Settings(BaseSettings):
         return f"file:{self.database_path}"
 
 
+DEVELOPMENT_ENV_FILE = REPO_ROOT / ".env"
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment; `overrides` win (tests)."""
+    """Settings from the environment; `overrides` win (tests). In development (GARAGE_ENV unset or
+    "development") the committed .env supplies defaults for what the environment leaves unset;
+    test and production never read it, so its development-only admin key cannot leak there."""
+    environment = str(overrides.get("GARAGE_ENV", os.environ.get("GARAGE_ENV", Environment.DEVELOPMENT.value)))
+    if environment == Environment.DEVELOPMENT.value:
+        return Settings(_env_file=DEVELOPMENT_ENV_FILE, **overrides)  # type: ignore[arg-type, call-arg]
     return Settings(**overrides)  # type: ignore[arg-type]
