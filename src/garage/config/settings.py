@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     query_engine_binary: Path = Field(REPO_ROOT / "engine" / "bin" / "query-engine.js", alias="PRISMA_QUERY_ENGINE_BINARY")
     migrations_dir: Path = Field(REPO_ROOT / "prisma" / "migrations", alias="GARAGE_MIGRATIONS_DIR")
     max_body_bytes: int = Field(1024 * 1024, alias="GARAGE_MAX_BODY_BYTES", ge=1)
+    backup_dir_setting: Path | None = Field(None, alias="GARAGE_BACKUP_DIR")
 
     @field_validator("encryption_keys", mode="before")
     @classmethod
@@ -89,6 +90,11 @@ class Settings(BaseSettings):
             location = location.removeprefix("//localhost").removeprefix("//")
         path = Path(location)
         return path if path.is_absolute() else (REPO_ROOT / path).resolve()
+
+    @property
+    def backup_dir(self) -> Path:
+        """Where snapshot backups go: GARAGE_BACKUP_DIR, else `backups/` beside the database."""
+        return self.backup_dir_setting or self.database_path.parent / "backups"
 
     @property
     def absolute_database_url(self) -> str:

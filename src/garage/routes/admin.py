@@ -90,3 +90,23 @@ async def list_audit(call: Call[None, AuditQuery]) -> dict[str, object]:
         entity=q.entity, entity_id=q.entity_id, since=q.since, until=q.until, limit=q.limit, cursor=q.after_id
     )
     return list_response(page, AuditEntryOut)
+
+
+class BackupOut(ApiModel):
+    name: str
+    size_bytes: int
+    created_at: Timestamp
+
+
+@endpoint("POST", "/admin/backups", role=Role.ADMIN, summary="Take a consistent backup now (the service keeps serving)",
+          tag="admin", response=BackupOut, status=201)
+async def create_backup(call: Call[None, None]) -> BackupOut:
+    backup = await call.services.backups.create(call.services.db)
+    return BackupOut.model_validate(backup)
+
+
+@endpoint("GET", "/admin/backups", role=Role.ADMIN, summary="Backups taken, newest first", tag="admin",
+          response=ListResponse[BackupOut])
+async def list_backups(call: Call[None, None]) -> dict[str, object]:
+    return {"items": [BackupOut.model_validate(b).model_dump(mode="json", by_alias=True) for b in call.services.backups.list()],
+            "nextCursor": None}

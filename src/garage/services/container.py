@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from prisma import Prisma
 
 from garage.config import Settings
+from garage.ops.backups import BackupStore
 from garage.security.crypto import FieldCipher
 from garage.services.api_keys import ApiKeyService
 from garage.services.audit import AuditService
@@ -30,6 +31,7 @@ class Services:
     garages: GarageService
     spots: SpotService
     reports: ReportService
+    backups: BackupStore
 
     @classmethod
     def build(cls, settings: Settings, db: Prisma) -> Services:
@@ -46,4 +48,5 @@ class Services:
             garages=GarageService(db),
             spots=SpotService(db),
             reports=ReportService(db),
+            backups=BackupStore(settings.backup_dir),
         )
