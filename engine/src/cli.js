@@ -6,6 +6,9 @@ export async function main(argv) {
     process.stdout.write(`query-engine ${ENGINE_COMMIT}\n`);
     return;
   }
+  // The database, its WAL and shared-memory files are created by whoever opens them first:
+  // never world- or group-readable.
+  process.umask(0o077);
   const { runServer } = await import('./server.js');
   await runServer(argv);
 }

@@ -242,3 +242,17 @@ test('raw queries need --enable-raw-queries, as with the Rust engine', async () 
     await plain.stop();
   }
 });
+
+test('the database files the engine creates are private to their owner', async () => {
+  const workspace = makeWorkspace();
+  const fresh = await startEngine(workspace);
+  try {
+    await createTables(fresh);
+    for (const suffix of ['', '-wal', '-shm']) {
+      const mode = fs.statSync(workspace.dbPath + suffix).mode & 0o777;
+      assert.equal(mode & 0o077, 0, `${suffix || 'db'} is ${mode.toString(8)}`);
+    }
+  } finally {
+    await fresh.stop();
+  }
+});

@@ -26,6 +26,8 @@ CLI_ACTOR = "cli"
 @click.group()
 def main() -> None:
     """Garage parking service."""
+    # Database and backup files this process creates are private to their owner.
+    os.umask(0o077)
 
 
 @main.command()
