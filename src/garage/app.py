@@ -4,13 +4,17 @@ Prisma client."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from garage.config import Settings, load_settings
 from garage.db import create_prisma
+from garage.ops.backups import BackupStore
+from garage.ops.integrity import refuse_damaged_database
+from garage.ops.locks import hold_serving_lock
+from garage.ops.scheduler import start_backup_scheduler
 from garage.services.container import Services
 from garage.routes import admin, garages, openapi, parking, payments, reports, service, sessions, spots, vehicles  # noqa: F401  (route modules register their endpoints)
 from garage.routes.endpoint import starlette_routes
@@ -23,16 +27,22 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        db = create_prisma(settings)
-        await db.connect()
-        app.state.db = db
-        app.state.services = services = Services.build(settings, db)
-        if settings.admin_api_key is not None:
-            await services.keys.ensure_admin_key(settings.admin_api_key.get_secret_value())
-        try:
+        async with AsyncExitStack() as running:
+            # Held while serving: `garage restore` refuses to run while any worker holds it.
+            running.callback(hold_serving_lock(settings.database_path).release)
+            refuse_damaged_database(settings.database_path, BackupStore(settings.backup_dir))
+            db = create_prisma(settings)
+            await db.connect()
+            running.push_async_callback(db.disconnect)
+            app.state.db = db
+            app.state.services = services = Services.build(settings, db)
+            running.push_async_callback(services.archive_reader.close)
+            if settings.admin_api_key is not None:
+                await services.keys.ensure_admin_key(settings.admin_api_key.get_secret_value())
+            scheduler = start_backup_scheduler(settings, services.backups, db)
+            if scheduler is not None:
+                running.push_async_callback(scheduler.stop)
             yield
-        finally:
-            await db.disconnect()
 
     app = Starlette(
         routes=[*service.ROUTES, *openapi.ROUTES, *starlette_routes()],

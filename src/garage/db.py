@@ -1,15 +1,39 @@
 """Creating the Prisma client for the service. The Starlette lifespan (app.py) is the one place
-that connects and disconnects it."""
+that connects and disconnects it.
+
+The client is a `GaragePrisma`: the layer where garage/retry.py's policy applies (its docstring
+says why there). It retries single calls that are safe to retry, runs services' interactive
+transactions with `transaction(db, work)` (retried whole), and its engine replaces a query
+engine process that died (`RestartingQueryEngine`).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
-from typing import Any
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
 
 from httpx_aiohttp import AiohttpTransport
 from prisma import Prisma
+from prisma._builder import METHOD_OPERATION_MAPPING
+from prisma.engine import AsyncQueryEngine
+from prisma.engine._abstract import AsyncAbstractEngine
 
 from garage.config import Settings
+from garage.errors import DatabaseUnavailable
+from garage.retry import (
+    AT_COMMIT, BEFORE_COMMIT, SINGLE_READ, SINGLE_WRITE, Failure, RetryPolicy, DEFAULT_POLICY, classify, retry_when,
+    retrying,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+UNAVAILABLE = "The database is unavailable; try again shortly"
 
 
 def create_prisma(settings: Settings) -> Prisma:
@@ -21,4 +45,122 @@ def create_prisma(settings: Settings) -> Prisma:
     # (bench/engine_bench.py); every repository call pays it. Prisma passes `http` on to
     # httpx.AsyncClient, whose `transport` its HttpConfig type does not list.
     http: Any = {"transport": AiohttpTransport()}
-    return Prisma(datasource={"url": settings.absolute_database_url}, http=http, log_queries=settings.log_queries)
+    return GaragePrisma(datasource={"url": settings.absolute_database_url}, http=http, log_queries=settings.log_queries)
+
+
+class RestartingQueryEngine(AsyncQueryEngine):
+    """The client's query engine process, replaced by a new one when it dies (crash, OOM kill,
+    kill -9). Before each call it checks whether its process exited (a non-blocking waitpid);
+    if so one caller spawns a new engine on a new port, under a lock, while the others wait.
+    The HTTP session stays open: its pooled connections to the dead port are never reused."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._restart_lock = asyncio.Lock()
+        self._connect_timeout = timedelta(seconds=10)
+        self._datasources: Any = None
+        self.restarts = 0
+
+    async def connect(self, timeout: timedelta = timedelta(seconds=10), datasources: Any = None) -> None:
+        self._connect_timeout, self._datasources = timeout, datasources
+        await super().connect(timeout=timeout, datasources=datasources)
+
+    async def request(
+        self, method: Any, path: str, *, content: Any = None, headers: dict[str, str] | None = None,
+        parse_response: bool = True,
+    ) -> Any:
+        if path != "/status":  # spawn() polls /status of the new engine while holding the lock
+            await self._ensure_alive()
+        return await super().request(method, path, content=content, headers=headers, parse_response=parse_response)
+
+    def _died(self) -> bool:
+        return self.process is not None and self.process.poll() is not None
+
+    async def _ensure_alive(self) -> None:
+        if not self._died() and not self._restart_lock.locked():
+            return
+        async with self._restart_lock:
+            if not self._died():
+                return
+            assert self.process is not None and self.file is not None
+            log.error("the query engine (pid %d) exited with status %s; starting a new one",
+                      self.process.pid, self.process.returncode)
+            self._kill_process(timeout=None)  # reaps the dead process, forgets it
+            try:
+                await self.spawn(self.file, timeout=self._connect_timeout, datasources=self._datasources)
+            except Exception:
+                self._kill_process(timeout=timedelta(seconds=1))  # the next call tries again
+                raise
+            self.restarts += 1
+            log.warning("a new query engine (pid %d) serves %s", self.process.pid if self.process else -1, self.url)
+
+
+class GaragePrisma(Prisma):
+    """Prisma with garage/retry.py's policy for single calls outside transactions: reads are
+    retried on any transient failure, writes only when they provably did not run."""
+
+    def _create_engine(self, dml_path: Path | None = None) -> AsyncAbstractEngine:
+        return RestartingQueryEngine(
+            dml_path=dml_path or self._packaged_schema_path, log_queries=self._log_queries, http_config=self._http_config
+        )
+
+    async def _execute(self, *, method: Any, arguments: dict[str, Any], model: Any = None,
+                       root_selection: list[str] | None = None) -> Any:
+        async def call() -> Any:
+            return await super(GaragePrisma, self)._execute(
+                method=method, arguments=arguments, model=model, root_selection=root_selection
+            )
+
+        if self.is_transaction():  # the whole transaction is retried, never one of its calls
+            return await call()
+        allowed = SINGLE_READ if METHOD_OPERATION_MAPPING.get(method) == "query" else SINGLE_WRITE
+        try:
+            return await retrying(call, retry_on=retry_when(allowed), what=f"{method} {getattr(model, '__name__', '')}")
+        except Exception as error:
+            if classify(error) is not None:
+                raise DatabaseUnavailable(UNAVAILABLE) from error
+            raise
+
+
+async def transaction(
+    db: Prisma, work: Callable[[Prisma], Awaitable[T]], *, max_wait: timedelta = timedelta(seconds=2),
+    timeout: timedelta = timedelta(seconds=5), policy: RetryPolicy = DEFAULT_POLICY,
+) -> T:
+    """Runs `work(tx)` in one interactive transaction and commits it; on a transient failure
+    before the commit, or a commit that provably did not happen, runs the WHOLE of `work` again
+    on a new transaction (garage/retry.py). `work` must do nothing outside `tx` that matters
+    twice. Errors of `work` itself (GarageError, constraint violations) are never retried.
+    Raises DatabaseUnavailable when the retries are used up or a commit's outcome is unknown."""
+
+    async def attempt() -> T:
+        manager = db.tx(max_wait=max_wait, timeout=timeout)
+        tx = await manager.start()
+        try:
+            result = await work(tx)
+        except BaseException:
+            with suppress(Exception):  # an engine that died rolled back already
+                await manager.rollback()
+            raise
+        try:
+            await manager.commit()
+        except Exception as error:
+            failure = classify(error)
+            if failure is not None and failure not in AT_COMMIT:
+                log.error("the commit's outcome is unknown (%s); not retrying", failure)
+                raise DatabaseUnavailable(
+                    "The database became unavailable while saving; check whether the change was stored before retrying"
+                ) from error
+            raise
+        return result
+
+    try:
+        return await retrying(attempt, retry_on=retry_when(BEFORE_COMMIT), what="transaction", policy=policy)
+    except DatabaseUnavailable:
+        raise
+    except Exception as error:
+        if classify(error) is not None:
+            raise DatabaseUnavailable(UNAVAILABLE) from error
+        raise
+
+
+__all__ = ["GaragePrisma", "RestartingQueryEngine", "create_prisma", "transaction", "Failure"]

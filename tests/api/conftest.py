@@ -60,9 +60,15 @@ class LiveServer:
                 self.process.kill()
 
 
-def start_server(tmp: Path, *, workers: int = 1, env: dict[str, str] | None = None) -> LiveServer:
-    database = tmp / "garage.db"
-    apply_migrations(database)
+def start_server(
+    tmp: Path, *, workers: int = 1, env: dict[str, str] | None = None, database: Path | None = None
+) -> LiveServer:
+    """`database`: serve this already-migrated file (e.g. again after a crash) instead of a new one.
+    The server runs in its own process group (uvicorn, its workers and their engines), so a test
+    can kill all of it at once with os.killpg."""
+    if database is None:
+        database = tmp / "garage.db"
+        apply_migrations(database)
     port = free_port()
     log = tmp / "server.log"
     process = subprocess.Popen(
@@ -76,8 +82,9 @@ def start_server(tmp: Path, *, workers: int = 1, env: dict[str, str] | None = No
             "GARAGE_LOG_LEVEL": "warning",
             **(env or {}),
         },
-        stdout=log.open("wb"),
+        stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     server = LiveServer(url=f"http://127.0.0.1:{port}", database=database, process=process, log=log)
     deadline = time.monotonic() + 60

@@ -45,6 +45,20 @@ class Settings(BaseSettings):
     migrations_dir: Path = Field(REPO_ROOT / "prisma" / "migrations", alias="GARAGE_MIGRATIONS_DIR")
     max_body_bytes: int = Field(1024 * 1024, alias="GARAGE_MAX_BODY_BYTES", ge=1)
     backup_dir_setting: Path | None = Field(None, alias="GARAGE_BACKUP_DIR")
+    # Scheduled snapshot backups while the service runs (0 turns the scheduler off), and how many
+    # of the newest backups are kept (older ones are pruned after each backup).
+    backup_interval_hours: float = Field(24.0, alias="GARAGE_BACKUP_INTERVAL_HOURS", ge=0)
+    backup_keep: int = Field(7, alias="GARAGE_BACKUP_KEEP", ge=1)
+    # Continuous backup (Litestream, started by `garage serve`): the WAL goes to GARAGE_REPLICA_URL
+    # (e.g. s3://bucket/garage, any Litestream replica URL) or else a local folder (GARAGE_REPLICA_DIR,
+    # default `replica/` beside the database). GARAGE_REPLICATION=false turns it off.
+    replication: bool = Field(True, alias="GARAGE_REPLICATION")
+    replica_url_setting: str | None = Field(None, alias="GARAGE_REPLICA_URL")
+    replica_dir_setting: Path | None = Field(None, alias="GARAGE_REPLICA_DIR")
+    # How often Litestream ships new WAL frames (a Go duration): the most a crash of the host can lose.
+    replica_sync_interval: str = Field("1s", alias="GARAGE_REPLICA_SYNC_INTERVAL", pattern=r"^\d+(ms|s|m)$")
+    # Archived sessions (`garage archive`): a second SQLite file with the same schema.
+    archive_url_setting: str | None = Field(None, alias="GARAGE_ARCHIVE_URL")
 
     @field_validator("encryption_keys", mode="before")
     @classmethod
@@ -85,11 +99,7 @@ class Settings(BaseSettings):
     def database_path(self) -> Path:
         """The SQLite file. Relative `file:` paths are taken from the repository root, where
         schema.prisma lives: the engine (like Prisma's) resolves them against the schema's folder."""
-        location = self.database_url.removeprefix("file:").split("?", 1)[0]
-        if location.startswith("//"):
-            location = location.removeprefix("//localhost").removeprefix("//")
-        path = Path(location)
-        return path if path.is_absolute() else (REPO_ROOT / path).resolve()
+        return sqlite_file_path(self.database_url)
 
     @property
     def backup_dir(self) -> Path:
@@ -97,8 +107,34 @@ class Settings(BaseSettings):
         return self.backup_dir_setting or self.database_path.parent / "backups"
 
     @property
+    def replica_dir(self) -> Path:
+        """The local replica folder: GARAGE_REPLICA_DIR, else `replica/` beside the database."""
+        return self.replica_dir_setting or self.database_path.parent / "replica"
+
+    @property
+    def replica_url(self) -> str:
+        """Where Litestream replicates to and restores from."""
+        return self.replica_url_setting or f"file://{self.replica_dir}"
+
+    @property
+    def archive_path(self) -> Path:
+        """The archive database: GARAGE_ARCHIVE_URL (file:...), else `<database>-archive.db` beside it."""
+        if self.archive_url_setting:
+            return sqlite_file_path(self.archive_url_setting)
+        return self.database_path.with_name(f"{self.database_path.stem}-archive.db")
+
+    @property
     def absolute_database_url(self) -> str:
         return f"file:{self.database_path}"
+
+
+def sqlite_file_path(url: str) -> Path:
+    """The file a `file:` URL names; relative paths are taken from the repository root."""
+    location = url.removeprefix("file:").split("?", 1)[0]
+    if location.startswith("//"):
+        location = location.removeprefix("//localhost").removeprefix("//")
+    path = Path(location)
+    return path if path.is_absolute() else (REPO_ROOT / path).resolve()
 
 
 DEVELOPMENT_ENV_FILE = REPO_ROOT / ".env"

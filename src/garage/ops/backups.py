@@ -57,6 +57,19 @@ class BackupStore:
         found = [self._describe(path) for path in self.directory.iterdir() if NAME.match(path.name)]
         return sorted(found, key=lambda backup: backup.name, reverse=True)
 
+    def newest(self) -> Backup | None:
+        backups = self.list()
+        return backups[0] if backups else None
+
+    def prune(self, keep: int) -> tuple[Backup, ...]:
+        """Deletes all but the `keep` newest backups (only files named like a backup); returns them."""
+        if keep < 1:
+            raise ValueError("retention keeps at least one backup")
+        removed = tuple(self.list()[keep:])
+        for backup in removed:
+            backup.path.unlink(missing_ok=True)
+        return removed
+
     @staticmethod
     def _describe(path: Path) -> Backup:
         match = NAME.match(path.name)

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import sys
 import tempfile
 from collections.abc import Awaitable, Callable
+from contextlib import ExitStack
+from datetime import datetime
 from pathlib import Path
+from types import FrameType
 from typing import TypeVar
 
 import click
@@ -14,9 +19,16 @@ import uvicorn
 
 from garage.config import load_settings
 from garage.db import create_prisma
+from garage.errors import GarageError
+from garage.ops.backups import BackupFailed
+from garage.ops.doctor import examine
+from garage.ops.replication import ReplicationError, Replicator, restore_to
+from garage.ops.restore import RestoreRefused
+from garage.ops.restore import restore as swap_in_backup
 from garage.security.roles import Role
 from garage.services.container import Services
 from garage.services.key_rotation import KeyRotationService
+from garage.services.legacy_import import ImportRefused, ImportReport, LegacyImportService
 
 T = TypeVar("T")
 # The audit log's actor for changes made from the command line.
@@ -42,17 +54,37 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         # Each worker is a process: prometheus-client sums their request metrics through files here.
         metrics_dir = Path(tempfile.mkdtemp(prefix="garage-metrics-"))
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-    uvicorn.run(
-        "garage.app:create_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=worker_count,
-        loop="uvloop",
-        http="httptools",
-        log_level=settings.log_level,
-        proxy_headers=False,
-    )
+    # uvicorn ends a single-worker server on SIGTERM by re-raising the signal once it has shut down,
+    # which would kill this process before the replicator's cleanup: turn it into an exception here,
+    # clean up, then die by the signal as before.
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        with ExitStack() as running:
+            if settings.replication:
+                # Continuous backup: Litestream replicates the WAL for as long as the service runs.
+                running.enter_context(Replicator(settings))
+            uvicorn.run(
+                "garage.app:create_app",
+                factory=True,
+                host=host or settings.host,
+                port=port or settings.port,
+                workers=worker_count,
+                loop="uvloop",
+                http="httptools",
+                log_level=settings.log_level,
+                proxy_headers=False,
+            )
+    except Terminated:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.raise_signal(signal.SIGTERM)
+
+
+class Terminated(Exception):
+    """SIGTERM reached `garage serve`."""
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise Terminated()
 
 
 @main.group()
@@ -99,3 +131,156 @@ def rotate_keys(batch_size: int) -> None:
                 f"{report.vehicles} vehicles, {report.payments} payments")
 
     click.echo(run_with_services(rotate))
+
+
+def _instant(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 time") from error
+    if moment.tzinfo is None:
+        raise click.BadParameter("give the time with an offset, e.g. 2026-11-24T21:30:00Z")
+    return moment
+
+
+@main.command("restore")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--to", "to", default=None, metavar="TIMESTAMP",
+              help="Point-in-time recovery: the moment to go back to (ISO 8601 with offset, e.g. 2026-11-24T21:30:00Z).")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --to: where to write the restored database (default: <database>-at-<time>.db beside it).")
+def restore(file: Path | None, to: str | None, output: Path | None) -> None:
+    """Restore the database.
+
+    \b
+    garage restore FILE          verify FILE (a backup), then swap it in for the database (service stopped)
+    garage restore --to TIME     point-in-time recovery from the Litestream replica into a NEW file
+    """
+    if (file is None) == (to is None):
+        raise click.UsageError("give either FILE (a backup to swap in) or --to TIMESTAMP (point-in-time recovery)")
+    if file is not None:
+        if output is not None:
+            raise click.UsageError("--output goes with --to")
+        _restore_file(file)
+        return
+    assert to is not None
+    settings = load_settings()
+    try:
+        restored = restore_to(settings, _instant(to), output)
+    except ReplicationError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"restored the database as it was at {to} into {restored} (integrity check: ok)")
+    click.echo(f"to make it live: stop the service, then run `garage restore {restored}` (verifies it, keeps the "
+               "current database as <db>.replaced-<time>, swaps it in), then start the service "
+               "(docs/operations.md, Continuous backup and point-in-time recovery)")
+
+
+def _restore_file(file: Path) -> None:
+    settings = load_settings()
+    try:
+        restored = swap_in_backup(file, settings.database_path, settings.migrations_dir)
+    except RestoreRefused as error:
+        raise click.ClickException(f"restore refused: {error}") from error
+    click.echo(f"restored {file} into {restored.database} (verified: integrity_check, foreign_key_check, migrations)")
+    if restored.replaced is not None:
+        click.echo(f"the database it replaced is kept as {restored.replaced}")
+    if restored.pending_migrations:
+        click.echo(f"the backup predates {len(restored.pending_migrations)} migration(s): "
+                   "run `prisma migrate deploy` before starting the service")
+
+
+@main.command()
+def backup() -> None:
+    """Take a verified snapshot backup now (the service may keep serving), then prune to GARAGE_BACKUP_KEEP."""
+
+    async def take(services: Services) -> str:
+        taken = await services.backups.create(services.db)
+        removed = services.backups.prune(services.settings.backup_keep)
+        return (f"backup {taken.path} ({taken.size_bytes} bytes, integrity check: ok)"
+                + (f"; pruned {len(removed)} older backup(s)" if removed else ""))
+
+    try:
+        click.echo(run_with_services(take))
+    except BackupFailed as error:
+        raise click.ClickException(str(error)) from error
+
+
+@main.command()
+def doctor() -> None:
+    """Report the database's state (integrity, WAL, last backup, migrations, permissions); exit 1 on a problem."""
+    findings = examine(load_settings())
+    for finding in findings:
+        click.echo(finding.line())
+    problems = sum(not finding.ok for finding in findings)
+    click.echo(f"{problems} problem(s) found" if problems else "healthy")
+    if problems:
+        raise SystemExit(1)
+
+
+@main.command("import-memory-store")
+@click.argument("snapshot", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check everything and report; write nothing.")
+def import_memory_store(snapshot: Path, dry_run: bool) -> None:
+    """Import a MemoryStore JSON snapshot: all or nothing, legacy ids kept, safe to run twice."""
+    with ExitStack() as bars:
+
+        def start_bar(report: ImportReport) -> None:
+            if not report.rows_to_write:
+                return
+            bar = click.progressbar(length=report.rows_to_write, label="writing", file=sys.stderr)
+            progress.append(bars.enter_context(bar).update)
+
+        # the bar starts once the plan knows how many rows will be written
+        progress: list[Callable[[int], None]] = []
+
+        def advance(rows: int) -> None:
+            for update in progress:
+                update(rows)
+
+        async def run(services: Services) -> ImportReport:
+            return await LegacyImportService(services.db, services.cipher).run(
+                snapshot.read_bytes(), actor=CLI_ACTOR, dry_run=dry_run, on_planned=start_bar, on_progress=advance
+            )
+
+        try:
+            report = run_with_services(run)
+        except ImportRefused as refused:
+            click.echo(f"refused, nothing was written: {refused}", err=True)
+            for problem in refused.problems:
+                click.echo(f"  {problem}", err=True)
+            raise SystemExit(1) from None
+    verb = "would import" if dry_run else "imported"
+    click.echo(f"{'dry run: ' if dry_run else ''}snapshot sha256 {report.snapshot_sha256}")
+    for kind, count in report.counts.items():
+        click.echo(f"  {kind:<9} {verb} {count.imported:>7}   skipped (already there) {count.skipped:>7}")
+    click.echo(f"  rates created with the defaults: {report.rates_created}; tickets generated: {report.tickets_generated}; "
+               f"OCCUPIED spots without an active session set AVAILABLE: {report.spots_normalised}")
+
+
+@main.command("archive")
+@click.option("--before", "before_text", required=True, metavar="DATE",
+              help="Move completed sessions that ended before this date (2026-01-31 = midnight UTC) or time (with offset).")
+@click.option("--batch-size", type=click.IntRange(1, 5000), default=500, show_default=True)
+def archive(before_text: str, batch_size: int) -> None:
+    """Move completed sessions (with tickets and payments) into the archive database (GARAGE_ARCHIVE_URL)."""
+    from garage.ops.archive import ArchiveSetupFailed, archive_before, migrate_archive, parse_before
+
+    settings = load_settings()
+    try:
+        before = parse_before(before_text)
+        migrate_archive(settings)
+    except (ValueError, ArchiveSetupFailed) as error:
+        raise click.ClickException(str(error)) from error
+    try:
+        with ExitStack() as bars:
+            updates: list[Callable[[int], None]] = []
+
+            def start(total: int) -> None:
+                bar = bars.enter_context(click.progressbar(length=total, label=f"archiving {total} sessions", file=sys.stderr))
+                updates.append(bar.update)
+
+            moved = asyncio.run(archive_before(settings, before, batch_size, CLI_ACTOR, start, lambda n: updates[0](n)))
+    except GarageError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"archived {moved} sessions (with their tickets and payments) into {settings.archive_path}; "
+               "every batch verified by counts and sums")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from prisma import Prisma
 from prisma.models import Garage
+from prisma.types import GarageCreateWithoutRelationsInput
 
 from garage.repositories.pagination import Page, page_of
 
@@ -44,3 +46,11 @@ class GarageRepository:
 
     async def count_active_sessions(self, garage_id: str) -> int:
         return await self._db.parkingsession.count(where={"garageId": garage_id, "status": "ACTIVE"})
+
+    async def with_ids(self, ids: Sequence[str]) -> list[Garage]:
+        """Garages (deleted ones too) having one of `ids`: bulk import's existence check."""
+        return await self._db.garage.find_many(where={"id": {"in": list(ids)}})
+
+    async def insert_many(self, rows: Sequence[GarageCreateWithoutRelationsInput]) -> int:
+        """Bulk import: the rows as given (ids and timestamps included), ONE createMany."""
+        return await self._db.garage.create_many(data=list(rows))

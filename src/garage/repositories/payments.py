@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import builtins
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from prisma import Prisma
 from prisma.models import Payment
+from prisma.types import PaymentCreateWithoutRelationsInput
 
 from garage.repositories.pagination import Page, page_of
 
@@ -80,3 +82,13 @@ class PaymentRepository:
 
     async def set_reference(self, payment_id: str, reference: str) -> None:
         await self._db.payment.update(where={"id": payment_id}, data={"reference": reference})
+
+    async def with_ids_or_sessions(self, *, ids: Sequence[str], session_ids: Sequence[str]) -> builtins.list[Payment]:
+        """Payments having one of `ids` or paying for one of the sessions: bulk import's existence check."""
+        return await self._db.payment.find_many(
+            where={"OR": [{"id": {"in": builtins.list(ids)}}, {"sessionId": {"in": builtins.list(session_ids)}}]}
+        )
+
+    async def insert_many(self, rows: Sequence[PaymentCreateWithoutRelationsInput]) -> int:
+        """Bulk import: `reference` arrives encrypted; ONE createMany."""
+        return await self._db.payment.create_many(data=builtins.list(rows))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from prisma import Prisma
 from prisma.models import Rate
+from prisma.types import RateCreateWithoutRelationsInput
 
 
 @dataclass(frozen=True)
@@ -47,3 +49,7 @@ class RateRepository:
             where={"garageId": garage_id},
             data={"create": {"garageId": garage_id, **row}, "update": row},  # type: ignore[typeddict-item]
         )
+
+    async def insert_many(self, rows: Sequence[RateCreateWithoutRelationsInput]) -> int:
+        """Bulk import: ONE createMany."""
+        return await self._db.rate.create_many(data=list(rows))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import builtins
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from prisma import Prisma
 from prisma.models import ParkingSession
+from prisma.types import ParkingSessionCreateWithoutRelationsInput
 
 from garage.repositories.pagination import Page, page_of
 
@@ -92,3 +95,20 @@ class SessionRepository:
             **({"cursor": {"id": cursor}, "skip": 1} if cursor else {}),  # type: ignore[arg-type]
         )
         return page_of(rows, limit)
+
+    async def with_ids(self, ids: Sequence[str]) -> builtins.list[ParkingSession]:
+        """Sessions having one of `ids` (without their ticket): bulk import's existence check."""
+        return await self._db.parkingsession.find_many(where={"id": {"in": builtins.list(ids)}})
+
+    async def active_on(self, *, spot_ids: Sequence[str], vehicle_ids: Sequence[str]) -> builtins.list[ParkingSession]:
+        """ACTIVE sessions on any of the spots or of any of the vehicles: bulk import's one-active check."""
+        return await self._db.parkingsession.find_many(
+            where={
+                "status": "ACTIVE",
+                "OR": [{"spotId": {"in": builtins.list(spot_ids)}}, {"vehicleId": {"in": builtins.list(vehicle_ids)}}],
+            }
+        )
+
+    async def insert_many(self, rows: Sequence[ParkingSessionCreateWithoutRelationsInput]) -> int:
+        """Bulk import: ONE createMany."""
+        return await self._db.parkingsession.create_many(data=builtins.list(rows))

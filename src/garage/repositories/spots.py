@@ -13,6 +13,7 @@ from typing import Any
 
 from prisma import Prisma
 from prisma.models import Spot
+from prisma.types import SpotCreateWithoutRelationsInput
 
 from garage.errors import NotFound
 from garage.repositories.pagination import Page, page_of
@@ -141,6 +142,18 @@ class SpotRepository:
             SpotCount(level=row["level"], type=row["type"], status=row["status"], count=row["_count"]["_all"])
             for row in rows
         ]
+
+    async def with_ids(self, ids: Sequence[str]) -> list[Spot]:
+        """Spots (deleted ones too) having one of `ids`: bulk import's existence check."""
+        return await self._db.spot.find_many(where={"id": {"in": list(ids)}})
+
+    async def live_in_garages(self, garage_ids: Sequence[str]) -> list[Spot]:
+        """Every live spot of the garages: bulk import's (level, number) and capacity checks."""
+        return await self._db.spot.find_many(where={"garageId": {"in": list(garage_ids)}, "deletedAt": None})
+
+    async def insert_many(self, rows: Sequence[SpotCreateWithoutRelationsInput]) -> int:
+        """Bulk import: the rows as given (ids, sort keys and timestamps included), ONE createMany."""
+        return await self._db.spot.create_many(data=list(rows))
 
 
 def _now_ms() -> datetime:

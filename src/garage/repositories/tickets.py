@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from prisma import Prisma
 from prisma.models import Ticket
+from prisma.types import TicketCreateWithoutRelationsInput
 
 
 class TicketRepository:
@@ -25,3 +27,15 @@ class TicketRepository:
 
     async def set_status(self, session_id: str, status: str) -> Ticket | None:
         return await self._db.ticket.update(where={"sessionId": session_id}, data={"status": status})
+
+    async def for_sessions(self, session_ids: Sequence[str]) -> list[Ticket]:
+        """The tickets of the sessions: bulk import's existence check."""
+        return await self._db.ticket.find_many(where={"sessionId": {"in": list(session_ids)}})
+
+    async def with_codes(self, codes: Sequence[str]) -> list[Ticket]:
+        """Tickets holding one of `codes`: bulk import's code clash check."""
+        return await self._db.ticket.find_many(where={"code": {"in": list(codes)}})
+
+    async def insert_many(self, rows: Sequence[TicketCreateWithoutRelationsInput]) -> int:
+        """Bulk import: ONE createMany."""
+        return await self._db.ticket.create_many(data=list(rows))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from prisma import Prisma
 from prisma.models import Vehicle
+from prisma.types import VehicleCreateWithoutRelationsInput
 
 from garage.repositories.pagination import Page, page_of
 
@@ -71,3 +73,15 @@ class VehicleRepository:
         await self._db.vehicle.update(
             where={"id": vehicle_id}, data={"ownerName": name, "ownerEmail": email, "ownerPhone": phone}
         )
+
+    async def with_ids(self, ids: Sequence[str]) -> list[Vehicle]:
+        """Vehicles (deleted ones too) having one of `ids`: bulk import's existence check."""
+        return await self._db.vehicle.find_many(where={"id": {"in": list(ids)}})
+
+    async def live_with_plates(self, plates: Sequence[str]) -> list[Vehicle]:
+        """Live vehicles holding one of `plates`: bulk import's duplicate-plate check."""
+        return await self._db.vehicle.find_many(where={"licensePlate": {"in": list(plates)}, **LIVE})  # type: ignore[arg-type]
+
+    async def insert_many(self, rows: Sequence[VehicleCreateWithoutRelationsInput]) -> int:
+        """Bulk import: owner fields arrive encrypted; ONE createMany."""
+        return await self._db.vehicle.create_many(data=list(rows))

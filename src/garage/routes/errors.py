@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+import httpx
 from prisma import errors as prisma_errors
 from prisma.engine import errors as engine_errors
 from starlette.exceptions import HTTPException
@@ -48,5 +49,8 @@ EXCEPTION_HANDLERS = {
     engine_errors.EngineConnectionError: engine_unavailable,
     engine_errors.NotConnectedError: engine_unavailable,
     prisma_errors.ClientNotConnectedError: engine_unavailable,
+    # transient failures are retried in garage/db.py; these reach here only when a call bypassed it
+    httpx.TransportError: engine_unavailable,
+    prisma_errors.TransactionError: engine_unavailable,
     Exception: unexpected_error,
 }

@@ -22,6 +22,8 @@ class UsageQuery(BaseModel):
     since: InstantIn = Field(alias="from")
     until: InstantIn = Field(alias="to")
     bucket: Bucket = Bucket.DAY
+    # Also count sessions moved to the archive database by `garage archive`.
+    include_archive: bool = Field(False, alias="includeArchive")
 
 
 class UsageBucketOut(ApiModel):
@@ -41,7 +43,8 @@ class UsageReportOut(ApiModel):
           summary="Usage per UTC hour or day: check-ins, check-outs, revenue, peak occupancy (Accept: text/csv for CSV)")
 async def usage_report(call: Call[None, UsageQuery]) -> UsageReportOut | Response:
     q = call.query
-    buckets = await call.services.reports.usage(call.path("id"), q.since, q.until, q.bucket)
+    buckets = await call.services.reports.usage(call.path("id"), q.since, q.until, q.bucket,
+                                                include_archive=q.include_archive)
     if "text/csv" in call.request.headers.get("accept", ""):
         return Response(as_csv(buckets), media_type="text/csv; charset=utf-8")
     return UsageReportOut(buckets=[UsageBucketOut.model_validate(bucket) for bucket in buckets])

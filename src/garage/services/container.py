@@ -13,6 +13,7 @@ from garage.services.api_keys import ApiKeyService
 from garage.services.audit import AuditService
 from garage.services.garages import GarageService
 from garage.services.parking import ParkingService, PaymentService
+from garage.services.archive import ArchiveReader
 from garage.services.reports import ReportService
 from garage.services.spots import SpotService
 from garage.services.vehicles import VehicleService
@@ -31,11 +32,14 @@ class Services:
     garages: GarageService
     spots: SpotService
     reports: ReportService
+    # The archive database for reports asked to include it (`garage archive`); closed by the lifespan.
+    archive_reader: ArchiveReader
     backups: BackupStore
 
     @classmethod
     def build(cls, settings: Settings, db: Prisma) -> Services:
         cipher = FieldCipher(settings.encryption_keys)
+        archive_reader = ArchiveReader(settings)
         return cls(
             settings=settings,
             db=db,
@@ -47,6 +51,7 @@ class Services:
             payments=PaymentService(db, cipher),
             garages=GarageService(db),
             spots=SpotService(db),
-            reports=ReportService(db),
+            reports=ReportService(db, archive_reader),
+            archive_reader=archive_reader,
             backups=BackupStore(settings.backup_dir),
         )

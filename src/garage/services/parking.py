@@ -1,7 +1,8 @@
 """The parking flow: check-in, quote, check-out (by session or ticket), and reading sessions,
 tickets and payments; refunds.
 
-Check-in and check-out each run in ONE interactive transaction. The engine begins every
+Check-in and check-out each run in ONE interactive transaction (garage.db.transaction: retried
+whole on a transient failure, see garage/retry.py). The engine begins every
 interactive transaction with BEGIN IMMEDIATE, so it holds SQLite's write lock from its first
 statement: the checks inside ("is the spot free?", "is the vehicle parked?") and the writes that
 depend on them are serialised across every worker process. The partial unique indexes (one
@@ -19,6 +20,7 @@ from prisma import Prisma
 from prisma.errors import UniqueViolationError
 from prisma.models import ParkingSession, Payment, Spot, Ticket
 
+from garage.db import transaction
 from garage.errors import Conflict, NotFound, ValidationFailed
 from garage.repositories.audit import AuditRepository
 from garage.repositories.garages import GarageRepository
@@ -97,8 +99,10 @@ class ParkingService:
             raise _invalid("at", "must not be in the future")
         start = now if at is None else min(at, now)
         try:
-            async with self._db.tx(**TX_LIMITS) as tx:
-                return await self._check_in(tx, garage_id, license_plate, vehicle_type, spot_id, start, actor)
+            return await transaction(
+                self._db, lambda tx: self._check_in(tx, garage_id, license_plate, vehicle_type, spot_id, start, actor),
+                **TX_LIMITS,
+            )
         except UniqueViolationError as error:
             raise _check_in_conflict(error, by_spot_id=spot_id is not None) from error
 
@@ -177,8 +181,10 @@ class ParkingService:
     ) -> CheckedOut:
         sealed = self._cipher.encrypt_optional(reference, REFERENCE_FIELD)
         try:
-            async with self._db.tx(**TX_LIMITS) as tx:
-                result = await self._check_out(tx, session_id, payment_method, sealed, lost_ticket, at, actor)
+            result = await transaction(
+                self._db, lambda tx: self._check_out(tx, session_id, payment_method, sealed, lost_ticket, at, actor),
+                **TX_LIMITS,
+            )
         except UniqueViolationError as error:
             # Payment.sessionId is unique: a second payment for one session means it already ended
             raise _not_active() from error
@@ -189,10 +195,12 @@ class ParkingService:
         at: datetime | None, actor: str,
     ) -> CheckedOut:
         sealed = self._cipher.encrypt_optional(reference, REFERENCE_FIELD)
+        async def by_ticket(tx: Prisma) -> CheckedOut:
+            ticket = await _ticket(TicketRepository(tx), code)
+            return await self._check_out(tx, ticket.sessionId, payment_method, sealed, lost_ticket, at, actor)
+
         try:
-            async with self._db.tx(**TX_LIMITS) as tx:
-                ticket = await _ticket(TicketRepository(tx), code)
-                result = await self._check_out(tx, ticket.sessionId, payment_method, sealed, lost_ticket, at, actor)
+            result = await transaction(self._db, by_ticket, **TX_LIMITS)
         except UniqueViolationError as error:
             raise _not_active() from error
         return self._revealed(result)
@@ -266,7 +274,7 @@ class PaymentService:
     async def refund(self, payment_id: str, *, actor: str) -> Payment:
         """COMPLETED -> REFUNDED. Refunding twice is 409 PAYMENT_ALREADY_REFUNDED (a retry must
         not look like a second refund)."""
-        async with self._db.tx() as tx:
+        async def refund(tx: Prisma) -> Payment:
             payments = PaymentRepository(tx)
             before = await _payment(payments, payment_id)
             if not await payments.refund(payment_id):
@@ -274,7 +282,9 @@ class PaymentService:
             after = await _payment(payments, payment_id)
             await AuditRepository(tx).record(actor=actor, action="REFUND", entity="Payment", entity_id=payment_id,
                                              before=payment_audit_view(before), after=payment_audit_view(after))
-        return reveal_payment(self._cipher, after)
+            return after
+
+        return reveal_payment(self._cipher, await transaction(self._db, refund))
 
 
 def reveal_payment(cipher: FieldCipher, payment: Payment) -> Payment:

@@ -13,6 +13,7 @@ from prisma import Prisma
 from garage.errors import NotFound, ValidationFailed
 from garage.repositories.garages import GarageRepository
 from garage.repositories.reports import ReportRepository, Revenue, SessionSpan
+from garage.services.archive import ArchiveReader
 
 MAX_WINDOW = timedelta(days=366)
 
@@ -42,10 +43,13 @@ class UsageBucket:
 
 
 class ReportService:
-    def __init__(self, db: Prisma) -> None:
+    def __init__(self, db: Prisma, archive: ArchiveReader | None = None) -> None:
         self._db = db
+        self._archive = archive
 
-    async def usage(self, garage_id: str, since: datetime, until: datetime, bucket: Bucket) -> list[UsageBucket]:
+    async def usage(
+        self, garage_id: str, since: datetime, until: datetime, bucket: Bucket, *, include_archive: bool = False
+    ) -> list[UsageBucket]:
         if until <= since:
             raise ValidationFailed("`to` must be after `from`", details={"fields": {"to": "must be after from"}})
         if until - since > MAX_WINDOW:
@@ -55,6 +59,13 @@ class ReportService:
         reports = ReportRepository(self._db)
         spans = await reports.session_spans(garage_id, since, until)
         revenue = await reports.completed_payments(garage_id, since, until)
+        archive = await self._archive.client() if include_archive and self._archive is not None else None
+        if archive is not None:
+            # Archived sessions are completed ones moved out of the live file: the same query on
+            # the archive adds exactly what left (a session is in one file or the other).
+            archived = ReportRepository(archive)
+            spans = sorted([*spans, *await archived.session_spans(garage_id, since, until)], key=lambda span: span.start)
+            revenue = [*revenue, *await archived.completed_payments(garage_id, since, until)]
         return usage_buckets(spans, revenue, since, until, bucket)
 
     async def active_session_count(self) -> int:

@@ -1,0 +1,90 @@
+"""ArchiveRepository: the oldest completed sessions with their parts, copied into a second
+migrated database (replacing an earlier copy), totals on both sides, deleted from the first."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from prisma import Prisma
+
+from garage.config import load_settings
+from garage.db import create_prisma
+from garage.repositories.archive import ArchiveRepository, BatchTotals, totals_of
+from garage.repositories.payments import PaymentRepository
+from garage.repositories.sessions import SessionRepository
+from garage.repositories.tickets import TicketRepository
+from tests.database import apply_migrations
+from tests.repositories.test_sessions import make_garage, make_vehicle
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+# Long before any other test's sessions: the batches below hold only this module's rows.
+LONG_AGO = datetime(1990, 1, 1, 8, 0, tzinfo=timezone.utc)
+CUTOFF = datetime(1991, 1, 1, tzinfo=timezone.utc)
+
+
+def ticket_code() -> str:
+    return "".join(random.choices("ABCDEFGHJKLMNPQRSTUVWXYZ23456789", k=10))
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def archive_db(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Prisma]:
+    path: Path = tmp_path_factory.mktemp("archive") / "archive.db"
+    apply_migrations(path)
+    client = create_prisma(load_settings(DATABASE_URL=f"file:{path}"))
+    await client.connect()
+    yield client
+    await client.disconnect()
+
+
+async def test_archive_batches_copy_replace_total_and_delete(db: Prisma, archive_db: Prisma) -> None:
+    garage, spots = await make_garage(db, spots=4)
+    sessions = SessionRepository(db)
+    ids = []
+    for index in range(4):
+        vehicle = await make_vehicle(db)
+        start = LONG_AGO + timedelta(hours=index)
+        session = await sessions.create(garage_id=garage.id, spot_id=spots[index].id, vehicle_id=vehicle.id,
+                                        license_plate=vehicle.licensePlate, start_time=start)
+        ids.append(session.id)
+        if index == 3:
+            continue  # stays ACTIVE
+        if index < 2:  # the third has neither ticket nor payment
+            await TicketRepository(db).create(code=ticket_code(), session_id=session.id, issued_at=start)
+            await PaymentRepository(db).create(session_id=session.id, garage_id=garage.id, amount_cents=100 + index,
+                                               currency="EUR", method="CARD", reference=None,
+                                               created_at=start + timedelta(minutes=30))
+        assert await sessions.complete(session.id, end_time=start + timedelta(minutes=30), fee_cents=100 + index)
+    assert await PaymentRepository(db).refund((await PaymentRepository(db).for_session(ids[1])).id)  # type: ignore[union-attr]
+
+    live = ArchiveRepository(db)
+    assert await live.count_completed_before(CUTOFF) == 3
+    batch = await live.completed_before(CUTOFF, 2)
+    assert [s.id for s in batch] == ids[:2]
+    expected = BatchTotals(sessions=2, fee_cents=201, tickets=2, payments=2, payment_cents={"COMPLETED": 100, "REFUNDED": 101})
+    assert totals_of(batch) == expected == await live.totals(ids[:2])
+
+    for _ in range(2):  # a repeated copy (an interrupted run) replaces the first one
+        async with archive_db.tx() as tx:
+            await ArchiveRepository(tx).replace_batch(batch)
+        assert await ArchiveRepository(archive_db).totals(ids[:2]) == expected
+    assert await archive_db.parkingsession.count() == 2 and await archive_db.vehicle.count() == 2
+
+    rest = await live.completed_before(CUTOFF, 10)
+    assert [s.id for s in rest] == ids[:3]
+    async with archive_db.tx() as tx:
+        await ArchiveRepository(tx).replace_batch(rest[2:])
+    assert await ArchiveRepository(archive_db).totals(ids[:3]) == BatchTotals(
+        sessions=3, fee_cents=303, tickets=2, payments=2, payment_cents={"COMPLETED": 100, "REFUNDED": 101})
+    assert await archive_db.garage.count() == 1 and await archive_db.spot.count() == 3
+
+    async with db.tx() as tx:
+        assert await ArchiveRepository(tx).delete_batch(ids[:3]) == 3
+    assert await live.count_completed_before(CUTOFF) == 0
+    assert await live.totals(ids[:3]) == BatchTotals()
+    assert (await sessions.get(ids[3])) is not None
