@@ -40,6 +40,7 @@ def examine(settings: Settings) -> list[Finding]:
                 else "; ".join(problems) + f" -> restore: {restore_advice(store)}"),
         _wal_size(database),
         _last_backup(settings, store),
+        _replica_lag(settings, database),
     ]
     if not problems:
         findings.append(_pending_migrations(database, settings.migrations_dir))
@@ -64,6 +65,27 @@ def _last_backup(settings: Settings, store: BackupStore) -> Finding:
     interval = timedelta(hours=settings.backup_interval_hours)
     overdue = interval > timedelta(0) and age > 2 * interval
     return Finding("last backup", not overdue, detail + (" - OVERDUE" if overdue else ""))
+
+
+# A replica more than this far behind the database's last write is reported as a problem.
+REPLICA_LAG_LIMIT = timedelta(minutes=5)
+
+
+def _replica_lag(settings: Settings, database: Path) -> Finding:
+    """How far the local Litestream replica trails the database's last write (file times)."""
+    if not settings.replication:
+        return Finding("replica", True, "replication off (GARAGE_REPLICATION=false)")
+    if settings.replica_url_setting and not settings.replica_url_setting.startswith("file://"):
+        return Finding("replica", True, f"remote replica {settings.replica_url_setting}: check with `litestream ltx`")
+    files = [path for path in settings.replica_dir.rglob("*") if path.is_file()] if settings.replica_dir.is_dir() else []
+    if not files:
+        return Finding("replica", False, f"no replica in {settings.replica_dir} (is `garage serve` running?)")
+    replicated = max(path.stat().st_mtime for path in files)
+    written = max(path.stat().st_mtime for path in (database, Path(f"{database}-wal")) if path.exists())
+    lag = timedelta(seconds=max(0.0, written - replicated))
+    behind = lag > REPLICA_LAG_LIMIT
+    detail = f"{settings.replica_dir}: {lag.total_seconds():.1f} s behind the last write" + (" - BEHIND" if behind else "")
+    return Finding("replica", not behind, detail)
 
 
 def _age(age: timedelta) -> str:
