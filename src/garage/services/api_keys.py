@@ -10,6 +10,7 @@ from prisma import Prisma
 from prisma.errors import UniqueViolationError
 from prisma.models import ApiKey
 
+from garage.db import transaction
 from garage.errors import NotFound
 from garage.repositories.api_keys import ApiKeyRepository
 from garage.repositories.audit import AuditRepository
@@ -54,30 +55,38 @@ class ApiKeyService:
 
     async def create(self, *, name: str, role: Role, actor: str) -> CreatedKey:
         issued = api_keys.issue_key()
-        async with self._db.tx() as tx:
+
+        async def work(tx: Prisma) -> ApiKey:
             record = await ApiKeyRepository(tx).create(
                 name=name, role=role.value, prefix=issued.prefix, hash=api_keys.hash_key(issued.key, self._secret)
             )
             await AuditRepository(tx).record(
                 actor=actor, action="CREATE", entity="ApiKey", entity_id=record.id, after=_public(record)
             )
-        return CreatedKey(record=record, key=issued.key)
+            return record
+
+        return CreatedKey(record=await transaction(self._db, work), key=issued.key)
 
     async def revoke(self, key_id: str, *, actor: str) -> ApiKey:
-        async with self._db.tx() as tx:
+        async def work(tx: Prisma) -> tuple[ApiKey, bool]:
+            """The key after the call, and whether this call revoked it."""
             keys = ApiKeyRepository(tx)
             before = await keys.by_id(key_id)
             if before is None:
                 raise NotFound(f"No API key {key_id}")
             if before.revokedAt is not None:
-                return before
+                return before, False
             after = await keys.revoke(key_id)
             assert after is not None
             await AuditRepository(tx).record(
                 actor=actor, action="REVOKE", entity="ApiKey", entity_id=key_id, before=_public(before), after=_public(after)
             )
-        self._cache.clear()
-        return after
+            return after, True
+
+        key, revoked = await transaction(self._db, work)
+        if revoked:  # after the commit: a retried attempt must not have cleared it already
+            self._cache.clear()
+        return key
 
     async def list(self, *, limit: int, cursor: str | None) -> Page[ApiKey]:
         return await ApiKeyRepository(self._db).list(limit=limit, cursor=cursor)
@@ -94,7 +103,9 @@ class ApiKeyService:
         self._cache.clear()
 
     async def _create_admin(self, key: str, prefix: str) -> None:
-        async with self._db.tx() as tx:
+        """Raises UniqueViolationError (never retried by transaction()) when another worker
+        created the prefix between our check and our insert."""
+        async def work(tx: Prisma) -> None:
             keys = ApiKeyRepository(tx)
             if await keys.by_prefix(prefix) is not None:
                 return  # another worker created it, or a revoked/rotated key holds the prefix
@@ -105,6 +116,8 @@ class ApiKeyService:
             await AuditRepository(tx).record(
                 actor=SYSTEM_ACTOR, action="CREATE", entity="ApiKey", entity_id=record.id, after=_public(record)
             )
+
+        await transaction(self._db, work)
 
 
 def _public(record: ApiKey) -> dict[str, object]:

@@ -55,6 +55,7 @@ class ArchivalService:
             return 0
         ids = [session.id for session in sessions]
         expected = totals_of(sessions)
+        # Deliberately not garage.db.transaction(): batch transactions on two databases, cross-checked; rerun the command.
         async with self._archive.tx() as archive_tx:
             await ArchiveRepository(archive_tx).replace_batch(sessions)
         archived = await ArchiveRepository(self._archive).totals(ids)

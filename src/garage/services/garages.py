@@ -10,6 +10,7 @@ from typing import Any
 from prisma import Prisma
 from prisma.models import Garage, Rate
 
+from garage.db import transaction
 from garage.errors import Conflict, NotFound
 from garage.repositories.audit import AuditRepository
 from garage.repositories.garages import GarageRepository
@@ -67,7 +68,7 @@ class GarageService:
         self, *, name: str, address: str, timezone: str, currency: str, capacity: int, actor: str
     ) -> Garage:
         """The garage and its default rate, in one transaction."""
-        async with self._db.tx() as tx:
+        async def work(tx: Prisma) -> Garage:
             garage = await GarageRepository(tx).create(
                 name=name, address=address, timezone=timezone, currency=currency, capacity=capacity
             )
@@ -75,7 +76,9 @@ class GarageService:
             audit = AuditRepository(tx)
             await audit.record(actor=actor, action="CREATE", entity="Garage", entity_id=garage.id, after=garage_view(garage))
             await audit.record(actor=actor, action="CREATE", entity="Rate", entity_id=garage.id, after=rate_view(rate))
-        return garage
+            return garage
+
+        return await transaction(self._db, work)
 
     async def get(self, garage_id: str) -> Garage:
         return await live_garage(GarageRepository(self._db), garage_id)
@@ -85,7 +88,7 @@ class GarageService:
 
     async def update(self, garage_id: str, changes: dict[str, Any], *, actor: str) -> Garage:
         """`changes`: model field names (name, address, timezone, currency, capacity) to new values."""
-        async with self._db.tx() as tx:
+        async def work(tx: Prisma) -> Garage:
             garages = GarageRepository(tx)
             before = await live_garage(garages, garage_id)
             if not changes:
@@ -103,11 +106,13 @@ class GarageService:
                 actor=actor, action="UPDATE", entity="Garage", entity_id=garage_id,
                 before=garage_view(before), after=garage_view(after),
             )
-        return after
+            return after
+
+        return await transaction(self._db, work)
 
     async def delete(self, garage_id: str, *, actor: str) -> None:
         """Soft-deletes the garage and its spots (history keeps referring to them)."""
-        async with self._db.tx() as tx:
+        async def work(tx: Prisma) -> None:
             garages = GarageRepository(tx)
             before = await live_garage(garages, garage_id)
             active = await garages.count_active_sessions(garage_id)
@@ -124,6 +129,8 @@ class GarageService:
                 before=garage_view(before), after={**garage_view(after), "spotsDeleted": spots_deleted},
             )
 
+        await transaction(self._db, work)
+
     async def occupancy(self, garage_id: str) -> Occupancy:
         await live_garage(GarageRepository(self._db), garage_id)
         return occupancy_of(await SpotRepository(self._db).counts(garage_id))
@@ -138,7 +145,7 @@ class GarageService:
         return rate
 
     async def put_rate(self, garage_id: str, values: RateValues, *, actor: str) -> Rate:
-        async with self._db.tx() as tx:
+        async def work(tx: Prisma) -> Rate:
             await live_garage(GarageRepository(tx), garage_id)
             rates = RateRepository(tx)
             before = await rates.get(garage_id)
@@ -147,7 +154,9 @@ class GarageService:
                 actor=actor, action="UPDATE" if before else "CREATE", entity="Rate", entity_id=garage_id,
                 before=rate_view(before) if before else None, after=rate_view(after),
             )
-        return after
+            return after
+
+        return await transaction(self._db, work)
 
 
 async def live_garage(garages: GarageRepository, garage_id: str) -> Garage:

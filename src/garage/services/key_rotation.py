@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from prisma import Prisma
 
+from garage.db import transaction
 from garage.repositories.audit import AuditRepository
 from garage.repositories.payments import PaymentRepository
 from garage.repositories.vehicles import VehicleRepository
@@ -48,8 +49,9 @@ class KeyRotationService:
     async def _rotate_vehicles(self, batch_size: int) -> int:
         changed, after_id = 0, None
         while rows := await VehicleRepository(self._db).with_owner_fields(after_id=after_id, limit=batch_size):
-            async with self._db.tx() as tx:
-                vehicles = VehicleRepository(tx)
+            async def work(tx: Prisma) -> int:
+                """The batch's rows rewritten (counted per attempt: a retry starts again from 0)."""
+                vehicles, rewritten = VehicleRepository(tx), 0
                 for row in rows:
                     current = {attr: getattr(row, attr) for attr, _ in OWNER_FIELDS}
                     resealed = {attr: self._reseal(current[attr], field) for attr, field in OWNER_FIELDS}
@@ -57,19 +59,26 @@ class KeyRotationService:
                         await vehicles.set_owner_fields(
                             row.id, name=resealed["ownerName"], email=resealed["ownerEmail"], phone=resealed["ownerPhone"]
                         )
-                        changed += 1
+                        rewritten += 1
+                return rewritten
+
+            changed += await transaction(self._db, work)
             after_id = rows[-1].id
         return changed
 
     async def _rotate_payments(self, batch_size: int) -> int:
         changed, after_id = 0, None
         while rows := await PaymentRepository(self._db).with_reference(after_id=after_id, limit=batch_size):
-            async with self._db.tx() as tx:
-                payments = PaymentRepository(tx)
+            async def work(tx: Prisma) -> int:
+                """The batch's rows rewritten (counted per attempt: a retry starts again from 0)."""
+                payments, rewritten = PaymentRepository(tx), 0
                 for row in rows:
                     resealed = self._reseal(row.reference, REFERENCE_FIELD)
                     if resealed is not None and resealed != row.reference:
                         await payments.set_reference(row.id, resealed)
-                        changed += 1
+                        rewritten += 1
+                return rewritten
+
+            changed += await transaction(self._db, work)
             after_id = rows[-1].id
         return changed

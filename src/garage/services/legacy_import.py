@@ -562,6 +562,7 @@ class LegacyImportService:
             await self._plan(self._db, snapshot, report)
             return report
         try:
+            # Deliberately not garage.db.transaction(): one long transaction with progress callbacks, never retried whole.
             async with self._db.tx(timeout=TX_TIMEOUT, max_wait=TX_MAX_WAIT) as tx:
                 plan = await self._plan(tx, snapshot, report)
                 if on_planned is not None:

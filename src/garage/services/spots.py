@@ -13,6 +13,7 @@ from prisma import Prisma
 from prisma.errors import UniqueViolationError
 from prisma.models import Spot
 
+from garage.db import transaction
 from garage.errors import Conflict, NotFound
 from garage.repositories.audit import AuditRepository
 from garage.repositories.garages import GarageRepository
@@ -24,6 +25,7 @@ from garage.services.spot_numbers import spot_sort_key
 MAX_BULK = 5000
 # A bulk of MAX_BULK spots is two statements, but on a busy machine they may outlast the default 5 s.
 BULK_TIMEOUT = timedelta(seconds=60)
+BULK_MAX_WAIT = timedelta(seconds=2)  # the wait for a transaction slot: the client's default, as before
 
 
 @dataclass(frozen=True)
@@ -41,39 +43,42 @@ class SpotService:
     async def create(self, garage_id: str, drafts: Sequence[SpotDraft], *, actor: str) -> list[Spot]:
         """All of `drafts` or nothing: one createMany and one bulk audit insert in one transaction."""
         _refuse_repeats(drafts)
+        wanted = {(draft.level, draft.number) for draft in drafts}
+
+        async def work(tx: Prisma) -> list[Spot]:
+            garage = await live_garage(GarageRepository(tx), garage_id)
+            spots = SpotRepository(tx)
+            live = await spots.count_live(garage_id)
+            if live + len(drafts) > garage.capacity:
+                raise Conflict(
+                    f"The garage holds at most {garage.capacity} spots and has {live}; "
+                    f"{len(drafts)} more do not fit",
+                    code="CAPACITY_EXCEEDED",
+                    details={"capacity": garage.capacity, "liveSpots": live, "requested": len(drafts)},
+                )
+            taken = [
+                spot for spot in await spots.live_with_numbers(garage_id, [draft.number for draft in drafts])
+                if (spot.level, spot.number) in wanted
+            ]
+            if taken:
+                raise _duplicates([(spot.level, spot.number) for spot in taken])
+            created = await spots.create_many(
+                garage_id,
+                [
+                    NewSpot(level=d.level, number=d.number, sort_key=spot_sort_key(d.number), type=d.type, status=d.status)
+                    for d in drafts
+                ],
+            )
+            await AuditRepository(tx).record_creations(
+                actor=actor, entity="Spot", created=[(spot.id, spot_view(spot)) for spot in created]
+            )
+            return created
+
         try:
-            async with self._db.tx(timeout=BULK_TIMEOUT) as tx:
-                garage = await live_garage(GarageRepository(tx), garage_id)
-                spots = SpotRepository(tx)
-                live = await spots.count_live(garage_id)
-                if live + len(drafts) > garage.capacity:
-                    raise Conflict(
-                        f"The garage holds at most {garage.capacity} spots and has {live}; "
-                        f"{len(drafts)} more do not fit",
-                        code="CAPACITY_EXCEEDED",
-                        details={"capacity": garage.capacity, "liveSpots": live, "requested": len(drafts)},
-                    )
-                wanted = {(draft.level, draft.number) for draft in drafts}
-                taken = [
-                    spot for spot in await spots.live_with_numbers(garage_id, [draft.number for draft in drafts])
-                    if (spot.level, spot.number) in wanted
-                ]
-                if taken:
-                    raise _duplicates([(spot.level, spot.number) for spot in taken])
-                created = await spots.create_many(
-                    garage_id,
-                    [
-                        NewSpot(level=d.level, number=d.number, sort_key=spot_sort_key(d.number), type=d.type, status=d.status)
-                        for d in drafts
-                    ],
-                )
-                await AuditRepository(tx).record_creations(
-                    actor=actor, entity="Spot", created=[(spot.id, spot_view(spot)) for spot in created]
-                )
+            return await transaction(self._db, work, max_wait=BULK_MAX_WAIT, timeout=BULK_TIMEOUT)
         except UniqueViolationError as error:
             # the live (garageId, level, number) partial unique index: a concurrent request won
             raise _duplicates(sorted(wanted)) from error
-        return created
 
     async def get(self, spot_id: str) -> Spot:
         return await _live_spot(SpotRepository(self._db), spot_id)
@@ -92,34 +97,40 @@ class SpotService:
 
         The status of an OCCUPIED spot belongs to its session: changing it by hand is 409
         SPOT_NOT_AVAILABLE (check the vehicle out instead)."""
-        try:
-            async with self._db.tx() as tx:
-                spots = SpotRepository(tx)
-                before = await _live_spot(spots, spot_id)
-                status = changes.get("status")
-                if status is not None and status != before.status and before.status == "OCCUPIED":
-                    raise Conflict(
-                        "The spot is occupied by an active session; check the vehicle out to free it",
-                        code="SPOT_NOT_AVAILABLE", details={"status": before.status},
-                    )
-                row = {name: value for name, value in changes.items() if getattr(before, name) != value}
-                if not row:
-                    return before
-                level, number = row.get("level", before.level), row.get("number", before.number)
-                if "level" in row or "number" in row:
-                    await _refuse_taken(spots, before.garageId, level, number)
-                    row["sortKey"] = spot_sort_key(number)
-                after = await spots.update(spot_id, row)
-                await AuditRepository(tx).record(
-                    actor=actor, action="UPDATE", entity="Spot", entity_id=spot_id,
-                    before=spot_view(before), after=spot_view(after),
+        # the (level, number) the latest attempt asked for: what a unique violation is about
+        wanted: list[tuple[int, str]] = []
+
+        async def work(tx: Prisma) -> Spot:
+            spots = SpotRepository(tx)
+            before = await _live_spot(spots, spot_id)
+            status = changes.get("status")
+            if status is not None and status != before.status and before.status == "OCCUPIED":
+                raise Conflict(
+                    "The spot is occupied by an active session; check the vehicle out to free it",
+                    code="SPOT_NOT_AVAILABLE", details={"status": before.status},
                 )
+            row = {name: value for name, value in changes.items() if getattr(before, name) != value}
+            if not row:
+                return before
+            level, number = row.get("level", before.level), row.get("number", before.number)
+            wanted[:] = [(level, number)]
+            if "level" in row or "number" in row:
+                await _refuse_taken(spots, before.garageId, level, number)
+                row["sortKey"] = spot_sort_key(number)
+            after = await spots.update(spot_id, row)
+            await AuditRepository(tx).record(
+                actor=actor, action="UPDATE", entity="Spot", entity_id=spot_id,
+                before=spot_view(before), after=spot_view(after),
+            )
+            return after
+
+        try:
+            return await transaction(self._db, work)
         except UniqueViolationError as error:
-            raise _duplicates([(level, number)]) from error
-        return after
+            raise _duplicates(wanted) from error
 
     async def delete(self, spot_id: str, *, actor: str) -> None:
-        async with self._db.tx() as tx:
+        async def work(tx: Prisma) -> None:
             spots = SpotRepository(tx)
             before = await _live_spot(spots, spot_id)
             if await spots.count_active_sessions(spot_id):
@@ -128,6 +139,8 @@ class SpotService:
             await AuditRepository(tx).record(
                 actor=actor, action="DELETE", entity="Spot", entity_id=spot_id, before=spot_view(before), after=spot_view(after)
             )
+
+        await transaction(self._db, work)
 
 
 def _refuse_repeats(drafts: Sequence[SpotDraft]) -> None:

@@ -8,6 +8,7 @@ from prisma import Prisma
 from prisma.errors import UniqueViolationError
 from prisma.models import ParkingSession, Vehicle
 
+from garage.db import transaction
 from garage.errors import Conflict, NotFound
 from garage.repositories.audit import AuditRepository
 from garage.repositories.pagination import Page
@@ -38,18 +39,22 @@ class VehicleService:
     ) -> Vehicle:
         """`license_plate` is normalised; `owner` maps ownerName/ownerEmail/ownerPhone to plaintext."""
         sealed = self._seal(owner)
+
+        async def work(tx: Prisma) -> Vehicle:
+            vehicles = VehicleRepository(tx)
+            if await vehicles.live_by_plate(license_plate) is not None:
+                raise _duplicate(license_plate)
+            vehicle = await vehicles.create(
+                license_plate=license_plate, type=type, owner_name=sealed.get("ownerName"),
+                owner_email=sealed.get("ownerEmail"), owner_phone=sealed.get("ownerPhone"),
+            )
+            await AuditRepository(tx).record(
+                actor=actor, action="CREATE", entity="Vehicle", entity_id=vehicle.id, after=audit_view(vehicle)
+            )
+            return vehicle
+
         try:
-            async with self._db.tx() as tx:
-                vehicles = VehicleRepository(tx)
-                if await vehicles.live_by_plate(license_plate) is not None:
-                    raise _duplicate(license_plate)
-                vehicle = await vehicles.create(
-                    license_plate=license_plate, type=type, owner_name=sealed.get("ownerName"),
-                    owner_email=sealed.get("ownerEmail"), owner_phone=sealed.get("ownerPhone"),
-                )
-                await AuditRepository(tx).record(
-                    actor=actor, action="CREATE", entity="Vehicle", entity_id=vehicle.id, after=audit_view(vehicle)
-                )
+            vehicle = await transaction(self._db, work)
         except UniqueViolationError as error:
             # the live-plate partial unique index: another request created the plate first
             raise _duplicate(license_plate) from error
@@ -72,19 +77,23 @@ class VehicleService:
         plate = changes.get("licensePlate")
         if not stored:
             return await self.get(vehicle_id)  # nothing to change, nothing to audit
+
+        async def work(tx: Prisma) -> Vehicle:
+            vehicles = VehicleRepository(tx)
+            before = await _live(vehicles, vehicle_id)
+            if plate is not None and plate != before.licensePlate:
+                if await vehicles.live_by_plate(plate) is not None:
+                    raise _duplicate(plate)
+            after = await vehicles.update(vehicle_id, stored)
+            assert after is not None
+            await AuditRepository(tx).record(
+                actor=actor, action="UPDATE", entity="Vehicle", entity_id=vehicle_id,
+                before=audit_view(before), after=audit_view(after),
+            )
+            return after
+
         try:
-            async with self._db.tx() as tx:
-                vehicles = VehicleRepository(tx)
-                before = await _live(vehicles, vehicle_id)
-                if plate is not None and plate != before.licensePlate:
-                    if await vehicles.live_by_plate(plate) is not None:
-                        raise _duplicate(plate)
-                after = await vehicles.update(vehicle_id, stored)
-                assert after is not None
-                await AuditRepository(tx).record(
-                    actor=actor, action="UPDATE", entity="Vehicle", entity_id=vehicle_id,
-                    before=audit_view(before), after=audit_view(after),
-                )
+            after = await transaction(self._db, work)
         except UniqueViolationError as error:
             raise _duplicate(str(plate)) from error
         return self.reveal(after)
@@ -92,7 +101,7 @@ class VehicleService:
     async def delete(self, vehicle_id: str, *, actor: str) -> None:
         """Soft delete. A parked vehicle cannot be deleted: its plate could then be checked in a
         second time while the first car is still inside."""
-        async with self._db.tx() as tx:
+        async def work(tx: Prisma) -> None:
             vehicles = VehicleRepository(tx)
             before = await _live(vehicles, vehicle_id)
             if await SessionRepository(tx).active_for_vehicle(vehicle_id) is not None:
@@ -102,6 +111,8 @@ class VehicleService:
                 actor=actor, action="DELETE", entity="Vehicle", entity_id=vehicle_id,
                 before=audit_view(before), after=audit_view(after) if after else None,
             )
+
+        await transaction(self._db, work)
 
     async def history(self, vehicle_id: str, *, limit: int, cursor: str | None) -> Page[ParkingSession]:
         await _live(VehicleRepository(self._db), vehicle_id)
