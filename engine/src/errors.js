@@ -68,7 +68,10 @@ const MISSING_COLUMN = /no such column: ([\w.$]+)/;
  * @param {string} text engine output
  */
 export function withSchemaErrorCodes(text) {
-  if (!text.includes('"errors"') || !(text.includes('no such table') || text.includes('no such column'))) return text;
+  // Only error answers need the scan: a single operation's start with `{"errors"`, a batch's
+  // carry them inside `batchResult` (success bodies, often large, are left unread).
+  const mayHaveErrors = text.startsWith('{"errors"') || (text.startsWith('{"batchResult"') && text.includes('"errors"'));
+  if (!mayHaveErrors || !(text.includes('no such table') || text.includes('no such column'))) return text;
   const body = JSON.parse(text);
   const fix = (/** @type {any} */ container) => {
     for (const error of container?.errors ?? []) {

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class GarageError(Exception):
@@ -37,6 +39,13 @@ class Forbidden(GarageError):
 class NotFound(GarageError):
     status = 404
     code = "NOT_FOUND"
+
+
+def found(value: T | None, what: str) -> T:
+    """`value`, or NotFound("No <what>") when a lookup found nothing."""
+    if value is None:
+        raise NotFound(f"No {what}")
+    return value
 
 
 class Conflict(GarageError):

@@ -86,11 +86,15 @@ def start_server(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    server = LiveServer(url=f"http://127.0.0.1:{port}", database=database, process=process, log=log)
-    deadline = time.monotonic() + 60
+    return wait_until_ready(LiveServer(url=f"http://127.0.0.1:{port}", database=database, process=process, log=log))
+
+
+def wait_until_ready(server: LiveServer, limit_s: float = 60) -> LiveServer:
+    """Returns once /ready answers 200; stops the server and raises if it exits or never gets there."""
+    deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited: {log.read_text()}")
+        if server.process.poll() is not None:
+            raise RuntimeError(f"the server exited: {server.log.read_text()}")
         try:
             if httpx.get(f"{server.url}/ready", timeout=2).status_code == 200:
                 return server
@@ -98,7 +102,7 @@ def start_server(
             pass
         time.sleep(0.1)
     server.stop()
-    raise RuntimeError(f"the server did not become ready: {log.read_text()}")
+    raise RuntimeError(f"the server did not become ready: {server.log.read_text()}")
 
 
 @pytest.fixture(scope="session")

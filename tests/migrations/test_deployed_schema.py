@@ -79,7 +79,7 @@ def read_schema(db: Path) -> tuple[set[str], dict[str, tuple[str, bool, tuple[st
         indexes = {}
         for name, table, sql in con.execute(
                 "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"):
-            unique = bool(con.execute(f'SELECT "unique" FROM pragma_index_list(?) WHERE name = ?', (table, name)).fetchone()[0])
+            unique = bool(con.execute('SELECT "unique" FROM pragma_index_list(?) WHERE name = ?', (table, name)).fetchone()[0])
             columns = tuple(c for (c,) in con.execute("SELECT name FROM pragma_index_info(?) ORDER BY seqno", (name,)))
             where = re.search(r"\bWHERE\s+(.*?);?\s*$", sql, re.S)
             indexes[name] = (table, unique, columns, where.group(1).strip() if where else None)

@@ -7,12 +7,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 
-from tests.api.conftest import ADMIN_KEY, REPO, LiveServer, free_port
+from tests.api.conftest import ADMIN_KEY, REPO, LiveServer, free_port, wait_until_ready
 
 # Only what these tests exercise: no Litestream sidecar (its own tests cover it).
 ENV = {"GARAGE_ENV": "test", "GARAGE_REPLICATION": "false", "GARAGE_LOG_LEVEL": "warning"}
@@ -39,18 +37,7 @@ def launch(database: Path, *, env: dict[str, str] | None = None) -> LiveServer:
 
 
 def until_ready(server: LiveServer) -> LiveServer:
-    deadline = time.monotonic() + STARTUP_LIMIT_S
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"the server exited: {server.log.read_text()}")
-        try:
-            if httpx.get(f"{server.url}/ready", timeout=2).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    server.stop()
-    raise RuntimeError(f"the server did not become ready: {server.log.read_text()}")
+    return wait_until_ready(server, STARTUP_LIMIT_S)
 
 
 def serve(database: Path, *, env: dict[str, str] | None = None) -> LiveServer:

@@ -8,9 +8,6 @@ import stat
 import time
 from pathlib import Path
 
-import httpx
-import pytest
-
 from garage.ops.backups import BackupStore
 from garage.ops.integrity import database_problems
 from garage.ops.locks import scheduler_lock_path, serving_lock_path, try_lock

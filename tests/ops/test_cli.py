@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,14 +10,8 @@ from garage.config import load_settings
 from garage.db import create_prisma
 from garage.security.roles import Role
 from garage.services.api_keys import ApiKeyService
-from tests.database import REPO, apply_migrations
-
-
-def garage(*args: str, database: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "garage", *args], cwd=REPO, capture_output=True, text=True, timeout=120,
-        env={**os.environ, "DATABASE_URL": f"file:{database}", "GARAGE_ENV": "test"},
-    )
+from tests.database import apply_migrations
+from tests.ops.serving import garage
 
 
 @pytest.mark.asyncio

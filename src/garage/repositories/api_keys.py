@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from prisma import Prisma
 from prisma.models import ApiKey
 
-from garage.repositories.pagination import Page, page_of
+from garage.repositories.pagination import Page, page_of, page_window
 
 
 class ApiKeyRepository:
@@ -29,7 +29,6 @@ class ApiKeyRepository:
     async def list(self, *, limit: int, cursor: str | None) -> Page[ApiKey]:
         rows = await self._db.apikey.find_many(
             order=[{"createdAt": "desc"}, {"id": "desc"}],
-            take=limit + 1,
-            **({"cursor": {"id": cursor}, "skip": 1} if cursor else {}),  # type: ignore[arg-type]
+            **page_window(limit, cursor),
         )
         return page_of(rows, limit)

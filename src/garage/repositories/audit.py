@@ -10,7 +10,7 @@ from typing import Any
 from prisma import Prisma
 from prisma.models import AuditLog
 
-from garage.repositories.pagination import Page, page_of
+from garage.repositories.pagination import Page, page_of, page_window
 
 
 class AuditRepository:
@@ -65,8 +65,7 @@ class AuditRepository:
         rows = await self._db.auditlog.find_many(
             where=where,  # type: ignore[arg-type]
             order=[{"createdAt": "desc"}, {"id": "desc"}],
-            take=limit + 1,
-            **({"cursor": {"id": cursor}, "skip": 1} if cursor else {}),  # type: ignore[arg-type]
+            **page_window(limit, cursor),
         )
         return page_of(rows, limit)
 

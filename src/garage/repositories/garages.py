@@ -10,7 +10,7 @@ from prisma import Prisma
 from prisma.models import Garage
 from prisma.types import GarageCreateWithoutRelationsInput
 
-from garage.repositories.pagination import Page, page_of
+from garage.repositories.pagination import Page, page_of, page_window
 
 
 class GarageRepository:
@@ -39,8 +39,7 @@ class GarageRepository:
         rows = await self._db.garage.find_many(
             where={"deletedAt": None},
             order=[{"createdAt": "desc"}, {"id": "desc"}],
-            take=limit + 1,
-            **({"cursor": {"id": cursor}, "skip": 1} if cursor else {}),  # type: ignore[arg-type]
+            **page_window(limit, cursor),
         )
         return page_of(rows, limit)
 

@@ -4,7 +4,7 @@ cursor with skip=1 keeps any ORDER BY stable); the extra row says whether a next
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 
 class HasId(Protocol):
@@ -25,3 +25,13 @@ def page_of(rows: list[RowT], limit: int) -> Page[RowT]:
     if len(rows) > limit:
         return Page(items=rows[:limit], next_after_id=rows[limit - 1].id)
     return Page(items=rows, next_after_id=None)
+
+
+def after(after_id: str | None) -> dict[str, Any]:
+    """find_many arguments that start just past the row `after_id` (Prisma's cursor + skip 1)."""
+    return {"cursor": {"id": after_id}, "skip": 1} if after_id else {}
+
+
+def page_window(limit: int, after_id: str | None) -> dict[str, Any]:
+    """find_many arguments for one page: one row more than asked, to know if a next page exists."""
+    return {"take": limit + 1, **after(after_id)}

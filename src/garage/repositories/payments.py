@@ -11,7 +11,7 @@ from prisma import Prisma
 from prisma.models import Payment
 from prisma.types import PaymentCreateWithoutRelationsInput
 
-from garage.repositories.pagination import Page, page_of
+from garage.repositories.pagination import Page, after, page_of, page_window
 
 
 class PaymentRepository:
@@ -66,8 +66,7 @@ class PaymentRepository:
         rows = await self._db.payment.find_many(
             where=where,  # type: ignore[arg-type]
             order=[{"createdAt": "desc"}, {"id": "desc"}],
-            take=limit + 1,
-            **({"cursor": {"id": cursor}, "skip": 1} if cursor else {}),  # type: ignore[arg-type]
+            **page_window(limit, cursor),
         )
         return page_of(rows, limit)
 
@@ -77,7 +76,7 @@ class PaymentRepository:
             where={"reference": {"not": None}},  # type: ignore[arg-type]  # `not: None` is not in the generated types
             order={"id": "asc"},
             take=limit,
-            **({"cursor": {"id": after_id}, "skip": 1} if after_id else {}),  # type: ignore[arg-type]
+            **after(after_id),
         )
 
     async def set_reference(self, payment_id: str, reference: str) -> None:

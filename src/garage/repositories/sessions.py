@@ -11,7 +11,7 @@ from prisma import Prisma
 from prisma.models import ParkingSession
 from prisma.types import ParkingSessionCreateWithoutRelationsInput
 
-from garage.repositories.pagination import Page, page_of
+from garage.repositories.pagination import Page, page_of, page_window
 
 WITH_TICKET: dict[str, Any] = {"ticket": True}
 NEWEST_FIRST: list[dict[str, str]] = [{"startTime": "desc"}, {"id": "desc"}]
@@ -91,8 +91,7 @@ class SessionRepository:
             where=where,  # type: ignore[arg-type]
             include=WITH_TICKET,  # type: ignore[arg-type]
             order=NEWEST_FIRST,  # type: ignore[arg-type]
-            take=limit + 1,
-            **({"cursor": {"id": cursor}, "skip": 1} if cursor else {}),  # type: ignore[arg-type]
+            **page_window(limit, cursor),
         )
         return page_of(rows, limit)
 

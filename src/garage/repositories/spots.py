@@ -16,7 +16,7 @@ from prisma.models import Spot
 from prisma.types import SpotCreateWithoutRelationsInput
 
 from garage.errors import NotFound
-from garage.repositories.pagination import Page, page_of
+from garage.repositories.pagination import Page, page_of, page_window
 
 _BASE36 = string.digits + string.ascii_lowercase
 _SPOT_ORDER: list[Any] = [{"level": "asc"}, {"sortKey": "asc"}, {"id": "asc"}]
@@ -121,8 +121,7 @@ class SpotRepository:
         rows = await self._db.spot.find_many(
             where=where,  # type: ignore[arg-type]
             order=_SPOT_ORDER,
-            take=limit + 1,
-            **({"cursor": {"id": cursor}, "skip": 1} if cursor else {}),  # type: ignore[arg-type]
+            **page_window(limit, cursor),
         )
         return page_of(rows, limit)
 

@@ -10,7 +10,7 @@ from prisma import Prisma
 from prisma.models import Vehicle
 from prisma.types import VehicleCreateWithoutRelationsInput
 
-from garage.repositories.pagination import Page, page_of
+from garage.repositories.pagination import Page, after, page_of, page_window
 
 LIVE: dict[str, Any] = {"deletedAt": None}
 
@@ -47,8 +47,7 @@ class VehicleRepository:
         rows = await self._db.vehicle.find_many(
             where=where,  # type: ignore[arg-type]
             order=[{"createdAt": "desc"}, {"id": "desc"}],
-            take=limit + 1,
-            **({"cursor": {"id": cursor}, "skip": 1} if cursor else {}),  # type: ignore[arg-type]
+            **page_window(limit, cursor),
         )
         return page_of(rows, limit)
 
@@ -65,7 +64,7 @@ class VehicleRepository:
             where={"OR": [{"ownerName": {"not": None}}, {"ownerEmail": {"not": None}}, {"ownerPhone": {"not": None}}]},  # type: ignore[arg-type]  # `not: None` is not in the generated types
             order={"id": "asc"},
             take=limit,
-            **({"cursor": {"id": after_id}, "skip": 1} if after_id else {}),  # type: ignore[arg-type]
+            **after(after_id),
         )
 
     async def set_owner_fields(self, vehicle_id: str, *, name: str | None, email: str | None, phone: str | None) -> None:

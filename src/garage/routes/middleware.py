@@ -80,9 +80,10 @@ class RequestMetrics:
 
 
 def route_template(scope: Scope) -> str:
-    app = scope.get("app")
-    for route in getattr(getattr(app, "router", None), "routes", []):
-        match, _ = route.matches(scope)
-        if match is Match.FULL:
-            return str(getattr(route, "path", "unknown"))
-    return "unmatched"
+    """The matched route's path template. Starlette's router leaves the route it matched in the
+    scope; a request refused before routing (413) is matched here, once."""
+    route = scope.get("route")
+    if route is None:
+        app = scope.get("app")
+        route = next((r for r in getattr(getattr(app, "router", None), "routes", []) if r.matches(scope)[0] is Match.FULL), None)
+    return str(getattr(route, "path", "unmatched"))

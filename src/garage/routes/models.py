@@ -10,7 +10,6 @@ from typing import Annotated, Any, Generic, TypeVar
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 from pydantic.alias_generators import to_camel
 
-from garage.errors import ValidationFailed
 from garage.repositories.pagination import Page
 
 
@@ -45,6 +44,9 @@ InstantIn = Annotated[
     Field(description="ISO 8601 with a UTC offset, e.g. 2026-01-31T08:00:00Z; 1970 to 9999"),
 ]
 """A timestamp in requests: must carry its offset (a naive time is ambiguous)."""
+
+IdText = Annotated[str, Field(min_length=1, max_length=100)]
+"""An id given in a query or body (NUL characters are refused for every request in endpoint.py)."""
 
 
 class ApiModel(BaseModel):

@@ -7,9 +7,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from garage.routes.endpoint import Call, endpoint
-from garage.routes.models import ApiModel, RequestModel, Timestamp
+from garage.routes.models import ApiModel, IdText, InstantIn, RequestModel, Timestamp
 from garage.routes.payments import PaymentOut
-from garage.routes.sessions import IdText, Instant, SessionOut, TicketOut, path_id
+from garage.routes.sessions import SessionOut, TicketOut
 from garage.routes.spots import SpotOut
 from garage.routes.vehicles import LicensePlate, VehicleType
 from garage.security.roles import Role
@@ -25,7 +25,7 @@ class CheckInIn(RequestModel):
     )
     spot_id: IdText | None = Field(None,
                                 description="Park on this spot (the only way to a HANDICAP spot)")
-    at: Instant | None = Field(None, description="Back-dates the entry (offline gates): any past time from "
+    at: InstantIn | None = Field(None, description="Back-dates the entry (offline gates): any past time from "
                                                    "1970 on, not before the vehicle's last exit; never in the future "
                                                    "(up to 5 s ahead is taken as now)")
 
@@ -34,14 +34,14 @@ class CheckOutIn(RequestModel):
     payment_method: PaymentMethod
     reference: str | None = Field(None, min_length=1, max_length=100, description="Sensitive: encrypted at rest")
     lost_ticket: bool = Field(False, description="Charge at least the garage's lost-ticket fee; the ticket becomes LOST")
-    at: Instant | None = Field(None, description="Back-dates the exit: >= the session's startTime and not in the "
+    at: InstantIn | None = Field(None, description="Back-dates the exit: >= the session's startTime and not in the "
                                                    "future (5 s clock skew tolerated, clamped to those bounds)")
 
 
 class QuoteQuery(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    at: Instant | None = Field(None, description="Exit time to price (default now; may be in the future, not "
+    at: InstantIn | None = Field(None, description="Exit time to price (default now; may be in the future, not "
                                                    "before the session started)")
     lost_ticket: bool = Field(False, alias="lostTicket")
 
@@ -89,7 +89,7 @@ async def check_in(call: Call[CheckInIn, None]) -> CheckInOut:
     assert call.principal is not None
     body = call.body
     result = await call.services.parking.check_in(
-        path_id(call), license_plate=body.license_plate, vehicle_type=body.vehicle_type, spot_id=body.spot_id,
+        call.path("id"), license_plate=body.license_plate, vehicle_type=body.vehicle_type, spot_id=body.spot_id,
         at=body.at, actor=call.principal.key_id,
     )
     return CheckInOut(session=SessionOut.model_validate(result.session), ticket=TicketOut.model_validate(result.ticket),
@@ -99,7 +99,7 @@ async def check_in(call: Call[CheckInIn, None]) -> CheckInOut:
 @endpoint("GET", "/sessions/{id}/quote", role=Role.VIEWER, summary="What check-out would charge (writes nothing)",
           tag="parking", query=QuoteQuery, response=QuoteOut, errors=("NOT_FOUND", "SESSION_NOT_ACTIVE"))
 async def quote(call: Call[None, QuoteQuery]) -> QuoteOut:
-    session_id = path_id(call)
+    session_id = call.path("id")
     fee, at = await call.services.parking.quote(session_id, at=call.query.at, lost_ticket=call.query.lost_ticket)
     return QuoteOut(session_id=session_id, at=at, fee_cents=fee.fee_cents, minutes=fee.minutes,
                     breakdown=BreakdownOut.model_validate(fee.breakdown))
@@ -112,7 +112,7 @@ async def check_out(call: Call[CheckOutIn, None]) -> CheckOutOut:
     assert call.principal is not None
     body = call.body
     result = await call.services.parking.check_out(
-        path_id(call), payment_method=body.payment_method, reference=body.reference,
+        call.path("id"), payment_method=body.payment_method, reference=body.reference,
         lost_ticket=body.lost_ticket, at=body.at, actor=call.principal.key_id,
     )
     return _checked_out(result)
@@ -125,7 +125,7 @@ async def check_out_ticket(call: Call[CheckOutIn, None]) -> CheckOutOut:
     assert call.principal is not None
     body = call.body
     result = await call.services.parking.check_out_ticket(
-        path_id(call, "code"), payment_method=body.payment_method, reference=body.reference,
+        call.path("code"), payment_method=body.payment_method, reference=body.reference,
         lost_ticket=body.lost_ticket, at=body.at, actor=call.principal.key_id,
     )
     return _checked_out(result)

@@ -7,8 +7,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field
 
 from garage.routes.endpoint import Call, endpoint
-from garage.routes.models import ApiModel, ListQuery, ListResponse, Timestamp, list_response
-from garage.routes.sessions import IdText, Instant, path_id
+from garage.routes.models import ApiModel, IdText, InstantIn, ListQuery, ListResponse, Timestamp, list_response
 from garage.security.roles import Role
 
 
@@ -28,8 +27,8 @@ class PaymentQuery(ListQuery):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     garage_id: IdText | None = Field(None, alias="garageId")
-    since: Instant | None = Field(None, alias="from", description="createdAt >= from")
-    until: Instant | None = Field(None, alias="to", description="createdAt < to")
+    since: InstantIn | None = Field(None, alias="from", description="createdAt >= from")
+    until: InstantIn | None = Field(None, alias="to", description="createdAt < to")
 
 
 @endpoint("GET", "/payments", role=Role.VIEWER, summary="List payments, newest first (createdAt = check-out time)",
@@ -45,7 +44,7 @@ async def list_payments(call: Call[None, PaymentQuery]) -> dict[str, object]:
 @endpoint("GET", "/payments/{id}", role=Role.VIEWER, summary="A payment", tag="payments",
           response=PaymentOut, errors=("NOT_FOUND",))
 async def get_payment(call: Call[None, None]) -> PaymentOut:
-    return PaymentOut.model_validate(await call.services.payments.get(path_id(call)))
+    return PaymentOut.model_validate(await call.services.payments.get(call.path("id")))
 
 
 @endpoint("POST", "/payments/{id}/refund", role=Role.ADMIN,
@@ -53,4 +52,4 @@ async def get_payment(call: Call[None, None]) -> PaymentOut:
           tag="payments", response=PaymentOut, errors=("NOT_FOUND", "PAYMENT_ALREADY_REFUNDED"))
 async def refund_payment(call: Call[None, None]) -> PaymentOut:
     assert call.principal is not None
-    return PaymentOut.model_validate(await call.services.payments.refund(path_id(call), actor=call.principal.key_id))
+    return PaymentOut.model_validate(await call.services.payments.refund(call.path("id"), actor=call.principal.key_id))

@@ -2,32 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
 from prisma.models import ParkingSession
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
-from garage.errors import NotFound
 from garage.routes.endpoint import Call, endpoint
-from garage.routes.models import ApiModel, InstantIn, ListQuery, ListResponse, Timestamp, list_response
+from garage.routes.models import ApiModel, IdText, InstantIn, ListQuery, ListResponse, Timestamp, list_response
 from garage.security.roles import Role
 from garage.services.plates import normalise_plate
-
-
-Instant = InstantIn
-"""A request time the service can compute with (routes/models.InstantIn)."""
-
-# The database refuses text containing NUL, so an id carrying one is refused here (400), never sent.
-IdText = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\x00]+$")]
-
-
-def path_id(call: Call[Any, Any], name: str = "id") -> str:
-    """A path parameter used as a key: one with a NUL names nothing that can exist (404)."""
-    value = call.path(name)
-    if "\x00" in value:
-        raise NotFound(f"No {name} {value!r}")
-    return value
 
 
 class SessionOut(ApiModel):
@@ -72,8 +55,8 @@ class SessionQuery(ListQuery):
     plate: Annotated[str, Field(max_length=100), AfterValidator(normalise_plate)] | None = Field(
         None, description="Exact plate as recorded at check-in (normalised before matching)"
     )
-    since: Instant | None = Field(None, alias="from", description="startTime >= from")
-    until: Instant | None = Field(None, alias="to", description="startTime < to")
+    since: InstantIn | None = Field(None, alias="from", description="startTime >= from")
+    until: InstantIn | None = Field(None, alias="to", description="startTime < to")
 
 
 @endpoint("GET", "/sessions", role=Role.VIEWER, summary="List sessions, newest startTime first", tag="sessions",
@@ -90,11 +73,11 @@ async def list_sessions(call: Call[None, SessionQuery]) -> dict[str, object]:
 @endpoint("GET", "/sessions/{id}", role=Role.VIEWER, summary="A session", tag="sessions",
           response=SessionOut, errors=("NOT_FOUND",))
 async def get_session(call: Call[None, None]) -> SessionOut:
-    return SessionOut.model_validate(await call.services.parking.session(path_id(call)))
+    return SessionOut.model_validate(await call.services.parking.session(call.path("id")))
 
 
 @endpoint("GET", "/tickets/{code}", role=Role.VIEWER, summary="A ticket and its session (code case-insensitive)",
           tag="sessions", response=TicketWithSessionOut, errors=("NOT_FOUND",))
 async def get_ticket(call: Call[None, None]) -> TicketWithSessionOut:
-    ticket, session = await call.services.parking.ticket(path_id(call, "code"))
+    ticket, session = await call.services.parking.ticket(call.path("code"))
     return TicketWithSessionOut(ticket=TicketOut.model_validate(ticket), session=SessionOut.model_validate(session))

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, ConfigDict, Field
 from garage.errors import ValidationFailed
 from garage.routes.endpoint import Call, endpoint
 from garage.routes.models import ApiModel, ListQuery, ListResponse, RequestModel, Timestamp, list_response
-from garage.routes.sessions import SessionOut, path_id
+from garage.routes.sessions import SessionOut
 from garage.security.roles import Role
 from garage.services.plates import normalise_plate
 
@@ -94,7 +94,7 @@ async def create_vehicle(call: Call[CreateVehicleIn, None]) -> VehicleOut:
 @endpoint("GET", "/vehicles/{id}", role=Role.VIEWER, summary="A live vehicle", tag="vehicles",
           response=VehicleOut, errors=("NOT_FOUND",))
 async def get_vehicle(call: Call[None, None]) -> VehicleOut:
-    return VehicleOut.model_validate(await call.services.vehicles.get(path_id(call)))
+    return VehicleOut.model_validate(await call.services.vehicles.get(call.path("id")))
 
 
 @endpoint("PATCH", "/vehicles/{id}", role=Role.OPERATOR,
@@ -110,7 +110,7 @@ async def patch_vehicle(call: Call[PatchVehicleIn, None]) -> VehicleOut:
             raise ValidationFailed(f"{_MODEL_NAMES[name]} cannot be null",
                                    details={"fields": {_MODEL_NAMES[name]: "cannot be null"}})
         changes[_MODEL_NAMES[name]] = value
-    vehicle = await call.services.vehicles.update(path_id(call), changes, actor=call.principal.key_id)
+    vehicle = await call.services.vehicles.update(call.path("id"), changes, actor=call.principal.key_id)
     return VehicleOut.model_validate(vehicle)
 
 
@@ -119,11 +119,11 @@ async def patch_vehicle(call: Call[PatchVehicleIn, None]) -> VehicleOut:
           tag="vehicles", status=204, errors=("NOT_FOUND", "HAS_ACTIVE_SESSIONS"))
 async def delete_vehicle(call: Call[None, None]) -> None:
     assert call.principal is not None
-    await call.services.vehicles.delete(path_id(call), actor=call.principal.key_id)
+    await call.services.vehicles.delete(call.path("id"), actor=call.principal.key_id)
 
 
 @endpoint("GET", "/vehicles/{id}/sessions", role=Role.VIEWER, summary="A vehicle's parking history, newest first",
           tag="vehicles", query=ListQuery, response=ListResponse[SessionOut], errors=("NOT_FOUND",))
 async def vehicle_sessions(call: Call[None, ListQuery]) -> dict[str, object]:
-    page = await call.services.vehicles.history(path_id(call), limit=call.query.limit, cursor=call.query.after_id)
+    page = await call.services.vehicles.history(call.path("id"), limit=call.query.limit, cursor=call.query.after_id)
     return list_response(page, SessionOut)

@@ -22,6 +22,9 @@ from garage.security.roles import Role
 SYSTEM_ACTOR = "system"
 # Verified keys are remembered this long: a revocation reaches other worker processes within it.
 CACHE_SECONDS = 5.0
+# Unknown keys are remembered too (so guessing costs no query); past this many entries the expired
+# ones are dropped, so the cache stays bounded whatever clients send.
+CACHE_ENTRIES = 10_000
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,12 @@ class ApiKeyService:
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
         principal = await self._lookup(key)
-        self._cache[digest] = (time.monotonic() + CACHE_SECONDS, principal)
+        now = time.monotonic()
+        if len(self._cache) >= CACHE_ENTRIES:
+            self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
+            if len(self._cache) >= CACHE_ENTRIES:
+                self._cache.clear()
+        self._cache[digest] = (now + CACHE_SECONDS, principal)
         return principal
 
     async def _lookup(self, key: str) -> Principal | None:

@@ -11,7 +11,7 @@ from prisma import Prisma
 from prisma.models import Garage, Rate
 
 from garage.db import transaction
-from garage.errors import Conflict, NotFound
+from garage.errors import Conflict, found
 from garage.repositories.audit import AuditRepository
 from garage.repositories.garages import GarageRepository
 from garage.repositories.pagination import Page
@@ -160,10 +160,7 @@ class GarageService:
 
 
 async def live_garage(garages: GarageRepository, garage_id: str) -> Garage:
-    garage = await garages.get_live(garage_id)
-    if garage is None:
-        raise NotFound(f"No garage {garage_id}")
-    return garage
+    return found(await garages.get_live(garage_id), f"garage {garage_id}")
 
 
 def garage_view(garage: Garage) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from prisma.errors import UniqueViolationError
 from prisma.models import ParkingSession, Payment, Spot, Ticket
 
 from garage.db import transaction
-from garage.errors import Conflict, NotFound, ValidationFailed
+from garage.errors import Conflict, NotFound, found, ValidationFailed
 from garage.repositories.audit import AuditRepository
 from garage.repositories.garages import GarageRepository
 from garage.repositories.pagination import Page
@@ -33,6 +33,7 @@ from garage.repositories.tickets import TicketRepository
 from garage.repositories.vehicles import VehicleRepository
 from garage.security.crypto import FieldCipher
 from garage.services import pricing
+from garage.services.garages import live_garage
 from garage.services.tickets import new_ticket_code, normalise_ticket_code
 from garage.services.vehicles import audit_view as vehicle_audit_view
 
@@ -110,8 +111,7 @@ class ParkingService:
         self, tx: Prisma, garage_id: str, plate: str, vehicle_type: str | None, spot_id: str | None,
         start: datetime, actor: str,
     ) -> CheckedIn:
-        if await GarageRepository(tx).get_live(garage_id) is None:
-            raise NotFound(f"No garage {garage_id}")
+        await live_garage(GarageRepository(tx), garage_id)
         vehicles, sessions, spots = VehicleRepository(tx), SessionRepository(tx), SpotRepository(tx)
         audit = AuditRepository(tx)
         vehicle = await vehicles.live_by_plate(plate)
@@ -335,24 +335,15 @@ async def _unused_code(tickets: TicketRepository) -> str:
 
 
 async def _session(sessions: SessionRepository, session_id: str, *, with_garage: bool = False) -> ParkingSession:
-    session = await sessions.get(session_id, with_garage=with_garage)
-    if session is None:
-        raise NotFound(f"No session {session_id}")
-    return session
+    return found(await sessions.get(session_id, with_garage=with_garage), f"session {session_id}")
 
 
 async def _ticket(tickets: TicketRepository, code: str) -> Ticket:
-    ticket = await tickets.by_code(normalise_ticket_code(code))
-    if ticket is None:
-        raise NotFound(f"No ticket {code}")
-    return ticket
+    return found(await tickets.by_code(normalise_ticket_code(code)), f"ticket {code}")
 
 
 async def _payment(payments: PaymentRepository, payment_id: str) -> Payment:
-    payment = await payments.get(payment_id)
-    if payment is None:
-        raise NotFound(f"No payment {payment_id}")
-    return payment
+    return found(await payments.get(payment_id), f"payment {payment_id}")
 
 
 def _require_active(session: ParkingSession) -> None:

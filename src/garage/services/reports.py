@@ -10,9 +10,10 @@ from enum import Enum
 
 from prisma import Prisma
 
-from garage.errors import NotFound, ValidationFailed
+from garage.errors import ValidationFailed
 from garage.repositories.garages import GarageRepository
 from garage.repositories.reports import ReportRepository, Revenue, SessionSpan
+from garage.services.garages import live_garage
 from garage.services.archive import ArchiveReader
 
 MAX_WINDOW = timedelta(days=366)
@@ -54,8 +55,7 @@ class ReportService:
             raise ValidationFailed("`to` must be after `from`", details={"fields": {"to": "must be after from"}})
         if until - since > MAX_WINDOW:
             raise ValidationFailed("A report covers at most 366 days", details={"fields": {"to": "at most 366 days after from"}})
-        if await GarageRepository(self._db).get_live(garage_id) is None:
-            raise NotFound(f"No garage {garage_id}")
+        await live_garage(GarageRepository(self._db), garage_id)
         reports = ReportRepository(self._db)
         spans = await reports.session_spans(garage_id, since, until)
         revenue = await reports.completed_payments(garage_id, since, until)

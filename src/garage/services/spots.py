@@ -14,7 +14,7 @@ from prisma.errors import UniqueViolationError
 from prisma.models import Spot
 
 from garage.db import transaction
-from garage.errors import Conflict, NotFound
+from garage.errors import Conflict, found
 from garage.repositories.audit import AuditRepository
 from garage.repositories.garages import GarageRepository
 from garage.repositories.pagination import Page
@@ -163,10 +163,7 @@ def _duplicates(keys: Sequence[tuple[int, str]], *, message: str = "A live spot 
 
 
 async def _live_spot(spots: SpotRepository, spot_id: str) -> Spot:
-    spot = await spots.get_live(spot_id)
-    if spot is None:
-        raise NotFound(f"No spot {spot_id}")
-    return spot
+    return found(await spots.get_live(spot_id), f"spot {spot_id}")
 
 
 def spot_view(spot: Spot) -> dict[str, Any]:

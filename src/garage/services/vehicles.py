@@ -9,7 +9,7 @@ from prisma.errors import UniqueViolationError
 from prisma.models import ParkingSession, Vehicle
 
 from garage.db import transaction
-from garage.errors import Conflict, NotFound
+from garage.errors import Conflict, found
 from garage.repositories.audit import AuditRepository
 from garage.repositories.pagination import Page
 from garage.repositories.sessions import SessionRepository
@@ -128,10 +128,7 @@ def audit_view(vehicle: Vehicle) -> dict[str, Any]:
 
 
 async def _live(vehicles: VehicleRepository, vehicle_id: str) -> Vehicle:
-    vehicle = await vehicles.get_live(vehicle_id)
-    if vehicle is None:
-        raise NotFound(f"No vehicle {vehicle_id}")
-    return vehicle
+    return found(await vehicles.get_live(vehicle_id), f"vehicle {vehicle_id}")
 
 
 def _duplicate(plate: str) -> Conflict:
