@@ -1,10 +1,16 @@
-import { createClient } from '@libsql/client';
+import Database from 'libsql';
 
 /**
- * @typedef {import('@libsql/client').Client} LibsqlClient
  * @typedef {import('@libsql/client').InStatement} InStatement
  * @typedef {import('@libsql/client').ResultSet} ResultSet
+ * @typedef {{ statement: any, reader: boolean, columns: string[], columnTypes: string[] }} CachedStatement
  */
+
+// Prepared statements kept per connection. Prisma's SQL is parameterised, so a service has a few
+// hundred distinct statement texts at most; the bound keeps odd workloads (raw queries) in check.
+const STATEMENT_CACHE_SIZE = 500;
+const MIN_INTEGER = -9223372036854775808n;
+const MAX_INTEGER = 9223372036854775807n;
 
 /**
  * @typedef {object} ConnectionOptions
@@ -16,7 +22,14 @@ import { createClient } from '@libsql/client';
 
 /**
  * One SQLite connection with the settings Garage relies on, shaped like the subset of
- * `@libsql/client`'s Client that `@prisma/adapter-libsql` uses.
+ * `@libsql/client`'s Client that `@prisma/adapter-libsql` uses (`execute` -> a ResultSet).
+ *
+ * It drives `libsql` (the native binding under `@libsql/client`) itself, for speed: the client
+ * prepares every statement again on every call, asks for its columns twice, and builds each row
+ * with one Object.defineProperty per value. Here a statement is prepared once per connection and
+ * reused (in raw mode: rows are arrays, which is all the adapter reads), with the client's value
+ * conversions (intMode "bigint": integers as BigInt, blobs as ArrayBuffer, booleans as 1n/0n)
+ * and its errors (SQLite's message, its extended code as `rawCode`).
  *
  * Why not hand the adapter a plain libsql Client: its `transaction()` gives the current
  * connection to the transaction and silently opens a fresh one for later statements, which
@@ -27,13 +40,23 @@ import { createClient } from '@libsql/client';
  * Writer transactions start with BEGIN IMMEDIATE: a deferred transaction that reads and then
  * writes can fail with SQLITE_BUSY when another process committed in between, which no busy
  * timeout can cure; taking the write lock up front makes concurrent writers queue instead.
+ *
+ * The writer waits for another process's write lock without blocking the event loop. SQLite's
+ * own busy handler (busy_timeout) sleeps inside the synchronous call, which would stop this
+ * whole engine (its reads too) for as long as the other process writes, and it sleeps in
+ * growing steps (1, 2, 5, 10 ... 100 ms) even when the lock is free again after a millisecond.
+ * So the writer runs with busy_timeout = 0 and retries a statement refused with SQLITE_BUSY
+ * after a short timer, until `busyTimeoutMs` has passed: exactly what the busy handler would do
+ * (a refused statement did nothing), but asynchronously. The reader keeps SQLite's handler: WAL
+ * readers are not blocked by writers.
  */
 export class SqliteConnection {
   /** @param {ConnectionOptions} options */
   constructor(options) {
     this.options = options;
-    /** @type {LibsqlClient} */
-    this.client = createClient({ url: `file:${options.path}`, intMode: 'bigint' });
+    this.db = new Database(options.path);
+    /** @type {Map<string, CachedStatement>} */
+    this.statements = new Map();
     this.closed = false;
     this.protocol = 'file';
   }
@@ -41,18 +64,80 @@ export class SqliteConnection {
   /** Applies the per-connection settings; call once before use. */
   async configure() {
     const { role, busyTimeoutMs, synchronous } = this.options;
-    const pragmas = [`PRAGMA busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`];
+    const handlerTimeoutMs = role === 'writer' ? 0 : Math.max(0, Math.floor(busyTimeoutMs));
+    const pragmas = [`PRAGMA busy_timeout = ${handlerTimeoutMs}`];
     if (role === 'writer') {
       pragmas.push('PRAGMA journal_mode = WAL', `PRAGMA synchronous = ${synchronous}`, 'PRAGMA foreign_keys = ON');
     } else {
       pragmas.push('PRAGMA query_only = ON');
     }
-    for (const pragma of pragmas) await this.client.execute(pragma);
+    for (const pragma of pragmas) await this.#executeOnce(pragma);
   }
 
-  /** @param {InStatement} statement */
-  execute(statement) {
-    return this.client.execute(statement);
+  /**
+   * @param {InStatement} statement
+   * @returns {Promise<ResultSet>}
+   */
+  async execute(statement) {
+    if (this.options.role !== 'writer') return this.#executeOnce(statement);
+    const deadline = Date.now() + this.options.busyTimeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#executeOnce(statement);
+      } catch (error) {
+        if (!isRetryableBusy(error) || Date.now() >= deadline) throw error;
+        await sleep(busyBackoffMs(attempt));
+      }
+    }
+  }
+
+  /**
+   * @param {InStatement} statement
+   * @returns {Promise<ResultSet>}
+   */
+  async #executeOnce(statement) {
+    const sql = typeof statement === 'string' ? statement : statement.sql;
+    const args = typeof statement === 'string' || statement.args === undefined ? [] : statement.args;
+    // Errors go up as libsql throws them: the adapter reads their `rawCode`, the engine SQLite's
+    // own message (e.g. the columns in "UNIQUE constraint failed: User.email").
+    const cached = this.#prepared(sql);
+    const values = Array.isArray(args) ? args.map(toSql) : namedArgs(args);
+    if (cached.reader) {
+      const rows = cached.statement.all(values);
+      for (const row of rows) {
+        for (let i = 0; i < row.length; i++) if (row[i] instanceof Buffer) row[i] = toArrayBuffer(row[i]);
+      }
+      return resultSet(cached.columns, cached.columnTypes, rows, 0, undefined);
+    }
+    const info = cached.statement.run(values);
+    return resultSet([], [], [], info.changes, BigInt(info.lastInsertRowid));
+  }
+
+  /** @param {string} sql */
+  #prepared(sql) {
+    const hit = this.statements.get(sql);
+    if (hit !== undefined) return hit;
+    const statement = this.db.prepare(sql);
+    statement.safeIntegers(true);
+    let reader = true;
+    try {
+      statement.raw(true);
+    } catch {
+      reader = false; // raw() refuses statements that return no data
+    }
+    const columns = reader ? statement.columns() : [];
+    /** @type {CachedStatement} */
+    const cached = {
+      statement,
+      reader,
+      columns: columns.map((/** @type {any} */ column) => column.name),
+      columnTypes: columns.map((/** @type {any} */ column) => column.type ?? ''),
+    };
+    if (this.statements.size >= STATEMENT_CACHE_SIZE) {
+      this.statements.delete(this.statements.keys().next().value);
+    }
+    this.statements.set(sql, cached);
+    return cached;
   }
 
   /** @param {string} _mode ignored: see the class comment */
@@ -65,7 +150,7 @@ export class SqliteConnection {
   /** Rolls back whatever transaction is open on this connection, if any. */
   async abandonOpenTransaction() {
     try {
-      await this.client.execute('ROLLBACK');
+      await this.execute('ROLLBACK');
     } catch {
       // no transaction was open
     }
@@ -73,9 +158,74 @@ export class SqliteConnection {
 
   close() {
     this.closed = true;
-    this.client.close();
+    this.statements.clear();
+    this.db.close();
   }
 }
+
+// SQLITE_BUSY and SQLITE_BUSY_RECOVERY: the statement did nothing and may simply run again.
+// (SQLITE_BUSY_SNAPSHOT is not: its transaction must start over. The writer's BEGIN IMMEDIATE
+// transactions never get it.)
+const RETRYABLE_BUSY_CODES = new Set([5, 261]);
+
+function isRetryableBusy(error) {
+  return RETRYABLE_BUSY_CODES.has(error?.rawCode);
+}
+
+/** 0.5, 1, 2, then 4 ms (with jitter): the other process's write is usually a batch of ~1 ms. */
+function busyBackoffMs(attempt) {
+  const ceiling = Math.min(4, 0.5 * 2 ** attempt);
+  return ceiling / 2 + Math.random() * (ceiling / 2);
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A ResultSet as `@libsql/client` builds it (the adapter reads columns, columnTypes, rows, rowsAffected). */
+function resultSet(columns, columnTypes, rows, rowsAffected, lastInsertRowid) {
+  return { columns, columnTypes, rows, rowsAffected, lastInsertRowid, toJSON: () => ({ columns, columnTypes, rows, rowsAffected }) };
+}
+
+/** `@libsql/client`'s argument conversion for intMode "bigint". */
+function toSql(value) {
+  switch (typeof value) {
+    case 'number':
+      if (!Number.isFinite(value)) throw new RangeError('Only finite numbers (not Infinity or NaN) can be passed as arguments');
+      return value;
+    case 'bigint':
+      if (value < MIN_INTEGER || value > MAX_INTEGER) {
+        throw new RangeError('bigint is too large to be represented as a 64-bit integer and passed as argument');
+      }
+      return value;
+    case 'boolean':
+      return value ? 1n : 0n;
+    case 'undefined':
+      throw new TypeError('undefined cannot be passed as argument to the database');
+    default:
+      if (value instanceof ArrayBuffer) return Buffer.from(value);
+      if (value instanceof Date) return value.valueOf();
+      return value;
+  }
+}
+
+/** @param {Record<string, unknown>} args */
+function namedArgs(args) {
+  /** @type {Record<string, unknown>} */
+  const named = {};
+  for (const name in args) {
+    const bare = name[0] === '@' || name[0] === '$' || name[0] === ':' ? name.substring(1) : name;
+    named[bare] = toSql(args[name]);
+  }
+  return named;
+}
+
+/** A blob's own bytes (a Buffer may be a view into a larger pooled ArrayBuffer). */
+function toArrayBuffer(buffer) {
+  return buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength);
+}
+
+
 
 /** A transaction that runs on its parent's connection (see SqliteConnection). */
 class SameConnectionTransaction {

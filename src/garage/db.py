@@ -20,7 +20,9 @@ from typing import Any, TypeVar
 
 from httpx_aiohttp import AiohttpTransport
 from prisma import Prisma
-from prisma._builder import METHOD_OPERATION_MAPPING
+from prisma._builder import METHOD_OPERATION_MAPPING, QueryBuilder, dumps
+from prisma.client import Batch
+from prisma.metadata import PRISMA_MODELS, RELATIONAL_FIELD_MAPPINGS
 from prisma.engine import AsyncQueryEngine
 from prisma.engine._abstract import AsyncAbstractEngine
 
@@ -34,6 +36,9 @@ from garage.retry import (
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 UNAVAILABLE = "The database is unavailable; try again shortly"
+OUTCOME_UNKNOWN = (
+    "The database became unavailable while saving; check whether the change was stored before retrying"
+)
 
 
 def create_prisma(settings: Settings) -> Prisma:
@@ -97,7 +102,11 @@ class RestartingQueryEngine(AsyncQueryEngine):
 
 class GaragePrisma(Prisma):
     """Prisma with garage/retry.py's policy for single calls outside transactions: reads are
-    retried on any transient failure, writes only when they provably did not run."""
+    retried on any transient failure, writes only when they provably did not run. Its
+    `batch_()` is a `RetryingBatch`."""
+
+    def batch_(self) -> Batch:
+        return RetryingBatch(self)
 
     def _create_engine(self, dml_path: Path | None = None) -> AsyncAbstractEngine:
         return RestartingQueryEngine(
@@ -119,6 +128,44 @@ class GaragePrisma(Prisma):
         except Exception as error:
             if classify(error) is not None:
                 raise DatabaseUnavailable(UNAVAILABLE) from error
+            raise
+
+
+class RetryingBatch(Batch):
+    """The client's write batch: its writes go to the engine as ONE request and run in one
+    SQLite transaction, all or nothing (a failed write, e.g. an `update` whose WHERE matches
+    nothing, rolls the others back). The client's own Batch forgets its queries when it sends
+    them; this one keeps them, so that a batch the engine refused (busy, restarting: it ran
+    nothing) is sent again under the retry policy of single writes. Inside an interactive
+    transaction it is never retried on its own: the transaction is."""
+
+    def __init__(self, client: GaragePrisma) -> None:
+        super().__init__(client)
+        self._garage_client = client
+        self._queries: list[str] = []
+
+    def _add(self, **kwargs: Any) -> None:
+        builder = QueryBuilder(**kwargs, prisma_models=PRISMA_MODELS, relational_field_mappings=RELATIONAL_FIELD_MAPPINGS)
+        self._queries.append(builder.build_query())
+
+    async def commit(self) -> None:
+        queries, self._queries = self._queries, []
+        if not queries:
+            return
+        client = self._garage_client
+        payload = dumps({"batch": [{"query": query, "variables": {}} for query in queries], "transaction": True})
+
+        async def send() -> None:
+            await client._engine.query(payload, tx_id=client._tx_id)
+
+        if client.is_transaction():
+            return await send()
+        try:
+            await retrying(send, retry_on=retry_when(SINGLE_WRITE), what=f"batch of {len(queries)} writes")
+        except Exception as error:
+            failure = classify(error)
+            if failure is not None:
+                raise DatabaseUnavailable(OUTCOME_UNKNOWN if failure is Failure.ENGINE_LOST else UNAVAILABLE) from error
             raise
 
 
@@ -147,9 +194,7 @@ async def transaction(
             failure = classify(error)
             if failure is not None and failure not in AT_COMMIT:
                 log.error("the commit's outcome is unknown (%s); not retrying", failure)
-                raise DatabaseUnavailable(
-                    "The database became unavailable while saving; check whether the change was stored before retrying"
-                ) from error
+                raise DatabaseUnavailable(OUTCOME_UNKNOWN) from error
             raise
         return result
 
@@ -163,4 +208,4 @@ async def transaction(
         raise
 
 
-__all__ = ["GaragePrisma", "RestartingQueryEngine", "create_prisma", "transaction", "Failure"]
+__all__ = ["GaragePrisma", "RestartingQueryEngine", "RetryingBatch", "create_prisma", "transaction", "Failure"]

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
 import pytest
 
-from conftest import SCHEMA, EngineProcess, create_database, create_user_query, sqlite_url, user_emails_in_file
+from conftest import (
+    FIND_MANY_USERS, SCHEMA, EngineProcess, create_database, create_user_query, sqlite_url, user_emails_in_file,
+)
 from engine_test_client import Prisma
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -89,9 +93,10 @@ async def test_wal_mode_and_foreign_keys(client: Prisma, session_database: Path)
     # raw queries run on the writer connection (the reader is query_only)
     assert await client.query_raw("PRAGMA journal_mode") == [{"journal_mode": "wal"}]
     assert await client.query_raw("PRAGMA foreign_keys") == [{"foreign_keys": 1}]
-    # defaults: synchronous FULL (2), busy timeout 10 s
+    # defaults: synchronous FULL (2); no SQLite busy handler on the writer: it waits for another
+    # process's lock on a timer instead (test_a_write_waits_for_another_process_without_blocking_reads)
     assert await client.query_raw("PRAGMA synchronous") == [{"synchronous": 2}]
-    assert await client.query_raw("PRAGMA busy_timeout") == [{"timeout": 10000}]
+    assert await client.query_raw("PRAGMA busy_timeout") == [{"timeout": 0}]
     # WAL is a property of the file: another connection sees it too
     con = sqlite3.connect(session_database)
     try:
@@ -122,8 +127,40 @@ async def test_sqlite_settings_from_the_environment(
         return body["data"]["result"]
 
     assert "1" in json.dumps(pragma("synchronous"))  # NORMAL = 1
-    assert "1234" in json.dumps(pragma("busy_timeout"))
     assert "wal" in json.dumps(pragma("journal_mode"))
+
+
+async def test_a_write_waits_for_another_process_without_blocking_reads(
+    spawn_engine: Callable[..., EngineProcess], new_database: Callable[..., Path]
+) -> None:
+    """While another process holds the write lock, a write waits up to ENGINE_BUSY_TIMEOUT_MS and
+    then fails as a timeout (P1008, which the service retries); meanwhile the engine keeps
+    answering reads (SQLite's own busy handler would sleep inside the call and stop it); and once
+    the lock is free the write goes through."""
+    database = new_database()
+    engine = spawn_engine(database=database, env={"ENGINE_BUSY_TIMEOUT_MS": "1500"})
+    assert engine.graphql(create_user_query("before@example.com")).status_code == 200
+    holder = sqlite3.connect(database, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            started = time.monotonic()
+            blocked_write = pool.submit(engine.graphql, create_user_query("blocked@example.com"))
+            time.sleep(0.2)
+            read_started = time.monotonic()
+            read = engine.graphql(FIND_MANY_USERS)
+            read_seconds = time.monotonic() - read_started
+            answer = blocked_write.result(timeout=30).json()
+            write_seconds = time.monotonic() - started
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert read.json()["data"]["result"] == [{"id": 1, "email": "before@example.com"}]
+    assert read_seconds < 0.5, read_seconds  # answered while the write was waiting
+    assert 1.4 < write_seconds < 10, write_seconds
+    assert "P1008" in json.dumps(answer) or "timed out" in json.dumps(answer).lower(), answer
+    assert engine.graphql(create_user_query("after@example.com")).json()["data"]["result"]["email"] == "after@example.com"
+    assert user_emails_in_file(database) == ["before@example.com", "after@example.com"]
 
 
 async def test_database_file_is_created_if_missing(

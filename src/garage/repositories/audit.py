@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from prisma import Prisma
+from prisma.client import Batch
 from prisma.models import AuditLog
 
 from garage.repositories.pagination import Page, page_of, page_window
@@ -29,6 +30,22 @@ class AuditRepository:
                 "before": _as_json(before),
                 "after": _as_json(after),
             }
+        )
+
+    @staticmethod
+    def queue_record(
+        batch: Batch, *, actor: str, action: str, entity: str, entity_id: str, before: Any = None, after: Any = None
+    ) -> None:
+        """`record`, as one more write of `batch` (the change it describes is in the same batch)."""
+        batch.auditlog.create_many(
+            data=[{
+                "actor": actor,
+                "action": action,
+                "entity": entity,
+                "entityId": entity_id,
+                "before": _as_json(before),
+                "after": _as_json(after),
+            }]
         )
 
     async def record_creations(self, *, actor: str, entity: str, created: Sequence[tuple[str, Any]]) -> int:

@@ -8,32 +8,32 @@ from datetime import datetime, timezone
 from typing import Any
 
 from prisma import Prisma
+from prisma.client import Batch
 from prisma.models import Payment
 from prisma.types import PaymentCreateWithoutRelationsInput
 
 from garage.repositories.pagination import Page, after, page_of, page_window
+from garage.repositories.rows import new_id
 
 
 class PaymentRepository:
     def __init__(self, db: Prisma) -> None:
         self._db = db
 
-    async def create(
-        self, *, session_id: str, garage_id: str, amount_cents: int, currency: str, method: str,
-        reference: str | None, created_at: datetime,
+    @staticmethod
+    def queue_create(
+        batch: Batch, *, session_id: str, garage_id: str, amount_cents: int, currency: str, method: str,
+        reference: str | None, created_at: datetime, now: datetime,
     ) -> Payment:
-        return await self._db.payment.create(
-            data={
-                "sessionId": session_id,
-                "garageId": garage_id,
-                "amountCents": amount_cents,
-                "currency": currency,
-                "method": method,
-                "status": "COMPLETED",
-                "reference": reference,
-                "createdAt": created_at,
-            }
+        """Adds the INSERT of a COMPLETED payment to `batch`; returns the row as it will be stored.
+        A second payment for the session fails the batch (UniqueViolationError on `sessionId`)."""
+        payment = Payment(
+            id=new_id(), sessionId=session_id, garageId=garage_id, amountCents=amount_cents, currency=currency,
+            method=method, status="COMPLETED", reference=reference, createdAt=created_at, updatedAt=now,
+            refundedAt=None,
         )
+        batch.payment.create_many(data=[payment.model_dump(exclude={"session", "garage"})])  # type: ignore[list-item]
+        return payment
 
     async def get(self, payment_id: str) -> Payment | None:
         return await self._db.payment.find_unique(where={"id": payment_id})

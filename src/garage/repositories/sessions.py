@@ -8,12 +8,15 @@ from datetime import datetime
 from typing import Any
 
 from prisma import Prisma
+from prisma.client import Batch
 from prisma.models import ParkingSession
 from prisma.types import ParkingSessionCreateWithoutRelationsInput
 
 from garage.repositories.pagination import Page, page_of, page_window
+from garage.repositories.rows import new_id
 
 WITH_TICKET: dict[str, Any] = {"ticket": True}
+_RELATIONS = {"garage", "spot", "vehicle", "ticket", "payment"}
 NEWEST_FIRST: list[dict[str, str]] = [{"startTime": "desc"}, {"id": "desc"}]
 
 
@@ -21,45 +24,35 @@ class SessionRepository:
     def __init__(self, db: Prisma) -> None:
         self._db = db
 
-    async def create(
-        self, *, garage_id: str, spot_id: str, vehicle_id: str, license_plate: str, start_time: datetime
+    @staticmethod
+    def queue_start(
+        batch: Batch, *, garage_id: str, spot_id: str, vehicle_id: str, license_plate: str, start_time: datetime,
+        now: datetime,
     ) -> ParkingSession:
-        return await self._db.parkingsession.create(
-            data={
-                "garageId": garage_id,
-                "spotId": spot_id,
-                "vehicleId": vehicle_id,
-                "licensePlate": license_plate,
-                "startTime": start_time,
-                "status": "ACTIVE",
-            }
+        """Adds the INSERT of a new ACTIVE session to `batch`; returns the row as it will be stored."""
+        session = ParkingSession(
+            id=new_id(), garageId=garage_id, spotId=spot_id, vehicleId=vehicle_id, licensePlate=license_plate,
+            status="ACTIVE", startTime=start_time, endTime=None, feeCents=None, createdAt=now, updatedAt=now,
+        )
+        batch.parkingsession.create_many(data=[session.model_dump(exclude=_RELATIONS)])  # type: ignore[list-item]
+        return session
+
+    @staticmethod
+    def queue_complete(batch: Batch, session_id: str, *, end_time: datetime, fee_cents: int, now: datetime) -> None:
+        """Adds ACTIVE -> COMPLETED to `batch`. The status is part of the WHERE: a session that is
+        no longer ACTIVE when the batch runs fails it (RecordNotFoundError) and nothing is written.
+        (`update`, not `update_many`: only `update` fails a batch when nothing matches.)"""
+        batch.parkingsession.update(
+            where={"id": session_id, "status": "ACTIVE"},  # type: ignore[typeddict-unknown-key]  # Prisma 5 extended unique where
+            data={"status": "COMPLETED", "endTime": end_time, "feeCents": fee_cents, "updatedAt": now},
         )
 
-    async def get(self, session_id: str, *, with_garage: bool = False) -> ParkingSession | None:
-        include = {**WITH_TICKET, "garage": True} if with_garage else WITH_TICKET
+    async def get(self, session_id: str, *, with_garage_and_rate: bool = False) -> ParkingSession | None:
+        include = {**WITH_TICKET, "garage": {"include": {"rate": True}}} if with_garage_and_rate else WITH_TICKET
         return await self._db.parkingsession.find_unique(where={"id": session_id}, include=include)  # type: ignore[arg-type]
 
     async def active_for_vehicle(self, vehicle_id: str) -> ParkingSession | None:
         return await self._db.parkingsession.find_first(where={"vehicleId": vehicle_id, "status": "ACTIVE"})
-
-    async def active_for_spot(self, spot_id: str) -> ParkingSession | None:
-        return await self._db.parkingsession.find_first(where={"spotId": spot_id, "status": "ACTIVE"})
-
-    async def latest_end_for_vehicle(self, vehicle_id: str) -> datetime | None:
-        """When the vehicle last left (None if it never did)."""
-        row = await self._db.parkingsession.find_first(
-            where={"vehicleId": vehicle_id, "endTime": {"not": None}},  # type: ignore[arg-type]
-            order=[{"endTime": "desc"}],
-        )
-        return None if row is None else row.endTime
-
-    async def complete(self, session_id: str, *, end_time: datetime, fee_cents: int) -> bool:
-        """ACTIVE -> COMPLETED; False when the session was not ACTIVE (the guard is in the WHERE)."""
-        count = await self._db.parkingsession.update_many(
-            where={"id": session_id, "status": "ACTIVE"},
-            data={"status": "COMPLETED", "endTime": end_time, "feeCents": fee_cents},
-        )
-        return count == 1
 
     async def list(
         self,

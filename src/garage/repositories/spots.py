@@ -3,22 +3,20 @@
 
 from __future__ import annotations
 
-import secrets
-import string
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from prisma import Prisma
+from prisma.client import Batch
 from prisma.models import Spot
 from prisma.types import SpotCreateWithoutRelationsInput
 
 from garage.errors import NotFound
 from garage.repositories.pagination import Page, page_of, page_window
+from garage.repositories.rows import new_id, now_ms
 
-_BASE36 = string.digits + string.ascii_lowercase
 _SPOT_ORDER: list[Any] = [{"level": "asc"}, {"sortKey": "asc"}, {"id": "asc"}]
 
 
@@ -60,9 +58,20 @@ class SpotRepository:
                 return spot
         return None
 
-    async def set_status(self, spot_id: str, status: str) -> Spot:
-        """Sets a spot's status (callers audit)."""
-        return await self.update(spot_id, {"status": status})
+    @staticmethod
+    def queue_occupy(batch: Batch, spot: Spot, *, now: datetime) -> Spot:
+        """Adds AVAILABLE -> OCCUPIED to `batch`; returns the spot as it will be stored. A spot that
+        is no longer live and AVAILABLE when the batch runs fails it (RecordNotFoundError)."""
+        batch.spot.update(
+            where={"id": spot.id, "status": "AVAILABLE", "deletedAt": None},  # type: ignore[typeddict-unknown-key]  # Prisma 5 extended unique where
+            data={"status": "OCCUPIED", "updatedAt": now},
+        )
+        return spot.model_copy(update={"status": "OCCUPIED", "updatedAt": now})
+
+    @staticmethod
+    def queue_release(batch: Batch, spot_id: str, *, now: datetime) -> None:
+        """Adds -> AVAILABLE to `batch` (the spot's session is being completed in the same batch)."""
+        batch.spot.update_many(where={"id": spot_id}, data={"status": "AVAILABLE", "updatedAt": now})
 
     async def update(self, spot_id: str, changes: dict[str, Any]) -> Spot:
         updated = await self._db.spot.update(where={"id": spot_id}, data=changes)  # type: ignore[arg-type]
@@ -83,10 +92,10 @@ class SpotRepository:
         createMany does not return rows, so ids and timestamps are chosen here (ids cuid-shaped,
         times at the database's millisecond precision) instead of being read back.
         """
-        now = _now_ms()
+        now = now_ms()
         rows = [
             Spot(
-                id=_new_id(), garageId=garage_id, level=spot.level, number=spot.number, sortKey=spot.sort_key,
+                id=new_id(), garageId=garage_id, level=spot.level, number=spot.number, sortKey=spot.sort_key,
                 type=spot.type, status=spot.status, createdAt=now, updatedAt=now, deletedAt=None,
             )
             for spot in spots
@@ -153,18 +162,3 @@ class SpotRepository:
     async def insert_many(self, rows: Sequence[SpotCreateWithoutRelationsInput]) -> int:
         """Bulk import: the rows as given (ids, sort keys and timestamps included), ONE createMany."""
         return await self._db.spot.create_many(data=list(rows))
-
-
-def _now_ms() -> datetime:
-    now = datetime.now(timezone.utc)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
-def _new_id() -> str:
-    """A cuid-shaped id: "c", the time in base 36, then 16 random base-36 characters."""
-    millis = int(time.time() * 1000)
-    stamp = ""
-    while millis:
-        millis, digit = divmod(millis, 36)
-        stamp = _BASE36[digit] + stamp
-    return "c" + stamp.rjust(8, "0") + "".join(secrets.choice(_BASE36) for _ in range(16))

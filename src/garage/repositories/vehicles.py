@@ -7,10 +7,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 from prisma import Prisma
+from prisma.client import Batch
 from prisma.models import Vehicle
 from prisma.types import VehicleCreateWithoutRelationsInput
 
 from garage.repositories.pagination import Page, after, page_of, page_window
+from garage.repositories.rows import new_id
 
 LIVE: dict[str, Any] = {"deletedAt": None}
 
@@ -34,11 +36,30 @@ class VehicleRepository:
             }
         )
 
+    @staticmethod
+    def queue_create(batch: Batch, *, license_plate: str, type: str, now: datetime) -> Vehicle:
+        """Adds the INSERT of a vehicle without owner fields to `batch`; returns the row as it will
+        be stored. A live vehicle with the plate fails the batch (UniqueViolationError)."""
+        vehicle = Vehicle(
+            id=new_id(), licensePlate=license_plate, type=type, ownerName=None, ownerEmail=None, ownerPhone=None,
+            createdAt=now, updatedAt=now, deletedAt=None,
+        )
+        batch.vehicle.create_many(data=[vehicle.model_dump(exclude={"sessions"})])  # type: ignore[list-item]
+        return vehicle
+
     async def get_live(self, vehicle_id: str) -> Vehicle | None:
         return await self._db.vehicle.find_first(where={"id": vehicle_id, **LIVE})  # type: ignore[arg-type]
 
     async def live_by_plate(self, license_plate: str) -> Vehicle | None:
         return await self._db.vehicle.find_first(where={"licensePlate": license_plate, **LIVE})  # type: ignore[arg-type]
+
+    async def live_by_plate_with_latest_session(self, license_plate: str) -> Vehicle | None:
+        """The live vehicle with the plate and, in `sessions`, its latest session by start time (a
+        vehicle's sessions never overlap, so that is its ACTIVE one or the one it last left)."""
+        return await self._db.vehicle.find_first(
+            where={"licensePlate": license_plate, **LIVE},  # type: ignore[arg-type]
+            include={"sessions": {"order_by": [{"startTime": "desc"}, {"id": "desc"}], "take": 1}},
+        )
 
     async def list_live(self, *, license_plate: str | None, limit: int, cursor: str | None) -> Page[Vehicle]:
         where: dict[str, Any] = dict(LIVE)

@@ -36,7 +36,7 @@ import zoneinfo
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, Literal, TypedDict, TypeVar, cast
 
@@ -56,6 +56,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from garage.repositories.audit import AuditRepository
 from garage.repositories.garages import GarageRepository
 from garage.repositories.payments import PaymentRepository
+from garage.repositories.rows import at_db_precision, now_ms
 from garage.repositories.rates import DEFAULT_RATE, RateRepository
 from garage.repositories.sessions import SessionRepository
 from garage.repositories.spots import SpotRepository
@@ -97,12 +98,6 @@ def _no_nul(value: str) -> str:
     return value
 
 
-def _utc_ms(value: datetime) -> datetime:
-    # The database keeps milliseconds: compare and store exactly what it will hold.
-    value = value.astimezone(timezone.utc)
-    return value.replace(microsecond=value.microsecond // 1000 * 1000)
-
-
 def _plate(value: str) -> str:
     try:
         return normalise_plate(value)
@@ -120,7 +115,7 @@ def _ticket_code(value: str) -> str:
 Id = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_no_nul)]
 Text = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_no_nul)]
 LongText = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_no_nul)]
-Instant = Annotated[AwareDatetime, AfterValidator(_utc_ms)]
+Instant = Annotated[AwareDatetime, AfterValidator(at_db_precision)]
 Plate = Annotated[str, Field(max_length=100), AfterValidator(_plate)]
 TicketCode = Annotated[str, Field(max_length=100), AfterValidator(_ticket_code)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
@@ -574,7 +569,7 @@ class LegacyImportService:
         return report
 
     async def _plan(self, db: Prisma, s: Snapshot, report: ImportReport) -> Plan:
-        now = _utc_ms(datetime.now(timezone.utc))
+        now = now_ms()
         problems: list[Problem] = []
         plan = Plan()
 

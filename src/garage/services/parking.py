@@ -1,32 +1,45 @@
 """The parking flow: check-in, quote, check-out (by session or ticket), and reading sessions,
 tickets and payments; refunds.
 
-Check-in and check-out each run in ONE interactive transaction (garage.db.transaction: retried
-whole on a transient failure, see garage/retry.py). The engine begins every
-interactive transaction with BEGIN IMMEDIATE, so it holds SQLite's write lock from its first
-statement: the checks inside ("is the spot free?", "is the vehicle parked?") and the writes that
-depend on them are serialised across every worker process. The partial unique indexes (one
-ACTIVE session per spot and per vehicle, one live vehicle per plate) are the last line of defence;
-their violations map to the contract's 409 codes.
+Round trips are what a check-in or check-out costs (each ~1 ms through the client and the engine;
+SQLite's own work is microseconds), and the write lock is what every worker process queues for:
+- Reads that need no lock happen first, outside any transaction and together (asyncio.gather).
+- Every write of one operation goes as ONE transactional batch (garage.db.RetryingBatch): the
+  engine runs it in one SQLite transaction, all or nothing, in one request.
+- No interactive transaction: SQLite's write lock is held only while the engine runs one batch
+  (with an interactive transaction it is held across round trips, and a second worker's engine
+  waits for it with its event loop blocked). Each batch carries its own guards instead: check-in
+  takes the spot only if it is still live and AVAILABLE, check-out completes the session only if
+  it is still ACTIVE (in the UPDATEs' WHERE: a stale read fails the whole batch).
+- A check-in whose batch failed because a concurrent request changed what it read (the spot was
+  taken, the plate or the vehicle's ACTIVE session appeared) starts again from its reads, which
+  then give the right answer (another spot, or the contract's 409). Within one process, check-ins
+  of one garage pick-and-take one at a time, so they do not all pick the same "first fitting
+  spot"; only other worker processes can race for it.
+The partial unique indexes (one ACTIVE session per spot and per vehicle, one live vehicle per
+plate) are the last line of defence; their violations map to the contract's 409 codes.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from prisma import Prisma
-from prisma.errors import UniqueViolationError
-from prisma.models import ParkingSession, Payment, Spot, Ticket
+from prisma.errors import RecordNotFoundError, UniqueViolationError
+from prisma.models import ParkingSession, Payment, Spot, Ticket, Vehicle
 
 from garage.db import transaction
 from garage.errors import Conflict, NotFound, found, ValidationFailed
 from garage.repositories.audit import AuditRepository
 from garage.repositories.garages import GarageRepository
 from garage.repositories.pagination import Page
+from garage.repositories.rows import now_ms
 from garage.repositories.payments import PaymentRepository
-from garage.repositories.rates import RateRepository
 from garage.repositories.sessions import SessionRepository
 from garage.repositories.spots import SpotRepository
 from garage.repositories.tickets import TicketRepository
@@ -46,13 +59,15 @@ SPOT_PREFERENCE: dict[str, tuple[str, ...]] = {
     "TRUCK": ("LARGE",),
 }
 # HANDICAP spots are never picked automatically; asked for by spotId they take these vehicles.
+log = logging.getLogger(__name__)
 HANDICAP_VEHICLES = frozenset({"MOTORCYCLE", "CAR", "EV"})
 CLOCK_SKEW = timedelta(seconds=5)
 REFERENCE_FIELD = "Payment.reference"
 # Check-in/out wait behind each other (and behind other workers) for the write lock: give a burst
 # of simultaneous gates time to queue instead of failing after the client's 2 s default.
-TX_LIMITS: dict[str, Any] = {"max_wait": timedelta(seconds=15), "timeout": timedelta(seconds=15)}
-_CODE_ATTEMPTS = 5
+# Attempts of a check-in whose batch lost a race (see the module docstring); each lost race means
+# another request succeeded, so running out takes that many simultaneous winners.
+_CHECK_IN_ATTEMPTS = 8
 
 
 def spot_accepts(spot_type: str, vehicle_type: str) -> bool:
@@ -60,12 +75,6 @@ def spot_accepts(spot_type: str, vehicle_type: str) -> bool:
     if spot_type == "HANDICAP":
         return vehicle_type in HANDICAP_VEHICLES
     return spot_type in SPOT_PREFERENCE[vehicle_type]
-
-
-def now_ms() -> datetime:
-    """Now, at the millisecond precision the database keeps (so responses match stored values)."""
-    now = datetime.now(timezone.utc)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,8 @@ class ParkingService:
     def __init__(self, db: Prisma, cipher: FieldCipher) -> None:
         self._db = db
         self._cipher = cipher
+        # per garage id: this process's check-ins pick and take spots one at a time
+        self._picking: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     # ---- check-in -------------------------------------------------------------------------
     async def check_in(
@@ -94,56 +105,51 @@ class ParkingService:
     ) -> CheckedIn:
         """`license_plate` is normalised. Raises NotFound, ValidationFailed or Conflict
         (GARAGE_FULL, SPOT_NOT_AVAILABLE, SPOT_INCOMPATIBLE, VEHICLE_ALREADY_PARKED); a failed
-        check-in writes nothing (the transaction rolls back, the new vehicle with it)."""
+        check-in writes nothing.
+
+        Round trips: the garage and the vehicle (with its latest session) read together, the spot
+        picked, then every write as one batch (module docstring)."""
         now = now_ms()
         if at is not None and at > now + CLOCK_SKEW:
             raise _invalid("at", "must not be in the future")
         start = now if at is None else min(at, now)
-        try:
-            return await transaction(
-                self._db, lambda tx: self._check_in(tx, garage_id, license_plate, vehicle_type, spot_id, start, actor),
-                **TX_LIMITS,
+        for attempt in range(1, _CHECK_IN_ATTEMPTS + 1):
+            garage, vehicle = await asyncio.gather(
+                live_garage(GarageRepository(self._db), garage_id),
+                VehicleRepository(self._db).live_by_plate_with_latest_session(license_plate),
             )
-        except UniqueViolationError as error:
-            raise _check_in_conflict(error, by_spot_id=spot_id is not None) from error
+            parked_as = _vehicle_may_enter(vehicle, license_plate, vehicle_type, start)
+            async with self._picking[garage.id]:
+                spot = await self._choose_spot(SpotRepository(self._db), garage.id, spot_id, parked_as)
+                try:
+                    return await self._occupy(spot, vehicle, license_plate, parked_as, start, actor)
+                except (RecordNotFoundError, UniqueViolationError) as error:
+                    if attempt == _CHECK_IN_ATTEMPTS:
+                        raise _check_in_conflict(error, by_spot_id=spot_id is not None) from error
+                    log.info("check-in of %s lost a race (%s); reading again", license_plate, type(error).__name__)
+        raise AssertionError("unreachable")
 
-    async def _check_in(
-        self, tx: Prisma, garage_id: str, plate: str, vehicle_type: str | None, spot_id: str | None,
-        start: datetime, actor: str,
+    async def _occupy(
+        self, spot: Spot, vehicle: Vehicle | None, plate: str, parked_as: str, start: datetime, actor: str
     ) -> CheckedIn:
-        await live_garage(GarageRepository(tx), garage_id)
-        vehicles, sessions, spots = VehicleRepository(tx), SessionRepository(tx), SpotRepository(tx)
-        audit = AuditRepository(tx)
-        vehicle = await vehicles.live_by_plate(plate)
-        if vehicle is None:
-            if vehicle_type is None:
-                raise _invalid("vehicleType", "is required for a plate seen for the first time")
-            parked_as = vehicle_type
-        else:
-            # a known plate keeps its stored type, whatever the gate says (API.md, Clarifications)
-            parked_as = vehicle.type
-            if await sessions.active_for_vehicle(vehicle.id) is not None:
-                raise _already_parked(plate)
-            last_exit = await sessions.latest_end_for_vehicle(vehicle.id)
-            if last_exit is not None and start < last_exit:
-                raise _invalid("at", f"is before this vehicle's last check-out ({last_exit.isoformat()})")
-
-        spot = await self._choose_spot(spots, garage_id, spot_id, parked_as)
-        if vehicle is None:
-            vehicle = await vehicles.create(license_plate=plate, type=parked_as)
-            await audit.record(actor=actor, action="CREATE", entity="Vehicle", entity_id=vehicle.id,
-                               after=vehicle_audit_view(vehicle))
-        session = await sessions.create(
-            garage_id=garage_id, spot_id=spot.id, vehicle_id=vehicle.id, license_plate=plate, start_time=start
-        )
-        ticket = await TicketRepository(tx).create(
-            code=await _unused_code(TicketRepository(tx)), session_id=session.id, issued_at=start
-        )
-        occupied = await spots.set_status(spot.id, "OCCUPIED")
-        await audit.record(actor=actor, action="CHECK_IN", entity="Session", entity_id=session.id,
-                           after={**_session_view(session), "ticketCode": ticket.code})
-        await audit.record(actor=actor, action="UPDATE", entity="Spot", entity_id=spot.id,
-                           before={"status": spot.status}, after={"status": occupied.status, "sessionId": session.id})
+        now = now_ms()
+        async with self._db.batch_() as batch:
+            if vehicle is None:
+                vehicle = VehicleRepository.queue_create(batch, license_plate=plate, type=parked_as, now=now)
+                AuditRepository.queue_record(batch, actor=actor, action="CREATE", entity="Vehicle", entity_id=vehicle.id,
+                                             after=vehicle_audit_view(vehicle))
+            session = SessionRepository.queue_start(
+                batch, garage_id=spot.garageId, spot_id=spot.id, vehicle_id=vehicle.id, license_plate=plate,
+                start_time=start, now=now,
+            )
+            ticket = TicketRepository.queue_issue(batch, code=new_ticket_code(), session_id=session.id, issued_at=start,
+                                                  now=now)
+            occupied = SpotRepository.queue_occupy(batch, spot, now=now)
+            AuditRepository.queue_record(batch, actor=actor, action="CHECK_IN", entity="Session", entity_id=session.id,
+                                         after={**_session_view(session), "ticketCode": ticket.code})
+            AuditRepository.queue_record(batch, actor=actor, action="UPDATE", entity="Spot", entity_id=spot.id,
+                                         before={"status": spot.status},
+                                         after={"status": occupied.status, "sessionId": session.id})
         return CheckedIn(session=session.model_copy(update={"ticket": ticket}), ticket=ticket, spot=occupied)
 
     @staticmethod
@@ -166,74 +172,71 @@ class ParkingService:
     async def quote(self, session_id: str, *, at: datetime | None, lost_ticket: bool) -> tuple[pricing.Fee, datetime]:
         """What check-out would charge at `at` (default now); writes nothing. `at` may lie in the
         future (a pay station can quote a planned exit) but not before the session started."""
-        session = await _session(SessionRepository(self._db), session_id)
+        session = await _session(SessionRepository(self._db), session_id, with_garage_and_rate=True)
         _require_active(session)
         end = now_ms() if at is None else at
         if end < session.startTime - CLOCK_SKEW:
             raise _invalid("at", "is before the session started")
         end = max(end, session.startTime)
-        rate = await _rate_terms(self._db, session.garageId)
-        return pricing.fee_between(session.startTime, end, rate, lost_ticket=lost_ticket), end
+        return pricing.fee_between(session.startTime, end, _rate_terms(session), lost_ticket=lost_ticket), end
 
     async def check_out(
         self, session_id: str, *, payment_method: str, reference: str | None, lost_ticket: bool,
         at: datetime | None, actor: str,
     ) -> CheckedOut:
         sealed = self._cipher.encrypt_optional(reference, REFERENCE_FIELD)
-        try:
-            result = await transaction(
-                self._db, lambda tx: self._check_out(tx, session_id, payment_method, sealed, lost_ticket, at, actor),
-                **TX_LIMITS,
-            )
-        except UniqueViolationError as error:
-            # Payment.sessionId is unique: a second payment for one session means it already ended
-            raise _not_active() from error
-        return self._revealed(result)
+        session = await _session(SessionRepository(self._db), session_id, with_garage_and_rate=True)
+        return self._revealed(await self._complete(session, payment_method, sealed, lost_ticket, at, actor))
 
     async def check_out_ticket(
         self, code: str, *, payment_method: str, reference: str | None, lost_ticket: bool,
         at: datetime | None, actor: str,
     ) -> CheckedOut:
         sealed = self._cipher.encrypt_optional(reference, REFERENCE_FIELD)
-        async def by_ticket(tx: Prisma) -> CheckedOut:
-            ticket = await _ticket(TicketRepository(tx), code)
-            return await self._check_out(tx, ticket.sessionId, payment_method, sealed, lost_ticket, at, actor)
+        ticket = await _ticket(TicketRepository(self._db), code)
+        session = await _session(SessionRepository(self._db), ticket.sessionId, with_garage_and_rate=True)
+        return self._revealed(await self._complete(session, payment_method, sealed, lost_ticket, at, actor))
 
-        try:
-            result = await transaction(self._db, by_ticket, **TX_LIMITS)
-        except UniqueViolationError as error:
-            raise _not_active() from error
-        return self._revealed(result)
-
-    async def _check_out(
-        self, tx: Prisma, session_id: str, method: str, sealed_reference: str | None, lost_ticket: bool,
+    async def _complete(
+        self, session: ParkingSession, method: str, sealed_reference: str | None, lost_ticket: bool,
         at: datetime | None, actor: str,
     ) -> CheckedOut:
-        sessions = SessionRepository(tx)
-        session = await _session(sessions, session_id, with_garage=True)
-        assert session.garage is not None
+        """Ends `session` (read with its ticket, garage and rate) with ONE batch of writes: no
+        interactive transaction (module docstring). The batch completes the session
+        only if it is still ACTIVE when it runs (the guard is in the UPDATE's WHERE; a concurrent
+        check-out that got there first makes it fail whole), and Payment.sessionId is unique."""
         _require_active(session)
+        assert session.garage is not None and session.ticket is not None  # every session has both
         end = _end_time(at, session.startTime)
         # the rate in force when the check-out is processed (API.md, Clarifications)
-        fee = pricing.fee_between(session.startTime, end, await _rate_terms(tx, session.garageId), lost_ticket=lost_ticket)
-        if not await sessions.complete(session_id, end_time=end, fee_cents=fee.fee_cents):
-            raise _not_active()
-        payment = await PaymentRepository(tx).create(
-            session_id=session_id, garage_id=session.garageId, amount_cents=fee.fee_cents,
-            currency=session.garage.currency, method=method, reference=sealed_reference, created_at=end,
-        )
-        ticket = await TicketRepository(tx).set_status(session_id, "LOST" if lost_ticket else "PAID")
-        assert ticket is not None
-        spot = await SpotRepository(tx).set_status(session.spotId, "AVAILABLE")
-        completed = await _session(sessions, session_id)
-        audit = AuditRepository(tx)
-        await audit.record(actor=actor, action="CHECK_OUT", entity="Session", entity_id=session_id,
-                           before=_session_view(session),
-                           after={**_session_view(completed), "ticketStatus": ticket.status, "minutes": fee.minutes})
-        await audit.record(actor=actor, action="CREATE", entity="Payment", entity_id=payment.id,
-                           after=payment_audit_view(payment))
-        await audit.record(actor=actor, action="UPDATE", entity="Spot", entity_id=spot.id,
-                           before={"status": "OCCUPIED", "sessionId": session_id}, after={"status": spot.status})
+        fee = pricing.fee_between(session.startTime, end, _rate_terms(session), lost_ticket=lost_ticket)
+        now = now_ms()
+        try:
+            async with self._db.batch_() as batch:
+                SessionRepository.queue_complete(batch, session.id, end_time=end, fee_cents=fee.fee_cents, now=now)
+                payment = PaymentRepository.queue_create(
+                    batch, session_id=session.id, garage_id=session.garageId, amount_cents=fee.fee_cents,
+                    currency=session.garage.currency, method=method, reference=sealed_reference, created_at=end, now=now,
+                )
+                ticket = TicketRepository.queue_set_status(batch, session.ticket, "LOST" if lost_ticket else "PAID", now=now)
+                SpotRepository.queue_release(batch, session.spotId, now=now)
+                completed = session.model_copy(update={
+                    "status": "COMPLETED", "endTime": end, "feeCents": fee.fee_cents, "updatedAt": now,
+                    "ticket": ticket, "garage": None,
+                })
+                AuditRepository.queue_record(
+                    batch, actor=actor, action="CHECK_OUT", entity="Session", entity_id=session.id,
+                    before=_session_view(session),
+                    after={**_session_view(completed), "ticketStatus": ticket.status, "minutes": fee.minutes},
+                )
+                AuditRepository.queue_record(batch, actor=actor, action="CREATE", entity="Payment", entity_id=payment.id,
+                                             after=payment_audit_view(payment))
+                AuditRepository.queue_record(batch, actor=actor, action="UPDATE", entity="Spot", entity_id=session.spotId,
+                                             before={"status": "OCCUPIED", "sessionId": session.id},
+                                             after={"status": "AVAILABLE"})
+        except (RecordNotFoundError, UniqueViolationError) as error:
+            # the session was completed by someone else between the read and the batch
+            raise _not_active() from error
         return CheckedOut(session=completed, payment=payment, ticket=ticket)
 
     def _revealed(self, result: CheckedOut) -> CheckedOut:
@@ -315,8 +318,9 @@ def _end_time(at: datetime | None, start: datetime) -> datetime:
     return max(start, min(at, now))
 
 
-async def _rate_terms(db: Prisma, garage_id: str) -> pricing.RateTerms:
-    rate = await RateRepository(db).get(garage_id)
+def _rate_terms(session: ParkingSession) -> pricing.RateTerms:
+    """The rate of the session's garage (read with it)."""
+    rate = session.garage.rate if session.garage is not None else None
     if rate is None:  # garages get a rate row at creation; imported data may lack one
         return pricing.DEFAULT_RATE
     return pricing.RateTerms(
@@ -326,16 +330,25 @@ async def _rate_terms(db: Prisma, garage_id: str) -> pricing.RateTerms:
     )
 
 
-async def _unused_code(tickets: TicketRepository) -> str:
-    for _ in range(_CODE_ATTEMPTS):
-        code = new_ticket_code()
-        if not await tickets.code_taken(code):
-            return code
-    raise RuntimeError("no unused ticket code found")  # 2^50 codes: effectively unreachable
+def _vehicle_may_enter(vehicle: Vehicle | None, plate: str, vehicle_type: str | None, start: datetime) -> str:
+    """The type the vehicle parks as, or why it may not check in (read with its latest session)."""
+    if vehicle is None:
+        if vehicle_type is None:
+            raise _invalid("vehicleType", "is required for a plate seen for the first time")
+        return vehicle_type
+    latest = vehicle.sessions[0] if vehicle.sessions else None
+    if latest is not None and latest.status == "ACTIVE":
+        raise _already_parked(plate)
+    if latest is not None and latest.endTime is not None and start < latest.endTime:
+        raise _invalid("at", f"is before this vehicle's last check-out ({latest.endTime.isoformat()})")
+    # a known plate keeps its stored type, whatever the gate says (API.md, Clarifications)
+    return vehicle.type
 
 
-async def _session(sessions: SessionRepository, session_id: str, *, with_garage: bool = False) -> ParkingSession:
-    return found(await sessions.get(session_id, with_garage=with_garage), f"session {session_id}")
+async def _session(
+    sessions: SessionRepository, session_id: str, *, with_garage_and_rate: bool = False
+) -> ParkingSession:
+    return found(await sessions.get(session_id, with_garage_and_rate=with_garage_and_rate), f"session {session_id}")
 
 
 async def _ticket(tickets: TicketRepository, code: str) -> Ticket:
@@ -363,11 +376,12 @@ def _invalid(field: str, problem: str) -> ValidationFailed:
     return ValidationFailed(f"{field} {problem}", details={"fields": {field: problem}})
 
 
-def _check_in_conflict(error: UniqueViolationError, *, by_spot_id: bool) -> Conflict:
-    """Which partial unique index refused the check-in. A live plate or an ACTIVE session of the
-    vehicle: someone checked the same vehicle in first. A spot's ACTIVE session: someone took it."""
-    text = f"{error} {error.meta}"
-    if "spotId" in text:
+def _check_in_conflict(error: RecordNotFoundError | UniqueViolationError, *, by_spot_id: bool) -> Conflict:
+    """What a check-in that kept losing races is told. The spot's guarded UPDATE matched nothing
+    or a partial unique index refused a spot's second ACTIVE session: someone took the spot. A
+    live plate or an ACTIVE session of the vehicle: someone checked the same vehicle in first."""
+    text = f"{error} {getattr(error, 'meta', '')}"
+    if isinstance(error, RecordNotFoundError) or "spotId" in text:
         if by_spot_id:
             return Conflict("The spot was just taken", code="SPOT_NOT_AVAILABLE")
         return Conflict("The spot picked was just taken; no other free spot fits", code="GARAGE_FULL")

@@ -1,0 +1,37 @@
+"""Values the application chooses for rows it writes without reading them back (createMany, and
+the parking flow's transactional batches, which return no rows): ids and timestamps."""
+
+from __future__ import annotations
+
+import secrets
+import string
+import time
+from datetime import datetime, timezone
+
+_BASE36 = string.digits + string.ascii_lowercase
+
+
+def at_db_precision(moment: datetime) -> datetime:
+    """`moment` in UTC at the millisecond precision the database keeps, so that a value returned
+    without a read-back equals the stored one."""
+    moment = moment.astimezone(timezone.utc)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def now_ms() -> datetime:
+    return at_db_precision(datetime.now(timezone.utc))
+
+
+def new_id() -> str:
+    """A cuid-shaped id like Prisma's `@default(cuid())`: "c", the time in base 36, then 16
+    random base-36 characters (82 bits: collisions are not a practical concern). One randbits
+    call, not one secrets.choice per character: bulk writes make thousands of these."""
+    return "c" + _base36(int(time.time() * 1000)).rjust(8, "0") + _base36(secrets.randbits(82)).rjust(16, "0")[-16:]
+
+
+def _base36(number: int) -> str:
+    digits = ""
+    while number:
+        number, digit = divmod(number, 36)
+        digits = _BASE36[digit] + digits
+    return digits
