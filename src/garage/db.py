@@ -10,11 +10,12 @@ engine process that died (`RestartingQueryEngine`).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import suppress
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -169,6 +170,45 @@ class RetryingBatch(Batch):
             raise
 
 
+async def insert_rows(db: Prisma, model: str, rows: Sequence[Mapping[str, object]]) -> int:
+    """`createMany` of `rows` (every column given, ids and timestamps included) for bulk writes,
+    sent in Prisma's JSON protocol, which the engine takes as it is. The client's own createMany
+    goes through its GraphQL text builder (~70 µs a row: 350 ms for 5000 spots) and the engine
+    then parses that text back; this costs a json.dumps. Same errors as the client's (unique
+    violations etc.), same retry policy as a single write (SINGLE_WRITE), and inside an
+    interactive transaction it runs in it. Returns how many rows were inserted."""
+    if not rows:
+        return 0
+    payload = json.dumps(
+        {"modelName": model, "action": "createMany",
+         "query": {"arguments": {"data": rows}, "selection": {"count": True}}},
+        default=_json_protocol_value,
+    )
+
+    async def send() -> int:
+        response = await db._engine.query(payload, tx_id=db._tx_id)
+        (result,) = response["data"].values()
+        return int(result["count"])
+
+    if db.is_transaction():
+        return await send()
+    try:
+        return await retrying(send, retry_on=retry_when(SINGLE_WRITE), what=f"insert of {len(rows)} {model} rows")
+    except Exception as error:
+        failure = classify(error)
+        if failure is not None:
+            raise DatabaseUnavailable(OUTCOME_UNKNOWN if failure is Failure.ENGINE_LOST else UNAVAILABLE) from error
+        raise
+
+
+def _json_protocol_value(value: object) -> object:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise TypeError("naive datetime: times are stored in UTC and must carry a time zone")
+        return {"$type": "DateTime", "value": value.isoformat()}
+    raise TypeError(f"{type(value).__name__} is not a column value")
+
+
 async def transaction(
     db: Prisma, work: Callable[[Prisma], Awaitable[T]], *, max_wait: timedelta = timedelta(seconds=2),
     timeout: timedelta = timedelta(seconds=5), policy: RetryPolicy = DEFAULT_POLICY,
@@ -208,4 +248,4 @@ async def transaction(
         raise
 
 
-__all__ = ["GaragePrisma", "RestartingQueryEngine", "RetryingBatch", "create_prisma", "transaction", "Failure"]
+__all__ = ["GaragePrisma", "RestartingQueryEngine", "RetryingBatch", "insert_rows", "create_prisma", "transaction", "Failure"]

@@ -48,6 +48,27 @@ async def test_audit_record_and_filtered_list(db: Prisma) -> None:
     assert later.items == []
 
 
+async def test_queue_record_writes_the_row_record_would(db: Prisma) -> None:
+    entity_id = uuid.uuid4().hex
+    async with db.batch_() as batch:
+        AuditRepository.queue_record(batch, actor="k2", action="CHECK_IN", entity="Session", entity_id=entity_id,
+                                     after={"status": "ACTIVE", "spot": None})
+        AuditRepository.queue_record(batch, actor="k2", action="UPDATE", entity="Session", entity_id=entity_id,
+                                     before={"status": "ACTIVE"}, after={"status": "COMPLETED"})
+    await AuditRepository(db).record(actor="k2", action="UPDATE", entity="Session", entity_id=entity_id,
+                                     before={"status": "ACTIVE"}, after={"status": "COMPLETED"})
+    page = await AuditRepository(db).list(entity="Session", entity_id=entity_id, since=None, until=None, limit=10,
+                                          cursor=None)
+    written = sorted(((row.actor, row.action, row.entity, row.entityId, row.before, row.after) for row in page.items),
+                     key=lambda row: (row[1], row[4] or ""))
+    assert written == [
+        ("k2", "CHECK_IN", "Session", entity_id, None, '{"spot": null, "status": "ACTIVE"}'),
+        # the batched row and the one `record` wrote are the same
+        ("k2", "UPDATE", "Session", entity_id, '{"status": "ACTIVE"}', '{"status": "COMPLETED"}'),
+        ("k2", "UPDATE", "Session", entity_id, '{"status": "ACTIVE"}', '{"status": "COMPLETED"}'),
+    ]
+
+
 async def test_applied_migrations_are_listed(db: Prisma) -> None:
     names = await MigrationRepository(db).applied_names()
     assert names and all("_" in name for name in names)

@@ -17,9 +17,8 @@ from garage.db import create_prisma
 from garage.repositories.archive import ArchiveRepository, BatchTotals, totals_of
 from garage.repositories.payments import PaymentRepository
 from garage.repositories.sessions import SessionRepository
-from garage.repositories.tickets import TicketRepository
 from tests.database import apply_migrations
-from tests.repositories.test_sessions import make_garage, make_vehicle
+from tests.repositories.builders import complete_session, make_garage, pay, start_session
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -47,19 +46,15 @@ async def test_archive_batches_copy_replace_total_and_delete(db: Prisma, archive
     sessions = SessionRepository(db)
     ids = []
     for index in range(4):
-        vehicle = await make_vehicle(db)
         start = LONG_AGO + timedelta(hours=index)
-        session = await sessions.create(garage_id=garage.id, spot_id=spots[index].id, vehicle_id=vehicle.id,
-                                        license_plate=vehicle.licensePlate, start_time=start)
+        # the third has neither ticket nor payment
+        session = await start_session(db, spots[index], start=start, ticket_code=ticket_code() if index < 2 else None)
         ids.append(session.id)
         if index == 3:
             continue  # stays ACTIVE
-        if index < 2:  # the third has neither ticket nor payment
-            await TicketRepository(db).create(code=ticket_code(), session_id=session.id, issued_at=start)
-            await PaymentRepository(db).create(session_id=session.id, garage_id=garage.id, amount_cents=100 + index,
-                                               currency="EUR", method="CARD", reference=None,
-                                               created_at=start + timedelta(minutes=30))
-        assert await sessions.complete(session.id, end_time=start + timedelta(minutes=30), fee_cents=100 + index)
+        if index < 2:
+            await pay(db, session, amount_cents=100 + index, created_at=start + timedelta(minutes=30))
+        await complete_session(db, session, end=start + timedelta(minutes=30), fee_cents=100 + index)
     assert await PaymentRepository(db).refund((await PaymentRepository(db).for_session(ids[1])).id)  # type: ignore[union-attr]
 
     live = ArchiveRepository(db)

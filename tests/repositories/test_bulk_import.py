@@ -18,7 +18,7 @@ from garage.repositories.spots import SpotRepository
 from garage.repositories.tickets import TicketRepository
 from garage.repositories.vehicles import VehicleRepository
 from garage.services.tickets import new_ticket_code
-from tests.repositories.test_sessions import T0
+from tests.repositories.builders import T0
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

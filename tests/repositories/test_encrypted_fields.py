@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
 
 import pytest
 from prisma import Prisma
 
 from garage.repositories.payments import PaymentRepository
-from garage.repositories.sessions import SessionRepository
+from garage.repositories.rows import now_ms
 from garage.repositories.vehicles import VehicleRepository
-from tests.repositories.test_sessions import make_garage
+from tests.repositories.builders import make_garage, pay, start_session
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -33,14 +32,12 @@ async def test_vehicles_with_owner_fields_are_walked_by_id_and_rewritten(db: Pri
 
 async def test_payments_with_reference_are_walked_and_rewritten(db: Prisma) -> None:
     garage, spots = await make_garage(db, spots=2)
-    payments, sessions = PaymentRepository(db), SessionRepository(db)
+    payments = PaymentRepository(db)
     created = []
     for index, reference in enumerate(["v1:k:a", None]):
-        vehicle = await VehicleRepository(db).create(license_plate=uuid.uuid4().hex[:8].upper(), type="CAR")
-        session = await sessions.create(garage_id=garage.id, spot_id=spots[index].id, vehicle_id=vehicle.id,
-                                        license_plate=vehicle.licensePlate, start_time=datetime.now(timezone.utc))
-        created.append(await payments.create(session_id=session.id, garage_id=garage.id, amount_cents=1, currency="USD",
-                                             method="CASH", reference=reference, created_at=datetime.now(timezone.utc)))
+        session = await start_session(db, spots[index])
+        created.append(await pay(db, session, amount_cents=1, currency="USD", method="CASH", reference=reference,
+                                 created_at=now_ms()))
     first = await payments.with_reference(after_id=None, limit=500)
     ids = [row.id for row in first]
     assert created[0].id in ids and created[1].id not in ids

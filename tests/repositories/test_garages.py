@@ -65,14 +65,16 @@ async def test_list_live_pages_newest_first_without_gaps(db: Prisma) -> None:
 
 
 async def test_count_active_sessions_counts_only_active_ones_of_the_garage(db: Prisma) -> None:
-    from tests.repositories.test_spots import new_session, new_spots
+    from tests.repositories.builders import complete_session, start_session
+    from tests.repositories.test_spots import new_spots
 
     garage = await new_garage(db)
     other = await new_garage(db)
     assert await GarageRepository(db).count_active_sessions(garage.id) == 0
     spot, done_spot = await new_spots(db, garage.id, ["1", "2"])
     (other_spot,) = await new_spots(db, other.id, ["1"])
-    await new_session(db, spot, status="ACTIVE")
-    await new_session(db, done_spot, status="COMPLETED")
-    await new_session(db, other_spot, status="ACTIVE")
+    await start_session(db, spot)
+    done = await start_session(db, done_spot)
+    await complete_session(db, done, end=done.startTime, fee_cents=0)
+    await start_session(db, other_spot)
     assert await GarageRepository(db).count_active_sessions(garage.id) == 1

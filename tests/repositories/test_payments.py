@@ -1,4 +1,4 @@
-"""PaymentRepository: create, one per session, refund guard, filtered keyset lists."""
+"""PaymentRepository: the batched create, one per session, refund guard, filtered keyset lists."""
 
 from __future__ import annotations
 
@@ -9,32 +9,52 @@ from prisma import Prisma
 from prisma.errors import UniqueViolationError
 
 from garage.repositories.payments import PaymentRepository
-from garage.repositories.sessions import SessionRepository
-from tests.repositories.test_sessions import T0, make_garage, make_vehicle
+from garage.repositories.rows import now_ms
+from tests.repositories.builders import T0, assert_batch_writes_nothing, make_garage, pay, start_session
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
-async def test_payments_create_refund_and_list(db: Prisma) -> None:
+async def test_queue_create_writes_exactly_the_payment_it_returns(db: Prisma) -> None:
+    garage, spots = await make_garage(db, spots=1)
+    session = await start_session(db, spots[0], start=T0)
+    now, paid_at = now_ms(), T0 + timedelta(minutes=90)
+    async with db.batch_() as batch:
+        payment = PaymentRepository.queue_create(
+            batch, session_id=session.id, garage_id=garage.id, amount_cents=450, currency="EUR", method="CARD",
+            reference="v1:k:sealed", created_at=paid_at, now=now,
+        )
+    assert (payment.sessionId, payment.garageId, payment.amountCents, payment.currency, payment.method) == (
+        session.id, garage.id, 450, "EUR", "CARD")
+    assert (payment.status, payment.reference, payment.createdAt, payment.updatedAt, payment.refundedAt) == (
+        "COMPLETED", "v1:k:sealed", paid_at, now, None)
+    assert await PaymentRepository(db).get(payment.id) == payment
+    assert await PaymentRepository(db).for_session(session.id) == payment
+
+
+async def test_a_second_payment_for_a_session_fails_the_batch_and_writes_nothing(db: Prisma) -> None:
+    garage, spots = await make_garage(db, spots=1)
+    session = await start_session(db, spots[0], start=T0)
+    first = await pay(db, session, amount_cents=100, created_at=T0)
+    error = await assert_batch_writes_nothing(db, UniqueViolationError, lambda batch: PaymentRepository.queue_create(
+        batch, session_id=session.id, garage_id=garage.id, amount_cents=1, currency="EUR", method="CASH",
+        reference=None, created_at=T0, now=now_ms()))
+    assert "sessionId" in f"{error} {error.meta}"  # the error names the constraint's field
+    assert await PaymentRepository(db).for_session(session.id) == first
+
+
+async def test_payments_refund_and_list(db: Prisma) -> None:
     garage, spots = await make_garage(db, spots=3)
-    sessions, payments = SessionRepository(db), PaymentRepository(db)
+    payments = PaymentRepository(db)
     made = []
     for index in range(3):
-        vehicle = await make_vehicle(db)
-        session = await sessions.create(garage_id=garage.id, spot_id=spots[index].id, vehicle_id=vehicle.id,
-                                        license_plate=vehicle.licensePlate, start_time=T0)
-        paid_at = T0 + timedelta(hours=index + 1)
-        made.append(await payments.create(session_id=session.id, garage_id=garage.id, amount_cents=100 * index,
-                                          currency="EUR", method="CARD", reference="v1:k:ref" if index else None,
-                                          created_at=paid_at))
+        session = await start_session(db, spots[index], start=T0)
+        made.append(await pay(db, session, amount_cents=100 * index, created_at=T0 + timedelta(hours=index + 1),
+                              reference="v1:k:ref" if index else None))
     assert made[1].createdAt == T0 + timedelta(hours=2) and made[1].status == "COMPLETED"
     assert made[1].reference == "v1:k:ref" and made[0].reference is None
     assert await payments.get(made[0].id) == made[0] and await payments.get("nope") is None
     assert await payments.for_session(made[2].sessionId) == made[2]
-
-    with pytest.raises(UniqueViolationError):  # one payment per session
-        await payments.create(session_id=made[0].sessionId, garage_id=garage.id, amount_cents=1, currency="EUR",
-                              method="CASH", reference=None, created_at=T0)
 
     assert await payments.refund(made[0].id)
     assert not await payments.refund(made[0].id)  # only COMPLETED refunds

@@ -1,18 +1,21 @@
-"""SpotRepository: live lookups, assignment order, status, bulk create, lists, counts."""
+"""SpotRepository: live lookups, assignment order, the batched occupy (guarded) and release,
+updates, bulk create, lists, counts."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
 import pytest
 from prisma import Prisma
-from prisma.models import ParkingSession, Spot
+from prisma.errors import RecordNotFoundError
+from prisma.models import Spot
 
 from garage.errors import NotFound
+from garage.repositories.rows import now_ms
 from garage.repositories.spots import NewSpot, SpotRepository, SpotCount
 from garage.services.spot_numbers import spot_sort_key
+from tests.repositories.builders import assert_batch_writes_nothing, complete_session, occupy, start_session
 from tests.repositories.test_garages import new_garage
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -24,19 +27,6 @@ def spot(number: str, *, level: int = 1, type: str = "STANDARD", status: str = "
 
 async def new_spots(db: Prisma, garage_id: str, numbers: Sequence[str], **kwargs: object) -> list[Spot]:
     return await SpotRepository(db).create_many(garage_id, [spot(number, **kwargs) for number in numbers])  # type: ignore[arg-type]
-
-
-async def new_session(db: Prisma, parked: Spot, *, status: str) -> ParkingSession:
-    """A parking session on `parked` through the Prisma client (the sessions slice owns its repository)."""
-    vehicle = await db.vehicle.create(data={"licensePlate": "T" + uuid.uuid4().hex[:8].upper(), "type": "CAR"})
-    now = datetime.now(timezone.utc)
-    ended = {"endTime": now, "feeCents": 0} if status == "COMPLETED" else {}
-    return await db.parkingsession.create(
-        data={
-            "garageId": parked.garageId, "spotId": parked.id, "vehicleId": vehicle.id,
-            "licensePlate": vehicle.licensePlate, "status": status, "startTime": now, **ended,  # type: ignore[typeddict-item]
-        }
-    )
 
 
 async def test_create_many_returns_the_stored_rows(db: Prisma) -> None:
@@ -85,7 +75,7 @@ async def test_first_available_skips_occupied_and_deleted_spots_and_other_garage
     await new_spots(db, other.id, ["1"], level=-5, type="COMPACT")
     first, second, third = await new_spots(db, garage.id, ["1", "2", "3"], type="COMPACT")
     spots = SpotRepository(db)
-    await spots.set_status(first.id, "OCCUPIED")
+    await occupy(db, first)
     await spots.soft_delete(second.id, datetime.now(timezone.utc))
     found = await spots.first_available(garage.id, ["COMPACT"])
     assert found is not None and found.id == third.id
@@ -98,19 +88,54 @@ async def test_first_available_breaks_number_ties_by_id(db: Prisma) -> None:
     assert found is not None and found.id == min(row.id for row in rows)
 
 
-async def test_set_status_and_update(db: Prisma) -> None:
+async def test_update(db: Prisma) -> None:
     garage = await new_garage(db)
     (row,) = await new_spots(db, garage.id, ["1"])
     spots = SpotRepository(db)
-    changed = await spots.set_status(row.id, "RESERVED")
+    changed = await spots.update(row.id, {"status": "RESERVED"})
     assert changed.status == "RESERVED" and changed.id == row.id
     moved = await spots.update(row.id, {"level": 3, "number": "12", "sortKey": spot_sort_key("12")})
     assert (moved.level, moved.number, moved.status) == (3, "12", "RESERVED")
 
 
-async def test_set_status_of_an_unknown_spot_is_not_found(db: Prisma) -> None:
+async def test_update_of_an_unknown_spot_is_not_found(db: Prisma) -> None:
     with pytest.raises(NotFound):
-        await SpotRepository(db).set_status("no-such-spot", "AVAILABLE")
+        await SpotRepository(db).update("no-such-spot", {"status": "AVAILABLE"})
+
+
+async def test_queue_occupy_and_release_write_exactly_what_they_return(db: Prisma) -> None:
+    garage = await new_garage(db)
+    (row,) = await new_spots(db, garage.id, ["1"])
+    spots = SpotRepository(db)
+    now = now_ms()
+    async with db.batch_() as batch:
+        occupied = SpotRepository.queue_occupy(batch, row, now=now)
+    assert occupied == row.model_copy(update={"status": "OCCUPIED", "updatedAt": now})
+    assert await spots.get_live(row.id) == occupied
+    assert await spots.first_available(garage.id, ["STANDARD"]) is None
+
+    later = now_ms()
+    async with db.batch_() as batch:
+        SpotRepository.queue_release(batch, row.id, now=later)
+    assert await spots.get_live(row.id) == row.model_copy(update={"status": "AVAILABLE", "updatedAt": later})
+
+
+@pytest.mark.parametrize("state", ["OCCUPIED", "MAINTENANCE", "RESERVED", "deleted"])
+async def test_queue_occupy_of_a_spot_not_live_and_available_fails_the_whole_batch(db: Prisma, state: str) -> None:
+    garage = await new_garage(db)
+    (row,) = await new_spots(db, garage.id, ["1"])
+    spots = SpotRepository(db)
+    if state == "OCCUPIED":
+        await occupy(db, row)
+    elif state == "deleted":
+        await spots.soft_delete(row.id, datetime.now(timezone.utc))
+    else:
+        await spots.update(row.id, {"status": state})
+    before = await db.spot.find_unique(where={"id": row.id})
+    # `row` is the spot as read while it was AVAILABLE: the guard is the batch's WHERE, not this copy
+    await assert_batch_writes_nothing(db, RecordNotFoundError,
+                                      lambda batch: SpotRepository.queue_occupy(batch, row, now=now_ms()))
+    assert await db.spot.find_unique(where={"id": row.id}) == before
 
 
 async def test_soft_delete_all_of_a_garage(db: Prisma) -> None:
@@ -143,7 +168,7 @@ async def test_list_live_orders_numeric_aware_filters_and_pages(db: Prisma) -> N
     await new_spots(db, garage.id, ["3"], level=0, type="EV")
     (gone,) = await new_spots(db, garage.id, ["4"], level=0)
     await spots.soft_delete(gone.id, datetime.now(timezone.utc))
-    await spots.set_status((await new_spots(db, garage.id, ["11"], level=1))[0].id, "MAINTENANCE")
+    await spots.update((await new_spots(db, garage.id, ["11"], level=1))[0].id, {"status": "MAINTENANCE"})
 
     everything = (await spots.list_live(garage.id, level=None, spot_type=None, status=None, limit=200, cursor=None)).items
     assert [(row.level, row.number) for row in everything] == [(0, "3"), (1, "1"), (1, "2"), (1, "10"), (1, "10A"), (1, "11")]
@@ -188,8 +213,8 @@ async def test_count_active_sessions_of_a_spot(db: Prisma) -> None:
     garage = await new_garage(db)
     parked, finished = await new_spots(db, garage.id, ["1", "2"])
     spots = SpotRepository(db)
-    await new_session(db, parked, status="ACTIVE")
-    await new_session(db, finished, status="COMPLETED")
+    await start_session(db, parked)
+    await complete_session(db, await start_session(db, finished), end=now_ms(), fee_cents=0)
     assert await spots.count_active_sessions(parked.id) == 1
     assert await spots.count_active_sessions(finished.id) == 0
 

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
 
 import pytest
 from prisma import Prisma
 
 from garage.repositories.payments import PaymentRepository
-from garage.repositories.sessions import SessionRepository
+from garage.repositories.rows import now_ms
 from garage.repositories.vehicles import VehicleRepository
 from garage.security.crypto import DecryptionFailed, FieldCipher
 from garage.services.key_rotation import KeyRotationService
-from tests.repositories.test_sessions import make_garage
+from tests.repositories.builders import make_garage, pay, start_session
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -34,12 +33,9 @@ async def test_rotation_reseals_old_values_and_leaves_current_ones(db: Prisma) -
         license_plate=uuid.uuid4().hex[:8].upper(), type="CAR", owner_phone=both.encrypt("+1 555", "Vehicle.ownerPhone"),
     )
     garage, spots = await make_garage(db, spots=1)
-    session = await SessionRepository(db).create(garage_id=garage.id, spot_id=spots[0].id, vehicle_id=stale.id,
-                                                 license_plate=stale.licensePlate, start_time=datetime.now(timezone.utc))
-    payment = await PaymentRepository(db).create(
-        session_id=session.id, garage_id=garage.id, amount_cents=100, currency="USD", method="CARD",
-        reference=old_only.encrypt("TX-42", "Payment.reference"), created_at=datetime.now(timezone.utc),
-    )
+    session = await start_session(db, spots[0], stale)
+    payment = await pay(db, session, amount_cents=100, currency="USD", method="CARD",
+                        reference=old_only.encrypt("TX-42", "Payment.reference"), created_at=now_ms())
 
     report = await KeyRotationService(db, both).rotate(actor="test", batch_size=1)
     assert report.vehicles >= 1 and report.payments >= 1

@@ -10,6 +10,7 @@ from prisma import Prisma
 from prisma.models import Garage
 from prisma.types import GarageCreateWithoutRelationsInput
 
+from garage.db import insert_rows
 from garage.repositories.pagination import Page, page_of, page_window
 
 
@@ -52,4 +53,4 @@ class GarageRepository:
 
     async def insert_many(self, rows: Sequence[GarageCreateWithoutRelationsInput]) -> int:
         """Bulk import: the rows as given (ids and timestamps included), ONE createMany."""
-        return await self._db.garage.create_many(data=list(rows))
+        return await insert_rows(self._db, "Garage", rows)

@@ -12,6 +12,7 @@ from prisma.client import Batch
 from prisma.models import Payment
 from prisma.types import PaymentCreateWithoutRelationsInput
 
+from garage.db import insert_rows
 from garage.repositories.pagination import Page, after, page_of, page_window
 from garage.repositories.rows import new_id
 
@@ -90,4 +91,4 @@ class PaymentRepository:
 
     async def insert_many(self, rows: Sequence[PaymentCreateWithoutRelationsInput]) -> int:
         """Bulk import: `reference` arrives encrypted; ONE createMany."""
-        return await self._db.payment.create_many(data=builtins.list(rows))
+        return await insert_rows(self._db, "Payment", rows)

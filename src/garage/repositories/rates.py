@@ -9,6 +9,8 @@ from prisma import Prisma
 from prisma.models import Rate
 from prisma.types import RateCreateWithoutRelationsInput
 
+from garage.db import insert_rows
+
 
 @dataclass(frozen=True)
 class RateValues:
@@ -52,4 +54,4 @@ class RateRepository:
 
     async def insert_many(self, rows: Sequence[RateCreateWithoutRelationsInput]) -> int:
         """Bulk import: ONE createMany."""
-        return await self._db.rate.create_many(data=list(rows))
+        return await insert_rows(self._db, "Rate", rows)

@@ -12,6 +12,7 @@ from prisma.client import Batch
 from prisma.models import ParkingSession
 from prisma.types import ParkingSessionCreateWithoutRelationsInput
 
+from garage.db import insert_rows
 from garage.repositories.pagination import Page, page_of, page_window
 from garage.repositories.rows import new_id
 
@@ -103,4 +104,4 @@ class SessionRepository:
 
     async def insert_many(self, rows: Sequence[ParkingSessionCreateWithoutRelationsInput]) -> int:
         """Bulk import: ONE createMany."""
-        return await self._db.parkingsession.create_many(data=builtins.list(rows))
+        return await insert_rows(self._db, "ParkingSession", rows)

@@ -13,6 +13,7 @@ from prisma.client import Batch
 from prisma.models import Spot
 from prisma.types import SpotCreateWithoutRelationsInput
 
+from garage.db import insert_rows
 from garage.errors import NotFound
 from garage.repositories.pagination import Page, page_of, page_window
 from garage.repositories.rows import new_id, now_ms
@@ -93,17 +94,16 @@ class SpotRepository:
         times at the database's millisecond precision) instead of being read back.
         """
         now = now_ms()
-        rows = [
-            Spot(
-                id=new_id(), garageId=garage_id, level=spot.level, number=spot.number, sortKey=spot.sort_key,
-                type=spot.type, status=spot.status, createdAt=now, updatedAt=now, deletedAt=None,
-            )
+        rows: list[dict[str, Any]] = [
+            {
+                "id": new_id(), "garageId": garage_id, "level": spot.level, "number": spot.number,
+                "sortKey": spot.sort_key, "type": spot.type, "status": spot.status, "createdAt": now, "updatedAt": now,
+            }
             for spot in spots
         ]
-        await self._db.spot.create_many(
-            data=[row.model_dump(exclude={"garage", "sessions", "deletedAt"}) for row in rows]  # type: ignore[misc]
-        )
-        return rows
+        await insert_rows(self._db, "Spot", rows)
+        # the values were built here from checked input: no need to validate them again
+        return [Spot.model_construct(**row, deletedAt=None) for row in rows]
 
     async def count_live(self, garage_id: str) -> int:
         return await self._db.spot.count(where={"garageId": garage_id, "deletedAt": None})
@@ -161,4 +161,4 @@ class SpotRepository:
 
     async def insert_many(self, rows: Sequence[SpotCreateWithoutRelationsInput]) -> int:
         """Bulk import: the rows as given (ids, sort keys and timestamps included), ONE createMany."""
-        return await self._db.spot.create_many(data=list(rows))
+        return await insert_rows(self._db, "Spot", rows)

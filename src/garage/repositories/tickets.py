@@ -10,6 +10,7 @@ from prisma.client import Batch
 from prisma.models import Ticket
 from prisma.types import TicketCreateWithoutRelationsInput
 
+from garage.db import insert_rows
 from garage.repositories.rows import new_id
 
 
@@ -45,4 +46,4 @@ class TicketRepository:
 
     async def insert_many(self, rows: Sequence[TicketCreateWithoutRelationsInput]) -> int:
         """Bulk import: ONE createMany."""
-        return await self._db.ticket.create_many(data=list(rows))
+        return await insert_rows(self._db, "Ticket", rows)

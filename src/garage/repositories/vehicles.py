@@ -11,6 +11,7 @@ from prisma.client import Batch
 from prisma.models import Vehicle
 from prisma.types import VehicleCreateWithoutRelationsInput
 
+from garage.db import insert_rows
 from garage.repositories.pagination import Page, after, page_of, page_window
 from garage.repositories.rows import new_id
 
@@ -104,4 +105,4 @@ class VehicleRepository:
 
     async def insert_many(self, rows: Sequence[VehicleCreateWithoutRelationsInput]) -> int:
         """Bulk import: owner fields arrive encrypted; ONE createMany."""
-        return await self._db.vehicle.create_many(data=list(rows))
+        return await insert_rows(self._db, "Vehicle", rows)

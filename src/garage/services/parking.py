@@ -38,7 +38,7 @@ from garage.errors import Conflict, NotFound, found, ValidationFailed
 from garage.repositories.audit import AuditRepository
 from garage.repositories.garages import GarageRepository
 from garage.repositories.pagination import Page
-from garage.repositories.rows import now_ms
+from garage.repositories.rows import at_db_precision, now_ms
 from garage.repositories.payments import PaymentRepository
 from garage.repositories.sessions import SessionRepository
 from garage.repositories.spots import SpotRepository
@@ -112,7 +112,7 @@ class ParkingService:
         now = now_ms()
         if at is not None and at > now + CLOCK_SKEW:
             raise _invalid("at", "must not be in the future")
-        start = now if at is None else min(at, now)
+        start = now if at is None else at_db_precision(min(at, now))
         for attempt in range(1, _CHECK_IN_ATTEMPTS + 1):
             garage, vehicle = await asyncio.gather(
                 live_garage(GarageRepository(self._db), garage_id),
@@ -315,7 +315,7 @@ def _end_time(at: datetime | None, start: datetime) -> datetime:
         raise _invalid("at", "must not be in the future")
     if at < start - CLOCK_SKEW:
         raise _invalid("at", f"is before the session started ({start.isoformat()})")
-    return max(start, min(at, now))
+    return at_db_precision(max(start, min(at, now)))
 
 
 def _rate_terms(session: ParkingSession) -> pricing.RateTerms:
