@@ -11,7 +11,7 @@ ENGINE_NODE_STAMP := engine/node_modules/.package-lock.json
 # Prisma Studio 7.10.1 in its own folder; better-sqlite3 is compiled from its npm sources (tools/studio/README.md).
 STUDIO_STAMP := tools/studio/node_modules/better-sqlite3/build/Release/better_sqlite3.node
 
-.PHONY: help run venv node_modules studio generate generate-test-client migrate db-reset test typecheck test-engine-node test-python test-repository-coverage bench-engine bench-db-init clean
+.PHONY: help run venv node_modules studio generate generate-test-client migrate db-reset test typecheck test-engine-node test-python test-repository-coverage bench-engine bench-db-init bench-data-layer bench-http bench-startup bench-bulk bench-scaling bench clean
 
 help:
 	@echo "make run                   install, migrate (prisma migrate deploy), seed, serve (PORT, DATABASE_URL, GARAGE_ADMIN_API_KEY)"
@@ -25,6 +25,12 @@ help:
 	@echo "make test                  run every test suite (engine node tests, then pytest)"
 	@echo "make bench-engine          engine benchmark: client vs raw HTTP vs sqlite3 (bench/engine_bench.py)"
 	@echo "make bench-db-init         database initialisation: engine start + migrate deploy (bench/db_init_bench.py)"
+	@echo "make bench-data-layer      data layer: garage vs SQLAlchemy+aiosqlite vs sqlite3 (bench/data_layer_bench.py)"
+	@echo "make bench-http            HTTP load: garage serve, 1/2 workers, 1/8/32 clients (bench/http_load.py)"
+	@echo "make bench-startup         start-up: db init + garage serve until ready (bench/startup_bench.py)"
+	@echo "make bench-bulk            bulk: 5000 spots, legacy import 10k/100k, archive 100k (bench/bulk_bench.py)"
+	@echo "make bench-scaling         hot queries at 10k/100k/1M sessions + EXPLAIN QUERY PLAN (bench/scaling_bench.py)"
+	@echo "make bench                 every benchmark above, one after the other (bench/README.md)"
 	@echo "make clean                 remove build/"
 
 # $(VENV)/bin/prisma is the project's front door (tools/prisma), not prisma-client-py's console
@@ -97,6 +103,25 @@ bench-engine: generate-test-client
 
 bench-db-init: generate
 	$(VENV)/bin/python bench/db_init_bench.py
+
+# BENCH_ARGS passes options through, e.g. make bench-data-layer BENCH_ARGS="--quick --json out.json"
+bench-data-layer: generate
+	$(VENV)/bin/python bench/data_layer_bench.py $(BENCH_ARGS)
+
+bench-http: generate
+	$(VENV)/bin/python bench/http_load.py $(BENCH_ARGS)
+
+bench-startup: generate
+	$(VENV)/bin/python bench/startup_bench.py $(BENCH_ARGS)
+
+bench-bulk: generate
+	$(VENV)/bin/python bench/bulk_bench.py $(BENCH_ARGS)
+
+bench-scaling: generate
+	$(VENV)/bin/python bench/scaling_bench.py $(BENCH_ARGS)
+
+# Sequentially: benchmarks running side by side would measure each other.
+bench: bench-engine bench-db-init bench-startup bench-data-layer bench-bulk bench-http bench-scaling
 
 clean:
 	rm -rf build
