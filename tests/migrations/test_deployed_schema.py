@@ -29,6 +29,8 @@ EXPECTED_INDEXES: dict[str, tuple[str, bool, tuple[str, ...], str | None]] = {
     "Session_licensePlate_startTime_idx": ("Session", False, ("licensePlate", "startTime"), None),
     "Session_spotId_status_idx": ("Session", False, ("spotId", "status"), None),
     "Session_status_startTime_idx": ("Session", False, ("status", "startTime"), None),
+    "Session_status_endTime_idx": ("Session", False, ("status", "endTime"), None),
+    "Session_startTime_id_idx": ("Session", False, ("startTime", "id"), None),
     "Session_vehicleId_startTime_idx": ("Session", False, ("vehicleId", "startTime"), None),
     "Session_spotId_active_key": ("Session", True, ("spotId",), "\"status\" = 'ACTIVE'"),
     "Session_vehicleId_active_key": ("Session", True, ("vehicleId",), "\"status\" = 'ACTIVE'"),

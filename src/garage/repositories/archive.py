@@ -12,6 +12,8 @@ from prisma import Prisma
 from prisma.models import ParkingSession
 from pydantic import BaseModel
 
+from garage.db import insert_rows
+
 # Relations are not columns: left out when a row is copied.
 SESSION_RELATIONS = {"garage", "spot", "vehicle", "ticket", "payment"}
 GARAGE_RELATIONS = {"spots", "sessions", "payments", "rate"}
@@ -84,13 +86,11 @@ class ArchiveRepository:
         await self._db.payment.delete_many(where={"sessionId": {"in": ids}})
         await self._db.ticket.delete_many(where={"sessionId": {"in": ids}})
         await self._db.parkingsession.delete_many(where={"id": {"in": ids}})
-        await self._db.parkingsession.create_many(data=[_columns(s, SESSION_RELATIONS) for s in sessions])
-        tickets = [_columns(s.ticket, PART_RELATIONS) for s in sessions if s.ticket is not None]
-        if tickets:
-            await self._db.ticket.create_many(data=tickets)
-        payments = [_columns(s.payment, PART_RELATIONS) for s in sessions if s.payment is not None]
-        if payments:
-            await self._db.payment.create_many(data=payments)
+        await insert_rows(self._db, "ParkingSession", [_columns(s, SESSION_RELATIONS) for s in sessions])
+        await insert_rows(self._db, "Ticket", [_columns(s.ticket, PART_RELATIONS) for s in sessions if s.ticket is not None])
+        await insert_rows(
+            self._db, "Payment", [_columns(s.payment, PART_RELATIONS) for s in sessions if s.payment is not None]
+        )
 
     async def _copy_missing_references(self, sessions: Sequence[ParkingSession]) -> None:
         """Reference copies as they are now (the live rows stay where they are)."""
@@ -98,14 +98,13 @@ class ArchiveRepository:
         spots = {s.spot.id: s.spot for s in sessions if s.spot is not None}
         vehicles = {s.vehicle.id: s.vehicle for s in sessions if s.vehicle is not None}
         present = {row.id for row in await self._db.garage.find_many(where={"id": {"in": list(garages)}})}
-        if missing := [_columns(row, GARAGE_RELATIONS) for key, row in garages.items() if key not in present]:
-            await self._db.garage.create_many(data=missing)
+        await insert_rows(self._db, "Garage", [_columns(row, GARAGE_RELATIONS) for key, row in garages.items() if key not in present])
         present = {row.id for row in await self._db.spot.find_many(where={"id": {"in": list(spots)}})}
-        if missing := [_columns(row, SPOT_RELATIONS) for key, row in spots.items() if key not in present]:
-            await self._db.spot.create_many(data=missing)
+        await insert_rows(self._db, "Spot", [_columns(row, SPOT_RELATIONS) for key, row in spots.items() if key not in present])
         present = {row.id for row in await self._db.vehicle.find_many(where={"id": {"in": list(vehicles)}})}
-        if missing := [_columns(row, VEHICLE_RELATIONS) for key, row in vehicles.items() if key not in present]:
-            await self._db.vehicle.create_many(data=missing)
+        await insert_rows(
+            self._db, "Vehicle", [_columns(row, VEHICLE_RELATIONS) for key, row in vehicles.items() if key not in present]
+        )
 
     async def delete_batch(self, ids: Sequence[str]) -> int:
         """Removes archived sessions (tickets and payments first) from this database; run it on a transaction."""
