@@ -71,7 +71,9 @@ export class SqliteConnection {
     } else {
       pragmas.push('PRAGMA query_only = ON');
     }
-    for (const pragma of pragmas) await this.#executeOnce(pragma);
+    // execute(), not a single attempt: the writer (busy_timeout 0) may meet another engine that is
+    // opening the same file (e.g. uvicorn workers starting together) and must wait for it.
+    for (const pragma of pragmas) await this.execute(pragma);
   }
 
   /**

@@ -19,7 +19,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from httpx_aiohttp import AiohttpTransport
 from prisma import Prisma
 from prisma._builder import METHOD_OPERATION_MAPPING, QueryBuilder, dumps
 from prisma.client import Batch
@@ -28,6 +27,7 @@ from prisma.engine import AsyncQueryEngine
 from prisma.engine._abstract import AsyncAbstractEngine
 
 from garage.config import Settings
+from garage.engine_http import AiohttpEngineSession
 from garage.errors import DatabaseUnavailable
 from garage.retry import (
     AT_COMMIT, BEFORE_COMMIT, SINGLE_READ, SINGLE_WRITE, Failure, RetryPolicy, DEFAULT_POLICY, classify, retry_when,
@@ -47,11 +47,7 @@ def create_prisma(settings: Settings) -> Prisma:
     os.environ["PRISMA_QUERY_ENGINE_BINARY"] = str(settings.query_engine_binary)
     if settings.log_queries:
         os.environ["ENGINE_SLOW_QUERY_MS"] = os.environ.get("ENGINE_SLOW_QUERY_MS", "100")
-    # aiohttp's transport costs ~0.1 ms per call on loopback against httpcore's ~0.55 ms
-    # (bench/engine_bench.py); every repository call pays it. Prisma passes `http` on to
-    # httpx.AsyncClient, whose `transport` its HttpConfig type does not list.
-    http: Any = {"transport": AiohttpTransport()}
-    return GaragePrisma(datasource={"url": settings.absolute_database_url}, http=http, log_queries=settings.log_queries)
+    return GaragePrisma(datasource={"url": settings.absolute_database_url}, log_queries=settings.log_queries)
 
 
 class RestartingQueryEngine(AsyncQueryEngine):
@@ -62,6 +58,7 @@ class RestartingQueryEngine(AsyncQueryEngine):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.session = AiohttpEngineSession()  # garage/engine_http.py: why
         self._restart_lock = asyncio.Lock()
         self._connect_timeout = timedelta(seconds=10)
         self._datasources: Any = None

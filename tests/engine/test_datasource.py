@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -188,3 +189,29 @@ async def test_database_file_is_created_if_missing(
 async def test_unusable_datasource_refuses_to_start(tmp_path: Path, env: dict[str, str]) -> None:
     with pytest.raises(RuntimeError, match="exited"):
         EngineProcess(workdir=tmp_path, database=None, env=env)
+
+
+async def test_the_engine_starts_while_another_process_holds_the_database(
+    spawn_engine: Callable[..., EngineProcess], new_database: Callable[..., Path]
+) -> None:
+    """A new file is switched to WAL at start, which needs the database to itself: an engine that
+    starts while another process holds a lock on it (another uvicorn worker's engine starting at
+    the same moment, a migration) waits for the lock instead of exiting."""
+    database = new_database()  # not in WAL mode yet
+    holder = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    released = threading.Timer(1.0, lambda: (holder.execute("ROLLBACK"), holder.close()))
+    released.start()
+    started = time.monotonic()
+    try:
+        engine = spawn_engine(database=database)
+    finally:
+        released.join()
+    assert time.monotonic() - started >= 0.9  # it waited for the lock ...
+    assert engine.alive()  # ... and serves
+    assert engine.graphql(create_user_query("late@example.com")).json()["data"]["result"]["email"] == "late@example.com"
+    con = sqlite3.connect(database)
+    try:
+        assert con.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        con.close()
