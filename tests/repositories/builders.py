@@ -19,7 +19,7 @@ from prisma import Prisma
 from prisma.client import Batch
 from prisma.models import Garage, ParkingSession, Payment, Spot, Ticket, Vehicle
 
-from garage.repositories.audit import AuditRepository
+from garage.repositories.audit import AuditEntry, AuditRepository
 from garage.repositories.garages import GarageRepository
 from garage.repositories.payments import PaymentRepository
 from garage.repositories.rows import now_ms
@@ -111,7 +111,7 @@ async def assert_batch_writes_nothing(
         async with db.batch_() as batch:
             VehicleRepository.queue_create(batch, license_plate=plate, type="CAR", now=now_ms())
             failing(batch)
-            AuditRepository.queue_record(batch, actor="test", action="UPDATE", entity="Marker", entity_id=marker)
+            AuditRepository.queue_records(batch, actor="test", entries=[AuditEntry("UPDATE", "Marker", marker)])
     assert await VehicleRepository(db).live_by_plate(plate) is None
     audit = await AuditRepository(db).list(entity="Marker", entity_id=marker, since=None, until=None, limit=1, cursor=None)
     assert audit.items == []

@@ -9,7 +9,7 @@ import pytest
 from prisma import Prisma
 
 from garage.repositories.api_keys import ApiKeyRepository
-from garage.repositories.audit import AuditRepository
+from garage.repositories.audit import AuditEntry, AuditRepository
 from garage.repositories.migrations import MigrationRepository
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -48,13 +48,13 @@ async def test_audit_record_and_filtered_list(db: Prisma) -> None:
     assert later.items == []
 
 
-async def test_queue_record_writes_the_row_record_would(db: Prisma) -> None:
+async def test_queue_records_writes_the_rows_record_would(db: Prisma) -> None:
     entity_id = uuid.uuid4().hex
     async with db.batch_() as batch:
-        AuditRepository.queue_record(batch, actor="k2", action="CHECK_IN", entity="Session", entity_id=entity_id,
-                                     after={"status": "ACTIVE", "spot": None})
-        AuditRepository.queue_record(batch, actor="k2", action="UPDATE", entity="Session", entity_id=entity_id,
-                                     before={"status": "ACTIVE"}, after={"status": "COMPLETED"})
+        AuditRepository.queue_records(batch, actor="k2", entries=[
+            AuditEntry("CHECK_IN", "Session", entity_id, after={"status": "ACTIVE", "spot": None}),
+            AuditEntry("UPDATE", "Session", entity_id, before={"status": "ACTIVE"}, after={"status": "COMPLETED"}),
+        ])
     await AuditRepository(db).record(actor="k2", action="UPDATE", entity="Session", entity_id=entity_id,
                                      before={"status": "ACTIVE"}, after={"status": "COMPLETED"})
     page = await AuditRepository(db).list(entity="Session", entity_id=entity_id, since=None, until=None, limit=10,

@@ -27,7 +27,7 @@ from prisma.models import Vehicle
 from garage.config import load_settings
 from garage.db import OUTCOME_UNKNOWN, RestartingQueryEngine, RetryingBatch, create_prisma, transaction
 from garage.errors import DatabaseUnavailable
-from garage.repositories.audit import AuditRepository
+from garage.repositories.audit import AuditEntry, AuditRepository
 from garage.repositories.rows import now_ms
 from garage.repositories.sessions import SessionRepository
 from garage.repositories.vehicles import VehicleRepository
@@ -43,8 +43,8 @@ class Boom(Exception):
 
 def queue_vehicle_with_audit(batch: Batch, plate: str) -> Vehicle:
     vehicle = VehicleRepository.queue_create(batch, license_plate=plate, type="CAR", now=now_ms())
-    AuditRepository.queue_record(batch, actor="test", action="CREATE", entity="Vehicle", entity_id=vehicle.id,
-                                 after={"licensePlate": plate})
+    AuditRepository.queue_records(batch, actor="test",
+                                  entries=[AuditEntry("CREATE", "Vehicle", vehicle.id, after={"licensePlate": plate})])
     return vehicle
 
 

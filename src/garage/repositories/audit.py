@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +15,15 @@ from prisma.models import AuditLog
 from garage.db import insert_rows
 
 from garage.repositories.pagination import Page, page_of, page_window
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    action: str
+    entity: str
+    entity_id: str
+    before: Any = None
+    after: Any = None
 
 
 class AuditRepository:
@@ -35,19 +45,21 @@ class AuditRepository:
         )
 
     @staticmethod
-    def queue_record(
-        batch: Batch, *, actor: str, action: str, entity: str, entity_id: str, before: Any = None, after: Any = None
-    ) -> None:
-        """`record`, as one more write of `batch` (the change it describes is in the same batch)."""
+    def queue_records(batch: Batch, *, actor: str, entries: Sequence[AuditEntry]) -> None:
+        """`record` for each entry, as ONE more write of `batch` (the changes they describe are in
+        the same batch): one createMany, not a statement per row."""
         batch.auditlog.create_many(
-            data=[{
-                "actor": actor,
-                "action": action,
-                "entity": entity,
-                "entityId": entity_id,
-                "before": _as_json(before),
-                "after": _as_json(after),
-            }]
+            data=[
+                {
+                    "actor": actor,
+                    "action": entry.action,
+                    "entity": entry.entity,
+                    "entityId": entry.entity_id,
+                    "before": _as_json(entry.before),
+                    "after": _as_json(entry.after),
+                }
+                for entry in entries
+            ]
         )
 
     async def record_creations(self, *, actor: str, entity: str, created: Sequence[tuple[str, Any]]) -> int:

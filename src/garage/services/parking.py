@@ -35,7 +35,7 @@ from prisma.models import ParkingSession, Payment, Spot, Ticket, Vehicle
 
 from garage.db import transaction
 from garage.errors import Conflict, NotFound, found, ValidationFailed
-from garage.repositories.audit import AuditRepository
+from garage.repositories.audit import AuditEntry, AuditRepository
 from garage.repositories.garages import GarageRepository
 from garage.repositories.pagination import Page
 from garage.repositories.rows import at_db_precision, now_ms
@@ -138,10 +138,10 @@ class ParkingService:
     ) -> CheckedIn:
         now = now_ms()
         async with tx.batch_() as batch:
+            audit: list[AuditEntry] = []
             if vehicle is None:
                 vehicle = VehicleRepository.queue_create(batch, license_plate=plate, type=parked_as, now=now)
-                AuditRepository.queue_record(batch, actor=actor, action="CREATE", entity="Vehicle", entity_id=vehicle.id,
-                                             after=vehicle_audit_view(vehicle))
+                audit.append(AuditEntry("CREATE", "Vehicle", vehicle.id, after=vehicle_audit_view(vehicle)))
             session = SessionRepository.queue_start(
                 batch, garage_id=spot.garageId, spot_id=spot.id, vehicle_id=vehicle.id, license_plate=plate,
                 start_time=start, now=now,
@@ -149,11 +149,11 @@ class ParkingService:
             ticket = TicketRepository.queue_issue(batch, code=new_ticket_code(), session_id=session.id, issued_at=start,
                                                   now=now)
             occupied = SpotRepository.queue_occupy(batch, spot, now=now)
-            AuditRepository.queue_record(batch, actor=actor, action="CHECK_IN", entity="Session", entity_id=session.id,
-                                         after={**_session_view(session), "ticketCode": ticket.code})
-            AuditRepository.queue_record(batch, actor=actor, action="UPDATE", entity="Spot", entity_id=spot.id,
-                                         before={"status": spot.status},
-                                         after={"status": occupied.status, "sessionId": session.id})
+            audit.append(AuditEntry("CHECK_IN", "Session", session.id,
+                                    after={**_session_view(session), "ticketCode": ticket.code}))
+            audit.append(AuditEntry("UPDATE", "Spot", spot.id, before={"status": spot.status},
+                                    after={"status": occupied.status, "sessionId": session.id}))
+            AuditRepository.queue_records(batch, actor=actor, entries=audit)
         return CheckedIn(session=session.model_copy(update={"ticket": ticket}), ticket=ticket, spot=occupied)
 
     @staticmethod
@@ -228,16 +228,13 @@ class ParkingService:
                     "status": "COMPLETED", "endTime": end, "feeCents": fee.fee_cents, "updatedAt": now,
                     "ticket": ticket, "garage": None,
                 })
-                AuditRepository.queue_record(
-                    batch, actor=actor, action="CHECK_OUT", entity="Session", entity_id=session.id,
-                    before=_session_view(session),
-                    after={**_session_view(completed), "ticketStatus": ticket.status, "minutes": fee.minutes},
-                )
-                AuditRepository.queue_record(batch, actor=actor, action="CREATE", entity="Payment", entity_id=payment.id,
-                                             after=payment_audit_view(payment))
-                AuditRepository.queue_record(batch, actor=actor, action="UPDATE", entity="Spot", entity_id=session.spotId,
-                                             before={"status": "OCCUPIED", "sessionId": session.id},
-                                             after={"status": "AVAILABLE"})
+                AuditRepository.queue_records(batch, actor=actor, entries=[
+                    AuditEntry("CHECK_OUT", "Session", session.id, before=_session_view(session),
+                               after={**_session_view(completed), "ticketStatus": ticket.status, "minutes": fee.minutes}),
+                    AuditEntry("CREATE", "Payment", payment.id, after=payment_audit_view(payment)),
+                    AuditEntry("UPDATE", "Spot", session.spotId, before={"status": "OCCUPIED", "sessionId": session.id},
+                               after={"status": "AVAILABLE"}),
+                ])
         except (RecordNotFoundError, UniqueViolationError) as error:
             # the session was completed by someone else between the read and the batch
             raise _not_active() from error
