@@ -339,8 +339,9 @@ async def bench_size(size: int, args: argparse.Namespace, work: Path, *, capture
 
 
 def window_counts(database: Path, fixture: fixtures.Fixture) -> dict[str, tuple[int, int]]:
-    """Per report window, for garage 0: the sessions it holds, and the sessions its index range
-    (garageId = ? AND startTime < until) covers, i.e. what the query reads (the footnote)."""
+    """Per report window, for garage 0: the sessions it holds, and the sessions the report's two
+    index ranges cover (ReportRepository.session_spans: garageId = ? AND endTime >= since, and
+    garageId = ? AND endTime IS NULL), i.e. what it reads (the footnote)."""
     connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     counts: dict[str, tuple[int, int]] = {}
     try:
@@ -348,8 +349,8 @@ def window_counts(database: Path, fixture: fixtures.Fixture) -> dict[str, tuple[
             start, end = (moment.isoformat(timespec="milliseconds") for moment in (since, until))
             held = connection.execute('SELECT count(*) FROM "Session" WHERE "garageId" = ? AND "startTime" < ? AND '
                                       '("endTime" IS NULL OR "endTime" >= ?)', (fixture.garage_ids[0], end, start)).fetchone()[0]
-            read = connection.execute('SELECT count(*) FROM "Session" WHERE "garageId" = ? AND "startTime" < ?',
-                                      (fixture.garage_ids[0], end)).fetchone()[0]
+            read = connection.execute('SELECT count(*) FROM "Session" WHERE "garageId" = ? AND '
+                                      '("endTime" >= ? OR "endTime" IS NULL)', (fixture.garage_ids[0], start)).fetchone()[0]
             counts[name] = (int(held), int(read))
         return counts
     finally:
@@ -405,7 +406,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         f"{_label(s)} = {f.rows['sessions']:,} sessions, {f.rows['vehicles']:,} vehicles, built in {f.build_seconds:.0f} s"
         for s, f in built.items()))
     print(table(sizes, results))
-    print("report windows of one garage, sessions held / read by the query's index range (garageId, startTime < end): "
+    print("report windows of one garage, sessions held / read by the query's index ranges (garageId, endTime >= since; garageId, endTime IS NULL): "
           + "; ".join(f"{_label(s)}: 24 h {w['day'][0]:,} / {w['day'][1]:,}, 30 days {w['month'][0]:,} / {w['month'][1]:,}"
                       for s, w in windows.items()))
     flagged = 0
