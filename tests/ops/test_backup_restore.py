@@ -144,7 +144,8 @@ def test_damaged_database_is_refused_at_start_and_restore_brings_it_back(tmp_pat
         path.chmod(0o600)
     code, report = doctor(server.database, backups)
     assert code == 0 and report.rstrip().endswith("healthy"), report
-    assert f"ok       last backup  {backup.name}" in report and "ok       migrations   all 1 applied" in report
+    migrations = sum(1 for folder in MIGRATIONS.iterdir() if (folder / "migration.sql").is_file())
+    assert f"ok       last backup  {backup.name}" in report and f"ok       migrations   all {migrations} applied" in report
 
     copy = tmp_path / "copy" / "garage.db"
     copy.parent.mkdir(mode=0o700)
