@@ -58,7 +58,7 @@ from garage.services.container import Services  # noqa: E402
 from garage.services.spot_numbers import spot_sort_key  # noqa: E402
 from garage.services.spots import SpotDraft  # noqa: E402
 from tests.api.conftest import ADMIN_KEY, LiveServer, start_server  # noqa: E402
-from tests.database import apply_migrations  # noqa: E402
+from tests.database import apply_migrations, copy_database  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -110,18 +110,6 @@ def sqlite3_connection(path: Path) -> sqlite3.Connection:
     connection.execute("PRAGMA foreign_keys = ON")
     return connection
 
-
-def snapshot_copy(source: Path, target: Path) -> Path:
-    """A consistent copy of a (possibly open, WAL) database file: sqlite3's online backup."""
-    for stale in (target, Path(f"{target}-wal"), Path(f"{target}-shm")):
-        stale.unlink(missing_ok=True)
-    src, dst = sqlite3.connect(f"file:{source}?mode=ro", uri=True), sqlite3.connect(target)
-    try:
-        src.backup(dst)
-    finally:
-        src.close()
-        dst.close()
-    return target
 
 
 def rows_of(path: Path, table: str, where: str = "", params: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
@@ -214,7 +202,7 @@ async def bench_spots(work: Path, size: int, runs: int) -> list[Result]:
         for name, batches in (("sqlite3 spots", [("Spot", spot_columns, spot_rows)]),
                               ("sqlite3 spots+audit", [("Spot", spot_columns, spot_rows),
                                                        ("AuditLog", audit_columns, audit_rows)])):
-            copy = snapshot_copy(database, work / "spots-baseline.db")
+            copy = copy_database(database, work / "spots-baseline.db")
             connection = sqlite3_connection(copy)
             try:
                 connection.execute("BEGIN")

@@ -9,6 +9,20 @@ REPO = Path(__file__).resolve().parents[1]
 MIGRATIONS = REPO / "prisma" / "migrations"
 
 
+def copy_database(source: Path, target: Path) -> Path:
+    """A consistent copy of a (possibly open, WAL) SQLite file through SQLite's online backup;
+    a copy of the .db file alone can miss what is still in its -wal file."""
+    for stale in (target, Path(f"{target}-wal"), Path(f"{target}-shm")):
+        stale.unlink(missing_ok=True)
+    src, dst = sqlite3.connect(f"file:{source}?mode=ro", uri=True), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+    return target
+
+
 def apply_migrations(database: Path) -> None:
     """Schema setup: the migration SQL files in order, with Prisma's bookkeeping rows so that
     readiness agrees (tests/migrations covers `prisma migrate deploy` itself)."""

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.database import copy_database as copy_db  # re-exported for the migration tests
+
 REPO = Path(__file__).resolve().parents[2]
 FRONT_DOOR = REPO / "tools" / "prisma"
 MIGRATIONS = REPO / "prisma" / "migrations"
@@ -70,16 +72,6 @@ def output(result: subprocess.CompletedProcess[str]) -> str:
     return f"{result.stdout}\n{result.stderr}"
 
 
-def copy_db(source: Path, target: Path) -> Path:
-    """A consistent copy of a SQLite file (WAL included) through SQLite's backup API."""
-    src = sqlite3.connect(source)
-    dst = sqlite3.connect(target)
-    try:
-        src.backup(dst)
-    finally:
-        src.close()
-        dst.close()
-    return target
 
 
 def schema_objects(db: Path) -> dict[str, str]:
