@@ -186,7 +186,7 @@ function sleep(ms) {
 
 /** A ResultSet as `@libsql/client` builds it (the adapter reads columns, columnTypes, rows, rowsAffected). */
 function resultSet(columns, columnTypes, rows, rowsAffected, lastInsertRowid) {
-  return { columns, columnTypes, rows, rowsAffected, lastInsertRowid, toJSON: () => ({ columns, columnTypes, rows, rowsAffected }) };
+  return { columns, columnTypes, rows, rowsAffected, lastInsertRowid };
 }
 
 /** `@libsql/client`'s argument conversion for intMode "bigint". */

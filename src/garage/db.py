@@ -156,15 +156,7 @@ class RetryingBatch(Batch):
         async def send() -> None:
             await client._engine.query(payload, tx_id=client._tx_id)
 
-        if client.is_transaction():
-            return await send()
-        try:
-            await retrying(send, retry_on=retry_when(SINGLE_WRITE), what=f"batch of {len(queries)} writes")
-        except Exception as error:
-            failure = classify(error)
-            if failure is not None:
-                raise DatabaseUnavailable(OUTCOME_UNKNOWN if failure is Failure.ENGINE_LOST else UNAVAILABLE) from error
-            raise
+        await _write_request(client, send, what=f"batch of {len(queries)} writes")
 
 
 async def insert_rows(db: Prisma, model: str, rows: Sequence[Mapping[str, object]]) -> int:
@@ -188,10 +180,18 @@ async def insert_rows(db: Prisma, model: str, rows: Sequence[Mapping[str, object
         (result,) = response["data"].values()
         return int(result["count"])
 
+    return await _write_request(db, send, what=f"insert of {len(rows)} {model} rows")
+
+
+async def _write_request(db: Prisma, send: Callable[[], Awaitable[T]], *, what: str) -> T:
+    """One write request sent to the engine outside the generated client's calls (a batch, a
+    JSON-protocol insert): retried like a single write (SINGLE_WRITE: only when it provably did
+    not run), never on its own inside an interactive transaction (the transaction is), and a
+    transient failure left over becomes DatabaseUnavailable."""
     if db.is_transaction():
         return await send()
     try:
-        return await retrying(send, retry_on=retry_when(SINGLE_WRITE), what=f"insert of {len(rows)} {model} rows")
+        return await retrying(send, retry_on=retry_when(SINGLE_WRITE), what=what)
     except Exception as error:
         failure = classify(error)
         if failure is not None:

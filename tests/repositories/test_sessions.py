@@ -129,3 +129,15 @@ async def test_the_database_allows_one_active_session_per_spot_and_per_vehicle(d
         await start_session(db, spots[0], other, start=T0)
     assert "spotId" in f"{same_spot.value} {same_spot.value.meta}"
     assert await SessionRepository(db).active_for_vehicle(other.id) is None
+
+
+async def test_by_ticket_code_finds_the_session_in_one_read(db: Prisma) -> None:
+    garage, spots = await make_garage(db)
+    vehicle = await make_vehicle(db)
+    sessions, code = SessionRepository(db), new_ticket_code()
+    session = await start_session(db, spots[0], vehicle, start=T0, ticket_code=code)
+    assert await sessions.by_ticket_code(code) == session  # with its ticket
+    assert await sessions.by_ticket_code("NOPE2345") is None
+    for_check_out = await sessions.by_ticket_code(code, with_garage_and_rate=True)
+    assert for_check_out == await sessions.get(session.id, with_garage_and_rate=True)
+    assert for_check_out is not None and for_check_out.garage is not None and for_check_out.garage.id == garage.id

@@ -14,7 +14,7 @@ from prisma.models import AuditLog
 
 from garage.db import insert_rows
 
-from garage.repositories.pagination import Page, page_of, page_window
+from garage.repositories.pagination import Page, page_of, page_window, time_range
 
 
 @dataclass(frozen=True)
@@ -87,13 +87,8 @@ class AuditRepository:
             where["entity"] = entity
         if entity_id is not None:
             where["entityId"] = entity_id
-        created: dict[str, datetime] = {}
-        if since is not None:
-            created["gte"] = since
-        if until is not None:
-            created["lt"] = until
-        if created:
-            where["createdAt"] = created
+        if (window := time_range(since, until)) is not None:
+            where["createdAt"] = window
         rows = await self._db.auditlog.find_many(
             where=where,  # type: ignore[arg-type]
             order=[{"createdAt": "desc"}, {"id": "desc"}],

@@ -4,6 +4,7 @@ cursor with skip=1 keeps any ORDER BY stable); the extra row says whether a next
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 
@@ -35,3 +36,13 @@ def after(after_id: str | None) -> dict[str, Any]:
 def page_window(limit: int, after_id: str | None) -> dict[str, Any]:
     """find_many arguments for one page: one row more than asked, to know if a next page exists."""
     return {"take": limit + 1, **after(after_id)}
+
+
+def time_range(since: datetime | None, until: datetime | None) -> dict[str, datetime] | None:
+    """A list filter's time window: `since` inclusive, `until` exclusive; None when unbounded."""
+    bounds: dict[str, datetime] = {}
+    if since is not None:
+        bounds["gte"] = since
+    if until is not None:
+        bounds["lt"] = until
+    return bounds or None

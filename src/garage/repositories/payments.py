@@ -13,7 +13,7 @@ from prisma.models import Payment
 from prisma.types import PaymentCreateWithoutRelationsInput
 
 from garage.db import insert_rows
-from garage.repositories.pagination import Page, after, page_of, page_window
+from garage.repositories.pagination import Page, after, page_of, page_window, time_range
 from garage.repositories.rows import new_id
 
 
@@ -57,13 +57,8 @@ class PaymentRepository:
         where: dict[str, Any] = {}
         if garage_id is not None:
             where["garageId"] = garage_id
-        created: dict[str, datetime] = {}
-        if since is not None:
-            created["gte"] = since
-        if until is not None:
-            created["lt"] = until
-        if created:
-            where["createdAt"] = created
+        if (window := time_range(since, until)) is not None:
+            where["createdAt"] = window
         rows = await self._db.payment.find_many(
             where=where,  # type: ignore[arg-type]
             order=[{"createdAt": "desc"}, {"id": "desc"}],

@@ -13,10 +13,11 @@ from prisma.models import ParkingSession
 from prisma.types import ParkingSessionCreateWithoutRelationsInput
 
 from garage.db import insert_rows
-from garage.repositories.pagination import Page, page_of, page_window
+from garage.repositories.pagination import Page, page_of, page_window, time_range
 from garage.repositories.rows import new_id
 
 WITH_TICKET: dict[str, Any] = {"ticket": True}
+_WITH_TICKET_GARAGE_AND_RATE: dict[str, Any] = {**WITH_TICKET, "garage": {"include": {"rate": True}}}
 _RELATIONS = {"garage", "spot", "vehicle", "ticket", "payment"}
 NEWEST_FIRST: list[dict[str, str]] = [{"startTime": "desc"}, {"id": "desc"}]
 
@@ -49,8 +50,15 @@ class SessionRepository:
         )
 
     async def get(self, session_id: str, *, with_garage_and_rate: bool = False) -> ParkingSession | None:
-        include = {**WITH_TICKET, "garage": {"include": {"rate": True}}} if with_garage_and_rate else WITH_TICKET
-        return await self._db.parkingsession.find_unique(where={"id": session_id}, include=include)  # type: ignore[arg-type]
+        return await self._db.parkingsession.find_unique(
+            where={"id": session_id}, include=_with_ticket(with_garage_and_rate)  # type: ignore[arg-type]
+        )
+
+    async def by_ticket_code(self, code: str, *, with_garage_and_rate: bool = False) -> ParkingSession | None:
+        """The session holding the ticket `code` (normalised), in one query (Ticket.code is unique)."""
+        return await self._db.parkingsession.find_first(
+            where={"ticket": {"is": {"code": code}}}, include=_with_ticket(with_garage_and_rate)  # type: ignore[arg-type]
+        )
 
     async def active_for_vehicle(self, vehicle_id: str) -> ParkingSession | None:
         return await self._db.parkingsession.find_first(where={"vehicleId": vehicle_id, "status": "ACTIVE"})
@@ -74,13 +82,8 @@ class SessionRepository:
         ):
             if value is not None:
                 where[field] = value
-        start: dict[str, datetime] = {}
-        if since is not None:
-            start["gte"] = since
-        if until is not None:
-            start["lt"] = until
-        if start:
-            where["startTime"] = start
+        if (window := time_range(since, until)) is not None:
+            where["startTime"] = window
         rows = await self._db.parkingsession.find_many(
             where=where,  # type: ignore[arg-type]
             include=WITH_TICKET,  # type: ignore[arg-type]
@@ -105,3 +108,8 @@ class SessionRepository:
     async def insert_many(self, rows: Sequence[ParkingSessionCreateWithoutRelationsInput]) -> int:
         """Bulk import: ONE createMany."""
         return await insert_rows(self._db, "ParkingSession", rows)
+
+
+def _with_ticket(garage_and_rate: bool) -> dict[str, Any]:
+    """A session is always read with its ticket; check-out also needs its garage and rate."""
+    return _WITH_TICKET_GARAGE_AND_RATE if garage_and_rate else WITH_TICKET

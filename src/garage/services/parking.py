@@ -197,8 +197,7 @@ class ParkingService:
         at: datetime | None, actor: str,
     ) -> CheckedOut:
         sealed = self._cipher.encrypt_optional(reference, REFERENCE_FIELD)
-        ticket = await _ticket(TicketRepository(self._db), code)
-        session = await _session(SessionRepository(self._db), ticket.sessionId, with_garage_and_rate=True)
+        session = await _session_of_ticket(SessionRepository(self._db), code, with_garage_and_rate=True)
         return self._revealed(await self._complete(session, payment_method, sealed, lost_ticket, at, actor))
 
     async def _complete(
@@ -257,8 +256,9 @@ class ParkingService:
         )
 
     async def ticket(self, code: str) -> tuple[Ticket, ParkingSession]:
-        ticket = await _ticket(TicketRepository(self._db), code)
-        return ticket, await _session(SessionRepository(self._db), ticket.sessionId)
+        session = await _session_of_ticket(SessionRepository(self._db), code)
+        assert session.ticket is not None  # found through it
+        return session.ticket, session
 
 
 class PaymentService:
@@ -352,8 +352,11 @@ async def _session(
     return found(await sessions.get(session_id, with_garage_and_rate=with_garage_and_rate), f"session {session_id}")
 
 
-async def _ticket(tickets: TicketRepository, code: str) -> Ticket:
-    return found(await tickets.by_code(normalise_ticket_code(code)), f"ticket {code}")
+async def _session_of_ticket(
+    sessions: SessionRepository, code: str, *, with_garage_and_rate: bool = False
+) -> ParkingSession:
+    found_session = await sessions.by_ticket_code(normalise_ticket_code(code), with_garage_and_rate=with_garage_and_rate)
+    return found(found_session, f"ticket {code}")
 
 
 async def _payment(payments: PaymentRepository, payment_id: str) -> Payment:
