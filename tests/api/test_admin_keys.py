@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
+
 import httpx
 
 from tests.api.conftest import LiveServer
@@ -102,3 +106,47 @@ def test_oversized_body_is_413(admin: httpx.Client) -> None:
     response = admin.post("/api/v1/admin/api-keys", content=b"x" * (1024 * 1024 + 1), headers={"content-type": "application/json"})
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+def test_a_revoked_key_is_refused_by_every_worker_once_the_revocation_answered(
+    make_server: Callable[..., LiveServer],
+) -> None:
+    """Two uvicorn workers, each with its own cache of verified keys; the key is used on many
+    connections (spread over both workers) while it is revoked: nothing sent after the DELETE
+    answered may be accepted, whichever worker serves it."""
+    server = make_server(workers=2)
+    admin = server.client(server.admin_key)
+    created = admin.post("/api/v1/admin/api-keys", json={"name": "revoked under load", "role": "admin"}).json()
+    clients = [server.client(created["key"]) for _ in range(16)]
+    for client in clients:  # every connection's worker now holds the key in its cache
+        assert client.get("/api/v1/admin/api-keys").status_code == 200
+    revoked_at: list[float] = []
+    accepted_after_revocation: list[tuple[float, int]] = []
+    refused = threading.Event()
+    stop = threading.Event()
+
+    def hammer(client: httpx.Client) -> None:
+        while not stop.is_set():
+            sent = time.monotonic()
+            # a write as in the finding: the revoked admin key trying to mint a new admin key
+            response = client.post("/api/v1/admin/api-keys", json={"name": "minted", "role": "admin"})
+            if response.status_code == 401:
+                refused.set()
+            elif revoked_at and sent > revoked_at[0]:
+                accepted_after_revocation.append((sent - revoked_at[0], response.status_code))
+
+    threads = [threading.Thread(target=hammer, args=(client,)) for client in clients]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(0.3)
+        revocation = admin.delete(f"/api/v1/admin/api-keys/{created['id']}")
+        revoked_at.append(time.monotonic())
+        assert revocation.status_code == 200
+        time.sleep(1.5)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert refused.is_set()
+    assert accepted_after_revocation == []

@@ -9,7 +9,7 @@ import pytest
 from garage.config import load_settings
 from garage.db import create_prisma
 from garage.security.roles import Role
-from garage.services.api_keys import ApiKeyService
+from garage.services.container import Services
 from tests.database import apply_migrations
 from tests.ops.serving import garage
 
@@ -25,7 +25,7 @@ async def test_keys_create_prints_a_working_key_once(tmp_path: Path) -> None:
     db = create_prisma(settings)
     await db.connect()
     try:
-        principal = await ApiKeyService(db, settings.secret_key.get_secret_value()).verify(key)
+        principal = await Services.build(settings, db).keys.verify(key)
         assert principal is not None and principal.role is Role.OPERATOR
         stored = await db.apikey.find_first(where={"name": "night shift"})
         assert stored is not None and key not in stored.hash and stored.hash != key

@@ -1,5 +1,9 @@
 """API keys: issuing, revoking, verifying (with a short in-process cache), and the admin key
-from GARAGE_ADMIN_API_KEY that start-up makes sure exists."""
+from GARAGE_ADMIN_API_KEY that start-up makes sure exists.
+
+Revocation holds everywhere once its DELETE has answered: the revoking process announces it through
+`RevocationNews` (security/revocations.py) before answering, and every process drops its cache when
+it sees the news, before it trusts a cached key."""
 
 from __future__ import annotations
 
@@ -16,11 +20,13 @@ from garage.repositories.api_keys import ApiKeyRepository
 from garage.repositories.audit import AuditRepository
 from garage.repositories.pagination import Page
 from garage.security import api_keys
+from garage.security.revocations import RevocationNews
 from garage.security.principal import Principal
 from garage.security.roles import Role
 
 SYSTEM_ACTOR = "system"
-# Verified keys are remembered this long: a revocation reaches other worker processes within it.
+# Verified keys are remembered this long. Revocations through the service reach every worker at
+# once (RevocationNews); this bounds only revocations made behind the service's back (Studio, SQL).
 CACHE_SECONDS = 5.0
 # Unknown keys are remembered too (so guessing costs no query); past this many entries the expired
 # ones are dropped, so the cache stays bounded whatever clients send.
@@ -34,12 +40,15 @@ class CreatedKey:
 
 
 class ApiKeyService:
-    def __init__(self, db: Prisma, secret: str) -> None:
+    def __init__(self, db: Prisma, secret: str, revocations: RevocationNews) -> None:
         self._db = db
         self._secret = secret
+        self._revocations = revocations
         self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._revocation_token = revocations.token()
 
     async def verify(self, key: str) -> Principal | None:
+        self._forget_if_revoked_elsewhere()
         digest = api_keys.hash_key(key, self._secret)
         cached = self._cache.get(digest)
         if cached is not None and cached[0] > time.monotonic():
@@ -52,6 +61,12 @@ class ApiKeyService:
                 self._cache.clear()
         self._cache[digest] = (now + CACHE_SECONDS, principal)
         return principal
+
+    def _forget_if_revoked_elsewhere(self) -> None:
+        token = self._revocations.token()
+        if token != self._revocation_token:
+            self._cache.clear()
+            self._revocation_token = token
 
     async def _lookup(self, key: str) -> Principal | None:
         record = await ApiKeyRepository(self._db).by_prefix(api_keys.derive_prefix(key))
@@ -92,7 +107,8 @@ class ApiKeyService:
             return after, True
 
         key, revoked = await transaction(self._db, work)
-        if revoked:  # after the commit: a retried attempt must not have cleared it already
+        if revoked:  # after the commit (a cache refilled before it would still hold the key), before the answer
+            self._revocations.announce()
             self._cache.clear()
         return key
 

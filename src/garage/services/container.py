@@ -9,6 +9,7 @@ from prisma import Prisma
 from garage.config import Settings
 from garage.ops.backups import BackupStore
 from garage.security.crypto import FieldCipher
+from garage.security.revocations import RevocationNews, revocations_path
 from garage.services.api_keys import ApiKeyService
 from garage.services.audit import AuditService
 from garage.services.garages import GarageService
@@ -44,7 +45,9 @@ class Services:
             settings=settings,
             db=db,
             cipher=cipher,
-            keys=ApiKeyService(db, settings.secret_key.get_secret_value()),
+            keys=ApiKeyService(
+                db, settings.secret_key.get_secret_value(), RevocationNews(revocations_path(settings.database_path))
+            ),
             audit=AuditService(db),
             vehicles=VehicleService(db, cipher),
             parking=ParkingService(db, cipher),
