@@ -120,3 +120,24 @@ def test_simultaneous_check_ins_of_one_new_plate(make_server: Callable[..., Live
     vehicles: list[dict[str, Any]] = operator.get(f"{API}/vehicles", params={"plate": plate}).json()["items"]
     assert len(vehicles) == 1
     assert_invariants(operator, garage_id)
+
+
+def test_simultaneous_check_ins_of_one_new_plate_for_the_last_free_spot(make_server: Callable[..., LiveServer]) -> None:
+    """One fitting spot left: the losers find no spot under the write lock, but what they lost to
+    is the same vehicle, so the contract's answer is VEHICLE_ALREADY_PARKED, not GARAGE_FULL (or
+    SPOT_NOT_AVAILABLE when they all asked for that spot)."""
+    server = make_server(workers=2)
+    admin = server.client(server.admin_key)
+    operator = operator_client(server)
+    key = operator.headers["authorization"].removeprefix("Bearer ")
+    for by_spot_id in (False, True):
+        garage_id, spot_ids = new_garage(admin, [(0, "1", "STANDARD"), (0, "2", "LARGE")])
+        assert check_in(operator, garage_id, licensePlate=new_plate("T"), vehicleType="TRUCK").status_code == 201
+        plate = new_plate("L")
+        body: dict[str, Any] = {"licensePlate": plate, "vehicleType": "CAR"}
+        if by_spot_id:
+            body["spotId"] = spot_ids["0/1"]
+        results = all_at_once(10, lambda c, i: check_in(c, garage_id, **body), server, key)
+        assert Counter(r.status_code for r in results) == {201: 1, 409: 9}, [r.text for r in results]
+        assert {error_code(r) for r in results if r.status_code == 409} == {"VEHICLE_ALREADY_PARKED"}
+        assert_invariants(operator, garage_id)

@@ -122,7 +122,11 @@ class ParkingService:
             parked_as = _vehicle_may_enter(vehicle, license_plate, vehicle_type, start)
 
             async def occupy(tx: Prisma) -> CheckedIn:
-                spot = await self._choose_spot(SpotRepository(tx), garage.id, spot_id, parked_as)
+                try:
+                    spot = await self._choose_spot(SpotRepository(tx), garage.id, spot_id, parked_as)
+                except Conflict:
+                    await _refuse_if_parked_meanwhile(VehicleRepository(tx), license_plate)
+                    raise
                 return await self._occupy(tx, spot, vehicle, license_plate, parked_as, start, actor)
 
             try:
@@ -344,6 +348,16 @@ def _vehicle_may_enter(vehicle: Vehicle | None, plate: str, vehicle_type: str | 
         raise _invalid("at", f"is before this vehicle's last check-out ({latest.endTime.isoformat()})")
     # a known plate keeps its stored type, whatever the gate says (API.md, Clarifications)
     return vehicle.type
+
+
+async def _refuse_if_parked_meanwhile(vehicles: VehicleRepository, plate: str) -> None:
+    """Under the write lock, when no spot could be had: if the plate was checked in since it was
+    read outside the lock, the spot it lacks is probably the one that vehicle took. The contract
+    answers such a loser VEHICLE_ALREADY_PARKED, not GARAGE_FULL or SPOT_NOT_AVAILABLE, so the
+    plate is read again here (only on this path: a successful check-in pays no extra round trip)."""
+    vehicle = await vehicles.live_by_plate_with_latest_session(plate)
+    if vehicle is not None and vehicle.sessions and vehicle.sessions[0].status == "ACTIVE":
+        raise _already_parked(plate)
 
 
 async def _session(
