@@ -109,7 +109,7 @@ async def test_seed_builds_the_development_garages(seeded: Seeded) -> None:
         assert {v.type for v in vehicles} == VEHICLE_TYPES
         stored_emails = {v.id: v.ownerEmail for v in vehicles if v.ownerEmail is not None}
         assert stored_emails and all(e.startswith("v1:") and "@" not in e for e in stored_emails.values())
-        reveal = VehicleService(db, FieldCipher(load_settings().encryption_keys)).reveal
+        reveal = VehicleService(db, FieldCipher(load_settings(DATABASE_URL=f"file:{seeded.database}").encryption_keys)).reveal
         assert all("@" in (reveal(v).ownerEmail or "") for v in vehicles if v.id in stored_emails)
         assert any(v.ownerName is None for v in vehicles)
 

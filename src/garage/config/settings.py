@@ -13,6 +13,8 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from garage.config.development_secrets import development_secrets
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -34,10 +36,12 @@ class Settings(BaseSettings):
     workers: int = Field(1, alias="GARAGE_WORKERS", ge=1, le=64)
     admin_api_key: SecretStr | None = Field(None, alias="GARAGE_ADMIN_API_KEY")
     # Keys API keys are hashed with (HMAC-SHA256): a database leak alone does not reveal them.
-    secret_key: SecretStr = Field(SecretStr("development-only-secret-key-change-me"), alias="GARAGE_SECRET_KEY")
+    # Unset outside production: generated per database (`secret_key`, config/development_secrets.py).
+    secret_key_setting: SecretStr | None = Field(None, alias="GARAGE_SECRET_KEY")
     # "kid:base64-32-bytes,kid2:..." - the last one encrypts, all of them decrypt (rotation).
-    encryption_keys: Annotated[tuple[tuple[str, bytes], ...], NoDecode] = Field(
-        ((("dev1", b"\x00" * 32)),), alias="GARAGE_ENCRYPTION_KEYS"
+    # Unset outside production: one key generated per database (`encryption_keys`).
+    encryption_keys_setting: Annotated[tuple[tuple[str, bytes], ...] | None, NoDecode] = Field(
+        None, alias="GARAGE_ENCRYPTION_KEYS"
     )
     log_level: str = Field("info", alias="GARAGE_LOG_LEVEL")
     log_queries: bool = Field(False, alias="GARAGE_LOG_QUERIES")
@@ -60,7 +64,7 @@ class Settings(BaseSettings):
     # Archived sessions (`garage archive`): a second SQLite file with the same schema.
     archive_url_setting: str | None = Field(None, alias="GARAGE_ARCHIVE_URL")
 
-    @field_validator("encryption_keys", mode="before")
+    @field_validator("encryption_keys_setting", mode="before")
     @classmethod
     def _parse_encryption_keys(cls, value: object) -> object:
         if not isinstance(value, str):
@@ -88,12 +92,28 @@ class Settings(BaseSettings):
         if self.environment is Environment.PRODUCTION:
             missing = [
                 name
-                for name, field in (("GARAGE_SECRET_KEY", "secret_key"), ("GARAGE_ENCRYPTION_KEYS", "encryption_keys"))
-                if field not in self.model_fields_set
+                for name, value in (("GARAGE_SECRET_KEY", self.secret_key_setting),
+                                    ("GARAGE_ENCRYPTION_KEYS", self.encryption_keys_setting))
+                if value is None
             ]
             if missing:
                 raise ValueError(f"production needs {', '.join(missing)} set")
         return self
+
+    @cached_property
+    def secret_key(self) -> SecretStr:
+        """GARAGE_SECRET_KEY, else (never in production) the database's generated one."""
+        if self.secret_key_setting is not None:
+            return self.secret_key_setting
+        return SecretStr(development_secrets(self.database_path).secret_key)
+
+    @cached_property
+    def encryption_keys(self) -> tuple[tuple[str, bytes], ...]:
+        """GARAGE_ENCRYPTION_KEYS, else (never in production) the database's generated key."""
+        if self.encryption_keys_setting is not None:
+            return self.encryption_keys_setting
+        generated = development_secrets(self.database_path)
+        return ((generated.encryption_key_id, generated.encryption_key),)
 
     @cached_property
     def database_path(self) -> Path:
