@@ -50,7 +50,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench import _sessions_fixture as fixtures  # noqa: E402
-from bench.import_bench import timed_import, write_snapshot  # noqa: E402
+from bench.import_bench import MIB, measured_import, write_snapshot  # noqa: E402
 from garage.config import load_settings  # noqa: E402
 from garage.db import create_prisma  # noqa: E402
 from garage.repositories.spots import NewSpot, SpotRepository  # noqa: E402
@@ -261,13 +261,18 @@ def bench_import(work: Path, size: int, runs: int) -> list[Result]:
     snapshot, records = write_snapshot(size, work)
     first: list[float] = []
     second: list[float] = []
+    peaks: list[int] = []
     imported = work / f"import-{size}.db"
     for run in range(runs):
         for stale in work.glob(f"import-{size}.db*"):
             stale.unlink()
         apply_migrations(imported)
-        first.append(timed_import(snapshot, imported))
-        second.append(timed_import(snapshot, imported))
+        for samples in (first, second):
+            measured = measured_import(snapshot, imported)
+            samples.append(measured.seconds)
+            peaks.append(measured.peak_rss_bytes)
+    log(f"legacy import {size}: peak RSS of the garage process {max(peaks) / MIB:.0f} MiB "
+        f"({max(peaks) / snapshot.stat().st_size:.1f}x the {snapshot.stat().st_size / MIB:.1f} MiB snapshot)")
     # baseline: every row the import wrote, inserted with executemany into a fresh migrated file
     batches = [(table, *rows_of(imported, table)) for table in TABLES]
     written = sum(len(rows) for _, _, rows in batches)

@@ -103,6 +103,10 @@ def test_archive_moves_old_completed_sessions_and_every_total_survives(server: L
     for payment in (entry["payment"] for entry in recent):
         assert admin.get(f"{API}/payments/{payment['id']}").status_code == 200  # type: ignore[index]
 
+    # the audit names sessions as the API does (Session), one ARCHIVE row per batch of 2
+    archived_rows = admin.get(f"{API}/admin/audit", params={"entity": "Session", "limit": 200}).json()["items"]
+    assert len([row for row in archived_rows if row["action"] == "ARCHIVE"]) == 3
+
     # reports: the live database alone lost January; with the archive the report is as before
     assert usage(admin, garage_id, includeArchive="true") == report_before
     assert usage(admin, garage_id) != report_before

@@ -68,7 +68,7 @@ class ArchivalService:
                 raise ArchiveMismatch("sessions changed while being archived; run the command again")
             await repository.delete_batch(ids)
             await AuditRepository(live_tx).record(
-                actor=actor, action="ARCHIVE", entity="ParkingSession", entity_id=ids[0],
+                actor=actor, action="ARCHIVE", entity="Session", entity_id=ids[0],
                 after={"sessionIds": ids, "archive": str(self._archive_path), "sessions": expected.sessions,
                        "feeCents": expected.fee_cents, "paymentCents": expected.payment_cents},
             )

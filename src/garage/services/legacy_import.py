@@ -4,8 +4,21 @@ The snapshot is `{"garages", "spots", "vehicles", "sessions", "payments"[, "tick
 shaped like the API resources with their legacy ids, which become the new rows' ids.
 
 How it works, and why:
-- Everything is checked before anything is written: each record against its pydantic model, then
-  the references and uniqueness rules across the snapshot, then against what the database already
+- Streaming: the file is parsed record by record (ijson, C backend) and each record is checked and
+  kept as a compact slotted object as soon as its closing brace is read; the JSON text and the parsed
+  dicts are never held whole, and the sha256 is computed on the bytes as they are read (the file is
+  read once). Rows for the database are built per write chunk, not for the whole snapshot, and the
+  existence checks against the database go chunk by chunk too. What stays in memory is the checked
+  records (about 0.8 kB each, the ids and indexes of the cross-record checks included). The
+  100k-record bench snapshot (17.6 MB) peaks at 163 MiB of RSS for the whole `garage` process (~80
+  MiB of it before the file is opened), 165 MiB on the second run; reading it whole took 390 MiB,
+  and 490 MiB on the second run (bench/import_bench.py prints the figure; docs/operations.md).
+- Strict types: values are taken as the JSON text types them, never coerced. Times are ISO 8601
+  strings with an offset (`2024-03-01T08:00:00Z`); not a number (epoch) nor a time without offset.
+  Integers (`capacity`, `level`, `feeCents`) are JSON integers: not `"10"`, not `0.0`, not `true`.
+  `lostTicket` is a JSON boolean. `amount` is a JSON number, not a string.
+- Everything is checked before anything is written: each record against its type, then the
+  references and uniqueness rules across the snapshot, then against what the database already
   holds. Every offending record is listed (kind, legacy id, problem); one problem refuses all.
 - Idempotent: a record whose id already exists with the same content is skipped; one whose id
   exists with other content is a problem like any other. So a second run changes nothing.
@@ -19,11 +32,18 @@ How it works, and why:
   keep working); otherwise generated: OPEN for an ACTIVE session, PAID for a COMPLETED one (LOST when
   the legacy session says `"lostTicket": true`).
 - Money: `amount` is parsed from the JSON text as a decimal (never a binary float) and rounded half
-  up to whole cents.
+  up to whole cents. Check-out stores the fee as the payment's amount, so a COMPLETED session whose
+  `feeCents` differs from its payment's amount in cents is refused (one of the two is wrong, and
+  the reports would disagree with the sessions).
+- Refunds: a REFUNDED payment gets `refundedAt` from the record when it carries one; otherwise its
+  `updatedAt` (as for a refund through the API, which sets both to the refund's time), otherwise its
+  creation time (its `createdAt`, else its session's end). A COMPLETED payment with a `refundedAt`,
+  or a refund before the payment, is refused.
 - Writing: ONE interactive transaction, createMany in chunks, in foreign-key order. The audit log
-  gets one IMPORT row per kind (counts, skipped counts and the snapshot's sha256), not one per
-  record: per-record rows would add ~100k rows to the ~135k a 100k-record snapshot writes (and about
-  as much time again: the cost is per row) while adding nothing the archived snapshot file, named by
+  gets one IMPORT row per kind (entity named as the API's own audit rows name it: `Session` for
+  sessions), with counts, skipped counts and the snapshot's sha256, not one per record:
+  per-record rows would add ~100k rows to the ~135k a 100k-record snapshot writes (and about as
+  much time again: the cost is per row) while adding nothing the archived snapshot file, named by
   its hash, does not already hold.
 """
 
@@ -31,15 +51,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import zoneinfo
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Annotated, Any, Literal, TypedDict, TypeVar, cast
+from typing import Annotated, Any, BinaryIO, Literal, TypedDict, TypeVar, cast
 
+import ijson  # type: ignore[import-untyped]
 from prisma import Prisma
 from prisma.errors import PrismaError
 from prisma.types import (
@@ -51,7 +71,19 @@ from prisma.types import (
     TicketCreateWithoutRelationsInput,
     VehicleCreateWithoutRelationsInput,
 )
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    TypeAdapter,
+    ValidationError,
+)
+from pydantic.dataclasses import dataclass as record_type
 
 from garage.repositories.audit import AuditRepository
 from garage.repositories.garages import GarageRepository
@@ -74,10 +106,10 @@ REQUIRED_SECTIONS = ("garages", "spots", "vehicles", "sessions", "payments")
 CHUNK = 2000
 # createMany calls of one kind in flight at once (see LegacyImportService._write).
 IN_FLIGHT = 3
-# Ids per `in` lookup of existing rows.
+# Ids per `in` lookup of existing rows; also how many existing rows are held at once.
 LOOKUP_CHUNK = 2000
-# createMany calls of one kind in flight at once (see LegacyImportService._write).
-IN_FLIGHT = 3
+# Bytes per read of the snapshot file.
+READ_SIZE = 64 * 1024
 # One transaction holds the whole import: 100k records take seconds, a slow disk may take minutes.
 TX_TIMEOUT = timedelta(minutes=15)
 TX_MAX_WAIT = timedelta(seconds=30)
@@ -87,9 +119,42 @@ REFERENCE_FIELD = "Payment.reference"
 NOT_COMPARED = frozenset({"updatedAt"})
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 # --- the snapshot's records ------------------------------------------------------------------
+
+
+def _json_type(value: object) -> str:
+    """How the JSON text typed `value` (as ijson hands it over), for messages."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, Decimal, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "null" if value is None else "a list" if isinstance(value, list) else "an object"
+
+
+def _iso_instant(value: object) -> datetime:
+    """An ISO 8601 date-time string with an offset, and nothing else: pydantic on its own would
+    also take an epoch number (or a string of digits) as a time."""
+    if not isinstance(value, str):
+        raise ValueError(f"must be an ISO 8601 date-time string with an offset, not {_json_type(value)}")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be an ISO 8601 date-time with an offset, e.g. 2024-03-01T08:00:00Z") from None
+    if moment.tzinfo is None:
+        raise ValueError("must have an offset (Z or +01:00)")
+    return moment
+
+
+def _json_number(value: object) -> object:
+    """A JSON number (ijson: int, or Decimal for a fraction or an exponent), not a string of one."""
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+        raise ValueError(f"must be a JSON number, not {_json_type(value)}")
+    return value
 
 
 def _no_nul(value: str) -> str:
@@ -112,36 +177,39 @@ def _ticket_code(value: str) -> str:
     return code
 
 
-Id = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_no_nul)]
-Text = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_no_nul)]
-LongText = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_no_nul)]
-Instant = Annotated[AwareDatetime, AfterValidator(at_db_precision)]
-Plate = Annotated[str, Field(max_length=100), AfterValidator(_plate)]
-TicketCode = Annotated[str, Field(max_length=100), AfterValidator(_ticket_code)]
-Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+Id = Annotated[StrictStr, Field(min_length=1, max_length=100), AfterValidator(_no_nul)]
+Text = Annotated[StrictStr, Field(min_length=1, max_length=100), AfterValidator(_no_nul)]
+LongText = Annotated[StrictStr, Field(min_length=1, max_length=200), AfterValidator(_no_nul)]
+Instant = Annotated[AwareDatetime, BeforeValidator(_iso_instant), AfterValidator(at_db_precision)]
+Plate = Annotated[StrictStr, Field(max_length=100), AfterValidator(_plate)]
+TicketCode = Annotated[StrictStr, Field(max_length=100), AfterValidator(_ticket_code)]
+Currency = Annotated[StrictStr, Field(pattern=r"^[A-Z]{3}$")]
+Amount = Annotated[Decimal, BeforeValidator(_json_number), Field(ge=0, le=10_000_000, allow_inf_nan=False)]
+
+# Slotted dataclasses, not BaseModels: 100k of them are held at once, and a model's __dict__ and
+# fields-set come to about 1.4 kB a record, a slotted one to about 300 B. A field the import does
+# not know would be dropped silently: it is refused instead.
+_RECORD = ConfigDict(extra="forbid")
 
 
-class LegacyRecord(BaseModel):
-    # A field the import does not know would be dropped silently: refuse it instead.
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+@record_type(frozen=True, slots=True, kw_only=True, config=_RECORD)
+class LegacyGarage:
     id: Id
-
-
-class LegacyGarage(LegacyRecord):
     name: LongText
     address: LongText
     timezone: Text = "UTC"
     currency: Currency = "USD"
-    capacity: int = Field(ge=1, le=100_000)
+    capacity: StrictInt = Field(ge=1, le=100_000)
     createdAt: Instant | None = None
     updatedAt: Instant | None = None
     deletedAt: Instant | None = None
 
 
-class LegacySpot(LegacyRecord):
+@record_type(frozen=True, slots=True, kw_only=True, config=_RECORD)
+class LegacySpot:
+    id: Id
     garageId: Id
-    level: int = Field(ge=-20, le=200)
+    level: StrictInt = Field(ge=-20, le=200)
     number: Text
     type: Literal["MOTORCYCLE", "COMPACT", "STANDARD", "LARGE", "EV", "HANDICAP"]
     status: Literal["AVAILABLE", "OCCUPIED", "RESERVED", "MAINTENANCE"] = "AVAILABLE"
@@ -150,7 +218,9 @@ class LegacySpot(LegacyRecord):
     deletedAt: Instant | None = None
 
 
-class LegacyVehicle(LegacyRecord):
+@record_type(frozen=True, slots=True, kw_only=True, config=_RECORD)
+class LegacyVehicle:
+    id: Id
     licensePlate: Plate
     type: Literal["MOTORCYCLE", "CAR", "EV", "VAN", "TRUCK"]
     ownerName: Text | None = None
@@ -161,34 +231,37 @@ class LegacyVehicle(LegacyRecord):
     deletedAt: Instant | None = None
 
 
-class LegacySession(LegacyRecord):
+@record_type(frozen=True, slots=True, kw_only=True, config=_RECORD)
+class LegacySession:
+    id: Id
     garageId: Id
     spotId: Id
     vehicleId: Id
     licensePlate: Plate | None = None
     ticketCode: TicketCode | None = None
-    lostTicket: bool = False
+    lostTicket: StrictBool = False
     status: Literal["ACTIVE", "COMPLETED"]
     startTime: Instant
     endTime: Instant | None = None
-    feeCents: int | None = Field(None, ge=0, le=1_000_000_000)
+    feeCents: StrictInt | None = Field(None, ge=0, le=1_000_000_000)
     createdAt: Instant | None = None
     updatedAt: Instant | None = None
 
 
-class LegacyTicket(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+@record_type(frozen=True, slots=True, kw_only=True, config=_RECORD)
+class LegacyTicket:
     code: TicketCode
     sessionId: Id
     issuedAt: Instant | None = None
     status: Literal["OPEN", "PAID", "LOST"]
 
 
-class LegacyPayment(LegacyRecord):
+@record_type(frozen=True, slots=True, kw_only=True, config=_RECORD)
+class LegacyPayment:
+    id: Id
     sessionId: Id
     garageId: Id | None = None
-    amount: Decimal = Field(ge=0, le=10_000_000, allow_inf_nan=False)
+    amount: Amount
     currency: Currency | None = None
     method: Literal["CASH", "CARD", "MOBILE", "VALIDATION"]
     status: Literal["COMPLETED", "REFUNDED"] = "COMPLETED"
@@ -262,28 +335,89 @@ class ImportReport:
 Progress = Callable[[int], None]
 
 
-# --- reading and checking the snapshot -------------------------------------------------------
+# --- reading the snapshot: one pass, record by record ---------------------------------------
 
 
-def read_snapshot(text: str | bytes) -> tuple[dict[str, Any], str]:
-    """The parsed snapshot (floats as Decimal) and its sha256."""
-    raw = text.encode() if isinstance(text, str) else text
-    digest = hashlib.sha256(raw).hexdigest()
-    try:
-        data = json.loads(raw, parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise SnapshotUnreadable([Problem("snapshot", "-", f"not valid JSON: {error}")]) from error
-    if not isinstance(data, dict):
+class _HashingReader:
+    """The snapshot file as the parser reads it, hashed on the way."""
+
+    def __init__(self, source: BinaryIO) -> None:
+        self._source = source
+        self._sha256 = hashlib.sha256()
+        self.bytes_read = 0
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._source.read(size)
+        self._sha256.update(chunk)
+        self.bytes_read += len(chunk)
+        return chunk
+
+    def hexdigest(self) -> str:
+        """The sha256 of the whole file: what the parser left unread (nothing, or whitespace) included."""
+        while chunk := self.read(READ_SIZE):
+            pass
+        return self._sha256.hexdigest()
+
+
+_OPENING = frozenset({"start_map", "start_array"})
+_CLOSING = frozenset({"end_map", "end_array"})
+Events = Iterator[tuple[str, Any]]
+
+
+def _value(events: Events, event: str, value: Any) -> Any:
+    """The JSON value that starts with (event, value), built from the events it spans."""
+    if event not in _OPENING:
+        return value
+    builder = ijson.ObjectBuilder()
+    builder.event(event, value)
+    depth = 1
+    while depth:
+        event, value = next(events)
+        builder.event(event, value)
+        depth += (event in _OPENING) - (event in _CLOSING)
+    return builder.value
+
+
+def _skip(events: Events, event: str) -> None:
+    depth = int(event in _OPENING)
+    while depth:
+        event, _ = next(events)
+        depth += (event in _OPENING) - (event in _CLOSING)
+
+
+def _records(events: Events, structure: list[Problem]) -> Iterator[tuple[str, int, Any]]:
+    """(section, index, record) for each record of each known section, in file order; what is
+    wrong with the snapshot's outline goes to `structure`."""
+    first, _ = next(events)
+    if first != "start_map":
         raise SnapshotUnreadable([Problem("snapshot", "-", "must be a JSON object of record lists")])
-    problems = [Problem("snapshot", "-", f"unknown section {name!r}") for name in data if name not in KINDS]
-    problems += [Problem("snapshot", "-", f"missing section {name!r}") for name in REQUIRED_SECTIONS if name not in data]
-    problems += [
-        Problem("snapshot", "-", f"section {name!r} must be a list of records")
-        for name in KINDS if name in data and not isinstance(data[name], list)
-    ]
-    if problems:
-        raise SnapshotUnreadable(problems)
-    return data, digest
+    seen: set[str] = set()
+    for event, name in events:
+        if event == "end_map":
+            break
+        event, value = next(events)
+        if name not in KINDS or name in seen:
+            structure.append(Problem("snapshot", "-", f"section {name!r} appears twice" if name in seen else f"unknown section {name!r}"))
+            _skip(events, event)
+            continue
+        seen.add(name)
+        if event != "start_array":
+            structure.append(Problem("snapshot", "-", f"section {name!r} must be a list of records"))
+            _skip(events, event)
+            continue
+        for index, (event, value) in enumerate(events):
+            if event == "end_array":
+                break
+            yield name, index, _value(events, event, value)
+    structure += [Problem("snapshot", "-", f"missing section {name!r}") for name in REQUIRED_SECTIONS if name not in seen]
+
+
+def _parse_error(error: Exception, position: int) -> SnapshotUnreadable:
+    text = error.args[0] if error.args else str(error)
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    first_line = str(text).strip().splitlines()[0] if str(text).strip() else type(error).__name__
+    return SnapshotUnreadable([Problem("snapshot", "-", f"not valid JSON (UTF-8), within the first {position} bytes: {first_line}")])
 
 
 def _legacy_id(kind: str, index: int, raw: Any) -> str:
@@ -295,10 +429,16 @@ def _legacy_id(kind: str, index: int, raw: Any) -> str:
 
 def _describe(error: dict[str, Any]) -> str:
     where = ".".join(str(part) for part in error["loc"]) or "record"
-    shown = "" if error["type"] in ("missing", "extra_forbidden") else f" (got {error['input']!r})"
-    if error["type"] == "extra_forbidden":
+    if error["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
         return f"{where}: unknown field"
-    return f"{where}: {error['msg']}{shown}"
+    given = error.get("input")
+    shown = "" if error["type"] in ("missing", "missing_keyword_argument") else f" (got {_shown(given)})"
+    return f"{where}: {str(error['msg']).removeprefix('Value error, ')}{shown}"
+
+
+def _shown(value: Any) -> str:
+    """A value as the JSON text had it (a number unquoted, a string quoted)."""
+    return str(value) if isinstance(value, Decimal) else repr(value)
 
 
 @dataclass
@@ -315,24 +455,57 @@ class Snapshot:
     present: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
 
 
-def parse_records(data: dict[str, Any], problems: list[Problem]) -> Snapshot:
-    snapshot = Snapshot()
-    for kind in KINDS:
-        records = data.get(kind, [])
-        ids = Counter(_legacy_id(kind, index, raw) for index, raw in enumerate(records))
-        target: dict[str, Any] = getattr(snapshot, kind)
-        for index, raw in enumerate(records):
-            legacy_id = _legacy_id(kind, index, raw)
-            snapshot.present[kind].add(legacy_id)
-            if ids[legacy_id] > 1:
-                what = "session" if kind == "tickets" else "id"
-                problems.append(Problem(kind, legacy_id, f"{ids[legacy_id]} records have this {what}"))
-                continue
-            try:
-                target[legacy_id] = MODELS[kind].validate_python(raw)
-            except ValidationError as error:
-                problems.extend(Problem(kind, legacy_id, _describe(cast(dict[str, Any], e))) for e in error.errors())
-    return snapshot
+class _Collector:
+    """Checks each record as it arrives and keeps the valid ones; records sharing an id are all
+    refused (their own faults are then beside the point)."""
+
+    def __init__(self) -> None:
+        self.snapshot = Snapshot()
+        self._repeated: dict[tuple[str, str], int] = {}
+        self._invalid: dict[tuple[str, str], list[Problem]] = {}
+
+    def add(self, kind: str, index: int, raw: Any) -> None:
+        legacy_id = _legacy_id(kind, index, raw)
+        present = self.snapshot.present[kind]
+        if legacy_id in present:
+            self._repeated[kind, legacy_id] = self._repeated.get((kind, legacy_id), 1) + 1
+            return
+        present.add(legacy_id)
+        try:
+            getattr(self.snapshot, kind)[legacy_id] = MODELS[kind].validate_python(raw)
+        except ValidationError as error:
+            self._invalid[kind, legacy_id] = [Problem(kind, legacy_id, _describe(cast(dict[str, Any], e))) for e in error.errors()]
+
+    def problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        for (kind, legacy_id), count in self._repeated.items():
+            getattr(self.snapshot, kind).pop(legacy_id, None)
+            self._invalid.pop((kind, legacy_id), None)
+            what = "session" if kind == "tickets" else "id"
+            found.append(Problem(kind, legacy_id, f"{count} records have this {what}"))
+        return found + [problem for problems in self._invalid.values() for problem in problems]
+
+
+def read_snapshot(source: BinaryIO) -> tuple[Snapshot, str, list[Problem]]:
+    """The snapshot's valid records, its sha256, and the problems of its records, read in ONE
+    streaming pass. Raises SnapshotUnreadable when it is not JSON or not shaped as a snapshot."""
+    reader = _HashingReader(source)
+    collector = _Collector()
+    structure: list[Problem] = []
+    try:
+        events = iter(ijson.basic_parse(reader, buf_size=READ_SIZE, use_float=False))
+        for kind, index, raw in _records(events, structure):
+            collector.add(kind, index, raw)
+        for _ in events:  # the end: ijson checks that nothing but whitespace follows
+            pass
+    except (ijson.JSONError, UnicodeDecodeError) as error:
+        raise _parse_error(error, reader.bytes_read) from error
+    if structure:
+        raise SnapshotUnreadable(structure)
+    return collector.snapshot, reader.hexdigest(), collector.problems()
+
+
+# --- checking the snapshot's records against each other -------------------------------------
 
 
 def _check_timezones(snapshot: Snapshot, problems: list[Problem]) -> None:
@@ -394,12 +567,7 @@ def check_references(snapshot: Snapshot, problems: list[Problem]) -> None:
         paid = s.sessions.get(payment.sessionId)
         if not refers("payments", payment.id, "sessionId", "sessions", payment.sessionId) or paid is None:
             continue
-        if paid_sessions[payment.sessionId] > 1:
-            problems.append(Problem("payments", payment.id, f"session {payment.sessionId!r} has {paid_sessions[payment.sessionId]} payments"))
-        if paid.status != "COMPLETED":
-            problems.append(Problem("payments", payment.id, f"pays for session {paid.id!r}, which is {paid.status}"))
-        if payment.garageId is not None and payment.garageId != paid.garageId:
-            problems.append(Problem("payments", payment.id, f"garageId {payment.garageId!r} is not its session's garage"))
+        _check_payment(payment, paid, paid_sessions, problems)
 
 
 def _check_session(
@@ -428,6 +596,27 @@ def _check_session(
             problem("a COMPLETED session needs endTime and feeCents")
         if paid_sessions[session.id] == 0:
             problem("a COMPLETED session needs its payment, and the snapshot has none")
+
+
+def _check_payment(payment: LegacyPayment, paid: LegacySession, paid_sessions: Counter[str], problems: list[Problem]) -> None:
+    def problem(text: str) -> None:
+        problems.append(Problem("payments", payment.id, text))
+
+    if paid_sessions[payment.sessionId] > 1:
+        problem(f"session {payment.sessionId!r} has {paid_sessions[payment.sessionId]} payments")
+    if paid.status != "COMPLETED":
+        problem(f"pays for session {paid.id!r}, which is {paid.status}")
+    elif paid.feeCents is not None and paid_sessions[payment.sessionId] == 1 and cents_of(payment.amount) != paid.feeCents:
+        # listed under the session: its fee is what check-out would have charged and stored as the amount
+        problems.append(Problem("sessions", paid.id, f"feeCents {paid.feeCents} differs from its payment {payment.id!r}: "
+                                                     f"amount {payment.amount} is {cents_of(payment.amount)} cents"))
+    if payment.garageId is not None and payment.garageId != paid.garageId:
+        problem(f"garageId {payment.garageId!r} is not its session's garage")
+    if payment.status == "COMPLETED" and payment.refundedAt is not None:
+        problem("a COMPLETED payment has no refundedAt")
+    created = _payment_created(payment, paid)
+    if payment.refundedAt is not None and created is not None and payment.refundedAt < created:
+        problem("refundedAt is before the payment was made")
 
 
 def _duplicates(
@@ -464,6 +653,10 @@ def garage_row(garage: LegacyGarage, now: datetime) -> GarageCreateWithoutRelati
     }
 
 
+def rate_row(garage: LegacyGarage, now: datetime) -> RateCreateWithoutRelationsInput:
+    return cast(RateCreateWithoutRelationsInput, {"garageId": garage.id, **DEFAULT_RATE.as_row(), "createdAt": now, "updatedAt": now})
+
+
 def spot_row(spot: LegacySpot, status: str, now: datetime) -> SpotCreateWithoutRelationsInput:
     return {
         "id": spot.id, "garageId": spot.garageId, "level": spot.level, "number": spot.number,
@@ -472,31 +665,50 @@ def spot_row(spot: LegacySpot, status: str, now: datetime) -> SpotCreateWithoutR
     }
 
 
-def vehicle_fields(vehicle: LegacyVehicle) -> dict[str, Any]:
+def vehicle_fields(vehicle: LegacyVehicle, now: datetime) -> dict[str, Any]:
     """The vehicle as stored, owner fields in clear (encrypted just before writing)."""
     return {
         "id": vehicle.id, "licensePlate": vehicle.licensePlate, "type": vehicle.type, "ownerName": vehicle.ownerName,
         "ownerEmail": vehicle.ownerEmail, "ownerPhone": vehicle.ownerPhone, "deletedAt": vehicle.deletedAt,
+        **_times(vehicle, now),
     }
 
 
-def session_row(session: LegacySession, plate: str, now: datetime) -> ParkingSessionCreateWithoutRelationsInput:
+def session_row(session: LegacySession, vehicles: dict[str, LegacyVehicle], now: datetime) -> ParkingSessionCreateWithoutRelationsInput:
     return {
         "id": session.id, "garageId": session.garageId, "spotId": session.spotId, "vehicleId": session.vehicleId,
-        "licensePlate": plate, "status": session.status, "startTime": session.startTime, "endTime": session.endTime,
-        "feeCents": session.feeCents, **_times(session, now),
+        "licensePlate": session.licensePlate or vehicles[session.vehicleId].licensePlate, "status": session.status,
+        "startTime": session.startTime, "endTime": session.endTime, "feeCents": session.feeCents, **_times(session, now),
     }
+
+
+def _payment_created(payment: LegacyPayment, session: LegacySession) -> datetime | None:
+    return payment.createdAt or session.endTime
 
 
 def payment_fields(payment: LegacyPayment, session: LegacySession, garage: LegacyGarage, now: datetime) -> dict[str, Any]:
-    """The payment as stored, reference in clear (encrypted just before writing)."""
-    created = payment.createdAt or session.endTime or now
+    """The payment as stored, reference in clear (encrypted just before writing). A REFUNDED one's
+    refundedAt: the record's, else its updatedAt, else its creation time (module docstring)."""
+    created = _payment_created(payment, session) or now
+    refunded = None if payment.status != "REFUNDED" else payment.refundedAt or payment.updatedAt or created
     return {
         "id": payment.id, "sessionId": payment.sessionId, "garageId": session.garageId,
         "amountCents": cents_of(payment.amount), "currency": payment.currency or garage.currency,
         "method": payment.method, "status": payment.status, "reference": payment.reference, "createdAt": created,
-        "updatedAt": payment.updatedAt or created, "refundedAt": payment.refundedAt,
+        "updatedAt": payment.updatedAt or refunded or created, "refundedAt": refunded,
     }
+
+
+@dataclass(slots=True)
+class PlannedTicket:
+    session_id: str
+    code: str  # "" until one is drawn
+    status: str
+    issued_at: datetime
+
+    def row(self) -> TicketCreateWithoutRelationsInput:
+        return {"code": self.code, "sessionId": self.session_id, "issuedAt": self.issued_at, "status": self.status,
+                "createdAt": self.issued_at, "updatedAt": self.issued_at}
 
 
 def _differences(wanted: dict[str, Any], stored: Any, *, compare_created: bool) -> list[str]:
@@ -521,18 +733,33 @@ async def _lookup(ids: Sequence[str], find: Callable[[Sequence[str]], Awaitable[
     return found
 
 
+async def _with_stored(
+    records: Sequence[R], find: Callable[[Sequence[str]], Awaitable[list[T]]], key: Callable[[R], str],
+    stored_key: Callable[[T], str] = lambda row: cast(str, getattr(row, "id")),
+) -> AsyncIterator[tuple[R, T | None]]:
+    """Each record with the database's row of the same key (or None), looked up a chunk at a time:
+    a second run of a large snapshot finds every row, and holding them all at once would cost more
+    than the snapshot itself."""
+    for chunk in _chunks(records, LOOKUP_CHUNK):
+        found = {stored_key(row): row for row in await find([key(record) for record in chunk])}
+        for record in chunk:
+            yield record, found.get(key(record))
+
+
 # --- the plan: what to write, after the database checks ---------------------------------------
 
 
 @dataclass
 class Plan:
-    garages: list[GarageCreateWithoutRelationsInput] = field(default_factory=list)
-    rates: list[RateCreateWithoutRelationsInput] = field(default_factory=list)
-    spots: list[SpotCreateWithoutRelationsInput] = field(default_factory=list)
-    vehicles: list[dict[str, Any]] = field(default_factory=list)
-    sessions: list[ParkingSessionCreateWithoutRelationsInput] = field(default_factory=list)
-    tickets: list[TicketCreateWithoutRelationsInput] = field(default_factory=list)
-    payments: list[dict[str, Any]] = field(default_factory=list)
+    """The records to write (the snapshot's own objects: rows are built per write chunk)."""
+
+    now: datetime
+    garages: list[LegacyGarage] = field(default_factory=list)
+    spots: list[tuple[LegacySpot, str]] = field(default_factory=list)  # with the status to store
+    vehicles: list[LegacyVehicle] = field(default_factory=list)
+    sessions: list[LegacySession] = field(default_factory=list)
+    tickets: list[PlannedTicket] = field(default_factory=list)
+    payments: list[LegacyPayment] = field(default_factory=list)
 
 
 class LegacyImportService:
@@ -541,14 +768,13 @@ class LegacyImportService:
         self._cipher = cipher
 
     async def run(
-        self, text: str | bytes, *, actor: str, dry_run: bool = False,
+        self, source: BinaryIO, *, actor: str, dry_run: bool = False,
         on_planned: Callable[[ImportReport], None] | None = None, on_progress: Progress | None = None,
     ) -> ImportReport:
-        """Checks the snapshot and, unless `dry_run`, writes it in ONE transaction. Raises
-        ImportRefused listing every offending record; then nothing was written."""
-        data, digest = read_snapshot(text)
-        problems: list[Problem] = []
-        snapshot = parse_records(data, problems)
+        """Checks the snapshot read from `source` (a binary file, streamed: never read whole) and,
+        unless `dry_run`, writes it in ONE transaction. Raises ImportRefused listing every
+        offending record; then nothing was written."""
+        snapshot, digest, problems = read_snapshot(source)
         check_references(snapshot, problems)
         if problems:
             raise ImportRefused(problems)
@@ -562,92 +788,76 @@ class LegacyImportService:
                 plan = await self._plan(tx, snapshot, report)
                 if on_planned is not None:
                     on_planned(report)
-                await self._write(tx, plan, report, actor, on_progress or (lambda rows: None))
+                await self._write(tx, snapshot, plan, report, actor, on_progress or (lambda rows: None))
         except PrismaError as error:
             # The checks above mirror every constraint; this is a change made meanwhile by someone else.
             raise ImportRefused([Problem("snapshot", "-", f"the database refused a write, nothing was kept: {error}")]) from error
         return report
 
     async def _plan(self, db: Prisma, s: Snapshot, report: ImportReport) -> Plan:
-        now = now_ms()
+        plan = Plan(now=now_ms())
+        now = plan.now
         problems: list[Problem] = []
-        plan = Plan()
 
-        existing_garages = {g.id: g for g in await _lookup(list(s.garages), GarageRepository(db).with_ids)}
-        for garage in s.garages.values():
-            row = garage_row(garage, now)
-            if self._existing("garages", row, existing_garages.get(garage.id), garage.createdAt, report, problems):
-                plan.garages.append(row)
-                plan.rates.append({"garageId": garage.id, **DEFAULT_RATE.as_row(), "createdAt": now, "updatedAt": now})  # type: ignore[typeddict-item]
-        report.rates_created = len(plan.rates)
+        async for garage, stored_garage in _with_stored(list(s.garages.values()), GarageRepository(db).with_ids, _id):
+            if self._existing("garages", garage_row(garage, now), stored_garage, garage.createdAt, report, problems):
+                plan.garages.append(garage)
+        report.rates_created = len(plan.garages)
 
         occupied = {x.spotId for x in s.sessions.values() if x.status == "ACTIVE"}
         spots = SpotRepository(db)
-        existing_spots = {x.id: x for x in await _lookup(list(s.spots), spots.with_ids)}
-        live_in_db = await _lookup(list(s.garages), spots.live_in_garages)
-        for spot in s.spots.values():
+        async for spot, stored_spot in _with_stored(list(s.spots.values()), spots.with_ids, _id):
             status = "OCCUPIED" if spot.id in occupied else ("AVAILABLE" if spot.status == "OCCUPIED" else spot.status)
-            spot_fields = spot_row(spot, status, now)
-            if self._existing("spots", spot_fields, existing_spots.get(spot.id), spot.createdAt, report, problems):
-                plan.spots.append(spot_fields)
+            if self._existing("spots", spot_row(spot, status, now), stored_spot, spot.createdAt, report, problems):
+                plan.spots.append((spot, status))
                 report.spots_normalised += spot.status == "OCCUPIED" and status == "AVAILABLE"
-        self._check_spot_clashes(s, plan, live_in_db, problems)
+        self._check_spot_clashes(s, plan, await _lookup(list(s.garages), spots.live_in_garages), problems)
 
         vehicles = VehicleRepository(db)
-        existing_vehicles = {v.id: v for v in await _lookup(list(s.vehicles), vehicles.with_ids)}
-        for vehicle in s.vehicles.values():
-            fields = {**vehicle_fields(vehicle), **_times(vehicle, now)}
-            stored = existing_vehicles.get(vehicle.id)
-            clear = None if stored is None else self._with_owner_in_clear(stored)
-            if self._existing("vehicles", fields, clear, vehicle.createdAt, report, problems):
-                plan.vehicles.append(fields)
-        new_plates = {row["licensePlate"]: row["id"] for row in plan.vehicles if row["deletedAt"] is None}
+        async for vehicle, stored_vehicle in _with_stored(list(s.vehicles.values()), vehicles.with_ids, _id):
+            clear = None if stored_vehicle is None else self._with_owner_in_clear(stored_vehicle)
+            if self._existing("vehicles", vehicle_fields(vehicle, now), clear, vehicle.createdAt, report, problems):
+                plan.vehicles.append(vehicle)
+        new_plates = {v.licensePlate: v.id for v in plan.vehicles if v.deletedAt is None}
         for taken in await _lookup(list(new_plates), vehicles.live_with_plates):
             if taken.id != new_plates[taken.licensePlate]:
                 problems.append(Problem("vehicles", new_plates[taken.licensePlate],
                                         f"plate {taken.licensePlate!r} belongs to vehicle {taken.id!r} in the database"))
 
-        await self._plan_sessions(db, s, plan, report, problems, now)
-        await self._plan_payments(db, s, plan, report, problems, now)
+        await self._plan_sessions(db, s, plan, report, problems)
+        await self._plan_payments(db, s, plan, report, problems)
         if problems:
             raise ImportRefused(problems)
         return plan
 
-    async def _plan_sessions(
-        self, db: Prisma, s: Snapshot, plan: Plan, report: ImportReport, problems: list[Problem], now: datetime
-    ) -> None:
+    async def _plan_sessions(self, db: Prisma, s: Snapshot, plan: Plan, report: ImportReport, problems: list[Problem]) -> None:
         sessions = SessionRepository(db)
-        existing = {x.id: x for x in await _lookup(list(s.sessions), sessions.with_ids)}
         new_ids: set[str] = set()
-        for session in s.sessions.values():
-            plate = session.licensePlate or s.vehicles[session.vehicleId].licensePlate
-            row = session_row(session, plate, now)
-            if self._existing("sessions", cast(dict[str, Any], row), existing.get(session.id), session.createdAt, report, problems):
-                plan.sessions.append(row)
+        async for session, stored in _with_stored(list(s.sessions.values()), sessions.with_ids, _id):
+            row = session_row(session, s.vehicles, plan.now)
+            if self._existing("sessions", row, stored, session.createdAt, report, problems):
+                plan.sessions.append(session)
                 new_ids.add(session.id)
-        new_active = [x for x in plan.sessions if x["status"] == "ACTIVE"]
-        by_spot = {x["spotId"]: x["id"] for x in new_active}
-        by_vehicle = {x["vehicleId"]: x["id"] for x in new_active}
+        new_active = [x for x in plan.sessions if x.status == "ACTIVE"]
+        by_spot = {x.spotId: x.id for x in new_active}
+        by_vehicle = {x.vehicleId: x.id for x in new_active}
         for chunk in _chunks(new_active, LOOKUP_CHUNK // 2):
-            found = await sessions.active_on(spot_ids=[x["spotId"] for x in chunk], vehicle_ids=[x["vehicleId"] for x in chunk])
+            found = await sessions.active_on(spot_ids=[x.spotId for x in chunk], vehicle_ids=[x.vehicleId for x in chunk])
             for other in found:
                 for key, mine in ((other.spotId, by_spot), (other.vehicleId, by_vehicle)):
                     if key in mine and mine[key] != other.id:
                         problems.append(Problem("sessions", mine[key], f"session {other.id!r} is ACTIVE there in the database"))
 
         tickets = TicketRepository(db)
-        stored_tickets = {t.sessionId: t for t in await _lookup(list(s.sessions), tickets.for_sessions)}
-        for session in s.sessions.values():
+        async for session, stored_ticket in _with_stored(list(s.sessions.values()), tickets.for_sessions, _id, _session_id):
             wanted = self._ticket_of(s, session)
-            stored = stored_tickets.get(session.id)
-            if stored is None:
+            if stored_ticket is None:
                 code = wanted.code if wanted is not None else ""
                 status = wanted.status if wanted is not None else _generated_status(session)
                 issued = (wanted.issuedAt if wanted is not None else None) or session.startTime
-                plan.tickets.append({"code": code, "sessionId": session.id, "issuedAt": issued, "status": status,
-                                     "createdAt": issued, "updatedAt": issued})
-            elif session.id in new_ids or (wanted is not None and (wanted.code, wanted.status) != (stored.code, stored.status)):
-                problems.append(Problem("tickets", session.id, f"the database already holds ticket {stored.code!r} for this session"))
+                plan.tickets.append(PlannedTicket(session_id=session.id, code=code, status=status, issued_at=issued))
+            elif session.id in new_ids or (wanted is not None and (wanted.code, wanted.status) != (stored_ticket.code, stored_ticket.status)):
+                problems.append(Problem("tickets", session.id, f"the database already holds ticket {stored_ticket.code!r} for this session"))
             else:
                 report.counts["tickets"].skipped += 1
         report.counts["tickets"].imported = len(plan.tickets)
@@ -662,42 +872,39 @@ class LegacyImportService:
 
     async def _assign_codes(self, tickets: TicketRepository, plan: Plan, report: ImportReport, problems: list[Problem]) -> None:
         """Legacy codes must be free in the database; generated ones are drawn until they are."""
-        legacy = {row["code"]: row["sessionId"] for row in plan.tickets if row["code"]}
+        legacy = {ticket.code: ticket.session_id for ticket in plan.tickets if ticket.code}
         for taken in await _lookup(list(legacy), tickets.with_codes):
             problems.append(Problem("tickets", legacy[taken.code], f"code {taken.code!r} belongs to session {taken.sessionId!r} in the database"))
-        missing = [row for row in plan.tickets if not row["code"]]
+        missing = [ticket for ticket in plan.tickets if not ticket.code]
         report.tickets_generated = len(missing)
         used = set(legacy)
         while missing:
-            for row in missing:
-                row["code"] = new_ticket_code()
-                while row["code"] in used:
-                    row["code"] = new_ticket_code()
-                used.add(row["code"])
-            clashes = {t.code for t in await _lookup([row["code"] for row in missing], tickets.with_codes)}
-            missing = [row for row in missing if row["code"] in clashes]
+            for ticket in missing:
+                ticket.code = new_ticket_code()
+                while ticket.code in used:
+                    ticket.code = new_ticket_code()
+                used.add(ticket.code)
+            clashes = {t.code for t in await _lookup([ticket.code for ticket in missing], tickets.with_codes)}
+            missing = [ticket for ticket in missing if ticket.code in clashes]
 
-    async def _plan_payments(
-        self, db: Prisma, s: Snapshot, plan: Plan, report: ImportReport, problems: list[Problem], now: datetime
-    ) -> None:
+    async def _plan_payments(self, db: Prisma, s: Snapshot, plan: Plan, report: ImportReport, problems: list[Problem]) -> None:
         payments = PaymentRepository(db)
-        found = []
         for chunk in _chunks(list(s.payments.values()), LOOKUP_CHUNK // 2):
-            found += await payments.with_ids_or_sessions(ids=[p.id for p in chunk], session_ids=[p.sessionId for p in chunk])
-        by_id = {p.id: p for p in found}
-        by_session = {p.sessionId: p for p in found}
-        for payment in s.payments.values():
-            session = s.sessions[payment.sessionId]
-            fields = payment_fields(payment, session, s.garages[session.garageId], now)
-            stored = by_id.get(payment.id)
-            clear = None if stored is None else stored.model_copy(
-                update={"reference": self._cipher.decrypt_optional(stored.reference, REFERENCE_FIELD)}
-            )
-            if self._existing("payments", fields, clear, True, report, problems):
-                other = by_session.get(payment.sessionId)
-                if other is not None:
-                    problems.append(Problem("payments", payment.id, f"payment {other.id!r} already pays for its session in the database"))
-                plan.payments.append(fields)
+            found = await payments.with_ids_or_sessions(ids=[p.id for p in chunk], session_ids=[p.sessionId for p in chunk])
+            by_id = {p.id: p for p in found}
+            by_session = {p.sessionId: p for p in found}
+            for payment in chunk:
+                session = s.sessions[payment.sessionId]
+                fields = payment_fields(payment, session, s.garages[session.garageId], plan.now)
+                stored = by_id.get(payment.id)
+                clear = None if stored is None else stored.model_copy(
+                    update={"reference": self._cipher.decrypt_optional(stored.reference, REFERENCE_FIELD)}
+                )
+                if self._existing("payments", fields, clear, True, report, problems):
+                    other = by_session.get(payment.sessionId)
+                    if other is not None:
+                        problems.append(Problem("payments", payment.id, f"payment {other.id!r} already pays for its session in the database"))
+                    plan.payments.append(payment)
 
     @staticmethod
     def _existing(
@@ -724,41 +931,44 @@ class LegacyImportService:
         """A new live spot's (garage, level, number) must be free; a garage's live spots fit its capacity."""
         holder = {(x.garageId, x.level, x.number): x.id for x in live_in_db}
         live_count = Counter(x.garageId for x in live_in_db)
-        for row in plan.spots:
-            if row.get("deletedAt") is not None:
+        for spot, _ in plan.spots:
+            if spot.deletedAt is not None:
                 continue
-            live_count[row["garageId"]] += 1
-            other = holder.get((row["garageId"], row["level"], row["number"]))
-            if other is not None and other != row["id"]:
-                problems.append(Problem("spots", row["id"], f"level {row['level']} number {row['number']!r} is spot {other!r} in the database"))
+            live_count[spot.garageId] += 1
+            other = holder.get((spot.garageId, spot.level, spot.number))
+            if other is not None and other != spot.id:
+                problems.append(Problem("spots", spot.id, f"level {spot.level} number {spot.number!r} is spot {other!r} in the database"))
         for garage_id, count in live_count.items():
             garage = s.garages[garage_id]
             if count > garage.capacity:
                 problems.append(Problem("garages", garage_id, f"{count} live spots with the database's exceed its capacity {garage.capacity}"))
 
-    async def _write(self, tx: Prisma, plan: Plan, report: ImportReport, actor: str, progress: Progress) -> None:
-        async def insert(rows: Sequence[T], into: Callable[[Sequence[T]], Awaitable[int]]) -> None:
+    async def _write(self, tx: Prisma, s: Snapshot, plan: Plan, report: ImportReport, actor: str, progress: Progress) -> None:
+        now = plan.now
+
+        async def insert(records: Sequence[R], row_of: Callable[[R], T], into: Callable[[Sequence[T]], Awaitable[int]]) -> None:
             # A few chunks of one kind in flight at once: the client builds the next query (Python,
             # about half of the time) while the engine runs the previous one. Kinds stay in
-            # foreign-key order; the transaction serialises the statements themselves.
+            # foreign-key order; the transaction serialises the statements themselves. Rows are
+            # built inside the slot, so at most IN_FLIGHT chunks of rows exist at a time.
             in_flight = asyncio.Semaphore(IN_FLIGHT)
 
-            async def one(chunk: Sequence[T]) -> None:
+            async def one(chunk: Sequence[R]) -> None:
                 async with in_flight:
-                    await into([_without_nulls(row) for row in chunk])
+                    await into([_without_nulls(row_of(record)) for record in chunk])
                 progress(len(chunk))
 
             async with asyncio.TaskGroup() as group:
-                for chunk in _chunks(rows, CHUNK):
+                for chunk in _chunks(records, CHUNK):
                     group.create_task(one(chunk))
 
-        await insert(plan.garages, GarageRepository(tx).insert_many)
-        await insert(plan.rates, RateRepository(tx).insert_many)
-        await insert(plan.spots, SpotRepository(tx).insert_many)
-        await insert([self._sealed_vehicle(row) for row in plan.vehicles], VehicleRepository(tx).insert_many)
-        await insert(plan.sessions, SessionRepository(tx).insert_many)
-        await insert(plan.tickets, TicketRepository(tx).insert_many)
-        await insert([self._sealed_payment(row) for row in plan.payments], PaymentRepository(tx).insert_many)
+        await insert(plan.garages, lambda garage: garage_row(garage, now), GarageRepository(tx).insert_many)
+        await insert(plan.garages, lambda garage: rate_row(garage, now), RateRepository(tx).insert_many)
+        await insert(plan.spots, lambda planned: spot_row(planned[0], planned[1], now), SpotRepository(tx).insert_many)
+        await insert(plan.vehicles, lambda vehicle: self._sealed_vehicle(vehicle_fields(vehicle, now)), VehicleRepository(tx).insert_many)
+        await insert(plan.sessions, lambda session: session_row(session, s.vehicles, now), SessionRepository(tx).insert_many)
+        await insert(plan.tickets, PlannedTicket.row, TicketRepository(tx).insert_many)
+        await insert(plan.payments, lambda payment: self._sealed_payment(self._payment_row(s, payment, now)), PaymentRepository(tx).insert_many)
         audit = AuditRepository(tx)
         for kind, count in report.counts.items():
             if count.imported:
@@ -769,6 +979,11 @@ class LegacyImportService:
                            **({"generated": report.tickets_generated} if kind == "tickets" else {}),
                            **({"occupiedNormalisedToAvailable": report.spots_normalised} if kind == "spots" else {})},
                 )
+
+    @staticmethod
+    def _payment_row(s: Snapshot, payment: LegacyPayment, now: datetime) -> dict[str, Any]:
+        session = s.sessions[payment.sessionId]
+        return payment_fields(payment, session, s.garages[session.garageId], now)
 
     def _sealed_vehicle(self, row: dict[str, Any]) -> VehicleCreateWithoutRelationsInput:
         sealed = {**row, **{attr: self._cipher.encrypt_optional(row[attr], name) for attr, name in OWNER_FIELDS}}
@@ -781,8 +996,17 @@ class LegacyImportService:
 
 _SINGULAR = {"garages": "garage", "spots": "spot", "vehicles": "vehicle", "sessions": "session",
              "tickets": "ticket of session", "payments": "payment"}
-_ENTITIES = {"garages": "Garage", "spots": "Spot", "vehicles": "Vehicle", "sessions": "ParkingSession",
+# As the API's own audit rows name them (services/parking.py: "Session", not the Prisma model's name).
+_ENTITIES = {"garages": "Garage", "spots": "Spot", "vehicles": "Vehicle", "sessions": "Session",
              "tickets": "Ticket", "payments": "Payment"}
+
+
+def _id(record: Any) -> str:
+    return cast(str, record.id)
+
+
+def _session_id(row: Any) -> str:
+    return cast(str, row.sessionId)
 
 
 def _generated_status(session: LegacySession) -> Literal["OPEN", "PAID", "LOST"]:
