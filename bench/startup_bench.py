@@ -28,9 +28,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import math
 import os
+import secrets
 import signal
 import statistics
 import subprocess
@@ -118,9 +120,15 @@ def launch_until_ready(command: list[str], env: dict[str, str], port: int, worke
     return times
 
 
+BENCH_SECRET_KEY = secrets.token_urlsafe(32)
+BENCH_ENCRYPTION_KEYS = "bench:" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
 def serve_env(database: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GARAGE_")}
+    # secrets given as production gives them (a database without them would first generate its own)
     return {**env, "GARAGE_ENV": "test", "DATABASE_URL": f"file:{database}", "GARAGE_ADMIN_API_KEY": ADMIN_KEY,
+            "GARAGE_SECRET_KEY": BENCH_SECRET_KEY, "GARAGE_ENCRYPTION_KEYS": BENCH_ENCRYPTION_KEYS,
             "GARAGE_LOG_LEVEL": "info", "GARAGE_REPLICATION": "false", "GARAGE_BACKUP_INTERVAL_HOURS": "0"}
 
 

@@ -1,10 +1,14 @@
-"""Authentication (Bearer API key) and role checks for /api/v1."""
+"""Authentication (Bearer API key) and role checks for /api/v1.
+
+`Authorization` must come once: with two, which one counts would depend on the server (and a
+proxy in front may have picked the other), so the request is refused with 400 VALIDATION_ERROR
+before any key is looked at."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
 
-from garage.errors import Forbidden, Unauthenticated
+from garage.errors import Forbidden, Unauthenticated, ValidationFailed
 from garage.security.principal import Principal
 from garage.security.roles import Role
 from garage.services.container import Services
@@ -13,7 +17,13 @@ __all__ = ["Principal", "authenticate"]
 
 
 async def authenticate(request: Request, required: Role) -> Principal:
-    header = request.headers.get("authorization", "")
+    sent = request.headers.getlist("authorization")
+    if len(sent) > 1:
+        raise ValidationFailed(
+            "Send the Authorization header once",
+            details={"fields": {"Authorization": f"sent {len(sent)} times"}, "location": "header"},
+        )
+    header = sent[0] if sent else ""
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise Unauthenticated("Send an API key as 'Authorization: Bearer <key>'")

@@ -74,9 +74,13 @@ def endpoint(
     status: int = 200,
     errors: tuple[str, ...] = (),
     csv: bool = False,
+    responses: dict[int, str] | None = None,
 ) -> Callable[[Handler], Handler]:
+    """`responses`: error answers beyond the usual ones, status -> its contract code (OpenAPI)."""
+
     def register(handler: Handler) -> Handler:
-        REGISTRY.append(Endpoint(method, path, handler, role, summary, tag, body, query, response, status, errors, csv=csv))
+        REGISTRY.append(Endpoint(method, path, handler, role, summary, tag, body, query, response, status, errors,
+                                 responses or {}, csv=csv))
         return handler
 
     return register
@@ -91,11 +95,16 @@ def starlette_routes(prefix: str = "/api/v1") -> list[Route]:
 
 def _dispatcher(methods: dict[str, Endpoint]) -> Callable[[Request], Awaitable[Response]]:
     async def dispatch(request: Request) -> Response:
-        ep = methods[request.method]
+        # Starlette routes HEAD to every GET route: it is the GET, answered without the body
+        ep = methods["GET" if request.method == "HEAD" else request.method]
         principal = await authenticate(request, ep.role) if ep.role is not None else None
         refuse_nul_characters(request)
         query = parse_query(ep.query, request) if ep.query else None
-        body = await parse_body(ep.body, request) if ep.body else None
+        if ep.body is not None:
+            body = await parse_body(ep.body, request)
+        else:
+            await refuse_body(request)
+            body = None
         result = await ep.handler(Call(request, principal, body, query))
         if isinstance(result, Response):
             return result
@@ -149,13 +158,77 @@ def field_errors(error: ValidationError, location: str) -> dict[str, Any]:
     return {"fields": fields, "location": location}
 
 
+# The deepest nesting of arrays and objects a request body may have (the top level is 1). The
+# deepest body of the API has 3 (`{"spots": [{...}]}`); the limit keeps recursive code (the JSON
+# decoder, validation, the NUL check) far from Python's recursion limit.
+MAX_JSON_DEPTH = 32
+
+
+def decode_json_body(raw: bytes) -> Any:
+    """The JSON value of a non-empty request body, strictly: UTF-8 only (a UTF-8 byte order mark
+    is ignored, as RFC 8259 allows; UTF-16 and UTF-32 are refused, though json.loads(bytes) would
+    guess them), no NaN or Infinity, no key twice in one object (which one would win is anyone's
+    guess), nesting at most MAX_JSON_DEPTH deep. Anything else: 400 VALIDATION_ERROR."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValidationFailed(
+            "The request body must be JSON encoded as UTF-8",
+            details={"fields": {"body": f"not UTF-8 at byte {error.start}"}, "location": "body"},
+        ) from error
+    try:
+        data = json.loads(text.removeprefix("\ufeff"), parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
+    except RecursionError as error:
+        raise _too_deep() from error
+    except ValueError as error:  # JSONDecodeError, a refused constant or key, a number too long for int()
+        raise ValidationFailed(
+            "The request body is not valid JSON", details={"fields": {"body": str(error)}, "location": "body"}
+        ) from error
+    if _nesting_exceeds(data, MAX_JSON_DEPTH):
+        raise _too_deep()
+    return data
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        keys = [key for key, _ in pairs]
+        twice = next(key for index, key in enumerate(keys) if key in keys[:index])
+        raise ValueError(f"the key {twice!r} appears twice in one object")
+    return found
+
+
+def _too_deep() -> ValidationFailed:
+    return ValidationFailed(
+        f"The request body is nested more than {MAX_JSON_DEPTH} levels deep",
+        details={"fields": {"body": f"nested deeper than {MAX_JSON_DEPTH} levels"}, "location": "body"},
+    )
+
+
+def _nesting_exceeds(value: Any, limit: int) -> bool:
+    """Whether arrays and objects in `value` nest deeper than `limit`, without recursion."""
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
 async def parse_body(model: type[BaseModel], request: Request) -> BaseModel:
     raw = await request.body()
-    try:
-        data = json.loads(raw) if raw else None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValidationFailed("The request body is not valid JSON", details={"fields": {"body": str(error)}}) from error
-    if bad := _nul_fields(data):
+    data = decode_json_body(raw) if raw else None
+    # Strict JSON has no raw control characters in strings: NUL can only come from the escape
+    # \u0000, so a body without one needs no walk through every value.
+    if b"\\u0000" in raw and (bad := _nul_fields(data)):
         raise ValidationFailed(
             "Text may not contain NUL characters", details={"fields": {name: "contains a NUL character" for name in bad}}
         )
@@ -163,6 +236,18 @@ async def parse_body(model: type[BaseModel], request: Request) -> BaseModel:
         return model.model_validate(data)
     except ValidationError as error:
         raise ValidationFailed("The request body is invalid", details=field_errors(error, "body")) from error
+
+
+async def refuse_body(request: Request) -> None:
+    """Endpoints that take no body (GETs, DELETEs, refunds, ...) accept none, or the empty object
+    `{}`; anything else is 400, so a malformed or unexpected body is never silently ignored
+    (a client that thinks it sent, say, a refund reason learns that nothing reads it)."""
+    raw = await request.body()
+    if raw and decode_json_body(raw) != {}:
+        raise ValidationFailed(
+            "This endpoint takes no request body: send none, or {}",
+            details={"fields": {"body": "no body expected"}, "location": "body"},
+        )
 
 
 def parse_query(model: type[BaseModel], request: Request) -> BaseModel:

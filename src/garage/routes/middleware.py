@@ -1,4 +1,5 @@
-"""ASGI middleware: request body limit (413) and request metrics by route."""
+"""ASGI middleware: the answer to unexpected errors (500), request body limit (413) and request
+metrics by route."""
 
 from __future__ import annotations
 
@@ -9,13 +10,46 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from garage.errors import PayloadTooLarge
-from garage.routes.errors import error_response
+from garage.routes.errors import error_response, internal_error_response
 
 REQUESTS = Counter("garage_http_requests_total", "HTTP requests by route, method and status", ["route", "method", "status"])
 LATENCY = Histogram(
     "garage_http_request_duration_seconds", "HTTP request latency by route and method", ["route", "method"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+
+
+class AnswerUnexpectedErrors:
+    """The last word on an exception nothing else handled (the outermost of our middleware): it is
+    logged once and answered 500 INTERNAL with the envelope, and the connection stays usable.
+
+    Starlette's ServerErrorMiddleware, outside this one, would answer and then re-raise; uvicorn
+    then logs the exception a second time and closes the keep-alive connection after a response
+    that did not say `Connection: close`, so the client's next request on it fails with a reset.
+    A request whose response had already started cannot be answered again: its exception goes on
+    to uvicorn, which logs it (once) and closes the connection, the only honest end of a
+    half-sent response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch_start(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch_start)
+        except Exception as error:
+            if started:
+                raise
+            await internal_error_response(error)(scope, receive, send)
 
 
 class BodySizeLimit:

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from garage.routes.endpoint import REGISTRY, Endpoint
+from garage.routes.endpoint import MAX_JSON_DEPTH, REGISTRY, Endpoint
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -45,7 +45,7 @@ def build_spec(prefix: str = "/api/v1") -> dict[str, Any]:
     paths.update(SERVICE_PATHS)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Garage API", "version": "1.0.0", "description": "Parking garage management (API v1)."},
+        "info": {"title": "Garage API", "version": "1.0.0", "description": "Parking garage management (API v1).\n\n" + LIMITS},
         "paths": paths,
         "components": {
             "schemas": {**definitions, "Error": ERROR_SCHEMA},
@@ -95,8 +95,21 @@ def _operation(ep: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
         operation["responses"]["409"] = {"description": " | ".join(conflicts), **error_ref}
     operation["responses"]["413"] = {"description": "PAYLOAD_TOO_LARGE", **error_ref}
     operation["responses"]["503"] = {"description": "DATABASE_UNAVAILABLE", **error_ref}
+    for error_status, description in ep.responses.items():
+        operation["responses"][str(error_status)] = {"description": description, **error_ref}
     return operation
 
+
+# What every request must respect (routes/endpoint.py, routes/auth.py, routes/http_protocol.py;
+# defaults shown, docs/operations.md "HTTP limits and hostile input").
+LIMITS = (
+    "Limits (server-side ones at their defaults; every refusal carries the error envelope): request bodies "
+    f"are strict JSON in UTF-8, nested at most {MAX_JSON_DEPTH} levels, no key twice, no NaN/Infinity (else 400 "
+    "VALIDATION_ERROR), at most 1 MiB (413 PAYLOAD_TOO_LARGE); endpoints without a request body accept none "
+    "or {} (else 400); Authorization must be sent once (else 400); the request target at most 8 KiB "
+    "(414 URI_TOO_LONG), all headers together at most 16 KiB (431 HEADERS_TOO_LARGE); a request must arrive "
+    "in full within 10 s of its first byte (408 REQUEST_TIMEOUT); idle keep-alive connections are closed after 5 s."
+)
 
 SERVICE_PATHS: dict[str, Any] = {
     "/health": {"get": {"summary": "The process is up", "tags": ["service"], "operationId": "health",
