@@ -14,7 +14,7 @@ STUDIO_STAMP := tools/studio/node_modules/better-sqlite3/build/Release/better_sq
 .PHONY: help run venv node_modules studio generate generate-test-client migrate db-reset test typecheck test-engine-node test-python test-repository-coverage bench-engine bench-db-init bench-data-layer bench-http bench-startup bench-bulk bench-scaling bench clean
 
 help:
-	@echo "make run                   install, migrate (prisma migrate deploy), seed, serve (PORT, DATABASE_URL, GARAGE_ADMIN_API_KEY)"
+	@echo "make run                   install, check the database file (garage check), migrate (prisma migrate deploy), seed, serve (PORT, DATABASE_URL, GARAGE_ADMIN_API_KEY)"
 	@echo "make venv                  create $(VENV) and install the project with dev dependencies"
 	@echo "make node_modules          npm ci at the root (Prisma CLI 5.17.0 and 6.19.3) and in engine/"
 	@echo "make generate              generate the product client (prisma generate: schema.prisma -> the 'prisma' package)"
@@ -61,8 +61,11 @@ $(STUDIO_STAMP): tools/studio/package.json tools/studio/package-lock.json
 	npm ci --prefix tools/studio
 	npm run --prefix tools/studio build-native
 
-# The service on DATABASE_URL (.env: file:./dev.db): migrations applied, seed (idempotent), served.
+# The service on DATABASE_URL (.env: file:./dev.db): the file checked (`garage check`: a damaged file
+# stops here with how to restore it, before Prisma's bare "Error code 26"), migrations applied,
+# seed (idempotent), served.
 run: venv node_modules generate
+	$(VENV)/bin/garage check
 	$(VENV)/bin/prisma migrate deploy
 	$(VENV)/bin/prisma db seed
 	$(VENV)/bin/garage serve

@@ -47,3 +47,9 @@ def test_backups_are_admin_only(operator: httpx.Client, viewer: httpx.Client, an
     for client, status in ((operator, 403), (viewer, 403), (anonymous, 401)):
         assert client.post(f"{API}/admin/backups").status_code == status
         assert client.get(f"{API}/admin/backups").status_code == status
+
+
+def test_a_backup_without_room_is_documented_as_507(anonymous: httpx.Client) -> None:
+    """The full-disk behaviour itself runs on a real full file system: tests/ops/test_disk_full.py."""
+    responses = anonymous.get("/openapi.json").json()["paths"]["/api/v1/admin/backups"]["post"]["responses"]
+    assert responses["507"]["description"].startswith("INSUFFICIENT_STORAGE")

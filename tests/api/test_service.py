@@ -19,6 +19,16 @@ def test_health_ready_metrics_openapi_need_no_key(anonymous: httpx.Client) -> No
     assert anonymous.get("/docs").status_code == 200
 
 
+def test_ready_and_metrics_report_free_disk_space_and_integrity(anonymous: httpx.Client) -> None:
+    ready = anonymous.get("/ready").json()
+    assert ready["integrity"] == "ok" and ready["disk"]["status"] == "ok"
+    assert ready["disk"]["freeBytes"] >= ready["disk"]["minFreeBytes"] == 256 * 1024 * 1024  # the default
+    lines = anonymous.get("/metrics").text.splitlines()
+    for name in ('garage_disk_free_bytes{volume="database"}', 'garage_disk_free_bytes{volume="backups"}',
+                 "garage_disk_min_free_bytes", "garage_database_damaged"):
+        assert any(line.startswith(name + " ") for line in lines), name
+
+
 def test_unknown_route_is_a_json_404(anonymous: httpx.Client) -> None:
     response = anonymous.get("/api/v1/nothing-here")
     assert response.status_code == 404

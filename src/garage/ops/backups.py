@@ -1,10 +1,22 @@
-"""Snapshot backups: a consistent copy of the live database, verified before it is listed."""
+"""Snapshot backups: a consistent copy of the live database, verified before it is listed.
+
+A backup never fills the disk and never leaves a half-written file behind:
+- it starts only when the backup folder's file system has room for a copy of the database (its
+  file and WAL) with GARAGE_MIN_FREE_BYTES still free afterwards, else it is refused with
+  InsufficientStorage (HTTP 507, `garage backup` exit 1) before anything is written;
+- the copy is written as `<name>.partial` and gets its `.db` name only once it passed
+  integrity_check; on any failure (the disk filling up anyway, a failed check, a cancelled
+  request) the `.partial` file is deleted. A `.partial` left by a killed process is deleted by the
+  next backup once it is an hour old."""
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import os
 import re
 import sqlite3
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -12,9 +24,15 @@ from pathlib import Path
 from prisma import Prisma
 
 from garage.errors import GarageError
+from garage.ops.diskspace import (
+    NEARLY_FULL_BYTES, InsufficientStorage, database_bytes, format_bytes, free_bytes, says_disk_full,
+)
 from garage.repositories.backups import BackupRepository
 
 NAME = re.compile(r"^garage-(\d{8}T\d{6}\d{3}Z)\.db$")
+PARTIAL_SUFFIX = ".partial"
+# A .partial file untouched this long belongs to no running backup (its process died).
+STALE_PARTIAL_SECONDS = 3600
 
 
 class BackupFailed(GarageError):
@@ -31,25 +49,72 @@ class Backup:
 
 
 class BackupStore:
-    """Backups live as `garage-<UTC timestamp>.db` files in one folder (mode 0600, folder 0700)."""
+    """Backups live as `garage-<UTC timestamp>.db` files in one folder (mode 0600, folder 0700).
+    `database` and `min_free_bytes` size the room a new backup needs (see the module docstring);
+    without a database only listing and pruning make sense."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, database: Path | None = None, min_free_bytes: int = 0) -> None:
         self.directory = directory
+        self.database = database
+        self.min_free_bytes = min_free_bytes
 
     async def create(self, db: Prisma) -> Backup:
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as error:  # a new folder needs a block too
+            kind = InsufficientStorage if error.errno == errno.ENOSPC else BackupFailed
+            raise kind(f"Cannot create the backup folder {self.directory}: {error}") from error
+        self.remove_stale_partials()
+        self.require_room()
         now = datetime.now(timezone.utc)
         name = f"garage-{now.strftime('%Y%m%dT%H%M%S')}{now.microsecond // 1000:03d}Z.db"
         target = self.directory / name
-        partial = target.with_suffix(".partial")
-        await BackupRepository(db).vacuum_into(partial)
-        problem = integrity_problem(partial)
-        if problem is not None:
+        partial = target.with_suffix(PARTIAL_SUFFIX)
+        try:
+            await BackupRepository(db).vacuum_into(partial)
+            # integrity_check reads the whole copy: off the event loop, which keeps serving.
+            problem = await asyncio.to_thread(integrity_problem, partial)
+            if problem is not None:
+                raise BackupFailed(f"The backup copy failed its integrity check: {problem}")
+            os.chmod(partial, 0o600)
+            partial.rename(target)  # only verified copies carry the .db name
+        except BaseException as error:  # cancelled too: a .partial is never left behind
             partial.unlink(missing_ok=True)
-            raise BackupFailed(f"The backup copy failed its integrity check: {problem}")
-        os.chmod(partial, 0o600)
-        partial.rename(target)  # only verified copies carry the .db name
+            if isinstance(error, Exception) and not isinstance(error, GarageError) and self._out_of_room(error):
+                raise InsufficientStorage(
+                    f"The backup ran out of disk space in {self.directory} ({format_bytes(free_bytes(self.directory))} "
+                    "free); its partial copy was deleted. Free disk space, then take the backup again") from error
+            raise
         return self._describe(target)
+
+    def room_needed(self) -> int:
+        """Bytes a new backup needs free: a copy of the database (file + WAL, an upper bound: the
+        copy is compacted) plus the minimum that must stay free."""
+        return (database_bytes(self.database) if self.database is not None else 0) + self.min_free_bytes
+
+    def require_room(self) -> None:
+        needed, free = self.room_needed(), free_bytes(self.directory)
+        if free < needed:
+            raise InsufficientStorage(
+                f"Not enough disk space for a backup in {self.directory}: {format_bytes(free)} free, it needs "
+                f"{format_bytes(needed)} (a copy of the database plus GARAGE_MIN_FREE_BYTES "
+                f"{format_bytes(self.min_free_bytes)} kept free). Nothing was written; free disk space or move "
+                "GARAGE_BACKUP_DIR, then take the backup again",
+                details={"freeBytes": free, "neededBytes": needed},
+            )
+
+    def _out_of_room(self, error: Exception) -> bool:
+        return says_disk_full(error) or free_bytes(self.directory) < NEARLY_FULL_BYTES
+
+    def remove_stale_partials(self) -> list[Path]:
+        """Deletes `.partial` files no backup has touched for an hour (left by a killed process)."""
+        if not self.directory.is_dir():
+            return []
+        cutoff = time.time() - STALE_PARTIAL_SECONDS
+        stale = [path for path in self.directory.glob(f"garage-*{PARTIAL_SUFFIX}") if path.stat().st_mtime < cutoff]
+        for path in stale:
+            path.unlink(missing_ok=True)
+        return stale
 
     def list(self) -> list[Backup]:
         if not self.directory.is_dir():

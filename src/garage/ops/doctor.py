@@ -1,7 +1,8 @@
-"""`garage doctor`: the state of the database file and its backups, for an operator.
+"""`garage doctor`: the state of the database file, its disk and its backups, for an operator.
 
 Reads the file with sqlite3 read-only (see ops/integrity.py for why), so it runs beside a serving
-service and on a file no engine can open."""
+service and on a file no engine can open. The integrity line runs the full integrity_check (it
+compares every index with its table, which the start-up quick_check does not)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from pathlib import Path
 
 from garage.config import Settings
 from garage.ops.backups import BackupStore
-from garage.ops.integrity import database_problems, read_only, restore_advice
+from garage.ops.diskspace import database_bytes, disk_space, format_bytes, free_bytes, same_file_system
+from garage.ops.integrity import database_problems, read_only, recorded_damage, restore_advice
 from garage.ops.readiness import migration_names
 
 
@@ -29,22 +31,60 @@ class Finding:
 
 def examine(settings: Settings) -> list[Finding]:
     database = settings.database_path
-    store = BackupStore(settings.backup_dir)
+    store = BackupStore(settings.backup_dir, database=database, min_free_bytes=settings.min_free_bytes)
     if not database.is_file():
-        return [Finding("database", False, f"{database} does not exist"), _last_backup(settings, store)]
+        return [Finding("database", False, f"{database} does not exist"), *_disk_space(settings, store),
+                _last_backup(settings, store)]
     problems = database_problems(database, thorough=True)
     findings = [
         Finding("database", True, str(database)),
         Finding("integrity", not problems,
                 "ok (integrity_check, foreign_key_check)" if not problems
-                else "; ".join(problems) + f" -> restore: {restore_advice(store)}"),
+                else "; ".join(problems) + f" -> restore: {restore_advice(settings)}"),
+        *_damage_record(database, problems),
         _wal_size(database),
+        *_disk_space(settings, store),
         _last_backup(settings, store),
         _replica_lag(settings, database),
     ]
     if not problems:
         findings.append(_pending_migrations(database, settings.migrations_dir))
     findings.append(_permissions(database, store.directory))
+    return findings
+
+
+def _damage_record(database: Path, problems: list[str]) -> list[Finding]:
+    """A damage a background check recorded that this check no longer finds: the file was
+    restored or repaired while the record stayed; the next start deletes it."""
+    if problems or recorded_damage(database) is None:
+        return []
+    return [Finding("damage note", True, f"{database}.damaged is outdated (the file passes now); the next start deletes it")]
+
+
+def _disk_space(settings: Settings, store: BackupStore) -> list[Finding]:
+    """Free space where the service writes (database + WAL, backups, a local replica; one line per
+    file system), and whether the next backup fits (a copy of the database with
+    GARAGE_MIN_FREE_BYTES to spare)."""
+    folders = {"database": settings.database_path.parent, "backups": store.directory}
+    if settings.replication and settings.replica_url_setting is None:
+        folders["replica"] = settings.replica_dir
+    findings: list[Finding] = []
+    reported: list[Path] = []
+    for role, folder in folders.items():
+        if any(same_file_system(path, folder) for path in reported):
+            continue  # same file system, same free space: reported once
+        reported.append(folder)
+        space = disk_space(folder, settings.min_free_bytes)
+        sharing = [other for other, path in folders.items() if other != role and same_file_system(path, folder)]
+        detail = f"{' + '.join([role, *sharing])}: {space.describe()}"
+        findings.append(Finding("disk", not space.low, detail + (" (writes fail when it reaches 0)" if space.low else "")))
+    needed, free = store.room_needed(), free_bytes(store.directory)
+    findings.append(Finding(
+        "backup room", free >= needed,
+        f"the next backup needs {format_bytes(needed)} free in {store.directory} "
+        f"(the database's {format_bytes(database_bytes(settings.database_path))} + GARAGE_MIN_FREE_BYTES), "
+        f"{format_bytes(free)} free" + ("" if free >= needed else " - backups are REFUSED"),
+    ))
     return findings
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import TracebackType
 
 from garage.config import Settings
+from garage.ops.diskspace import database_bytes, format_bytes, free_bytes
 
 log = logging.getLogger("garage.replication")
 
@@ -172,6 +173,11 @@ def restore_to(settings: Settings, moment: datetime, output: Path | None = None)
     if target.exists():
         raise ReplicationError(f"{target} already exists: choose another --output")
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # The rebuilt file is about as large as the live one: refuse before Litestream fills the disk.
+    free, needed = free_bytes(target.parent), database_bytes(settings.database_path)
+    if free < needed:
+        raise ReplicationError(f"not enough disk space for the restored file in {target.parent}: {format_bytes(free)} "
+                               f"free, it needs about {format_bytes(needed)} (the database's size); choose another --output")
     with config_file(settings) as config:
         result = subprocess.run(
             [str(litestream_binary()), "restore", "-config", str(config), "-timestamp", litestream_timestamp(moment),
@@ -179,6 +185,7 @@ def restore_to(settings: Settings, moment: datetime, output: Path | None = None)
             capture_output=True, text=True, stdin=subprocess.DEVNULL,
         )
     if result.returncode != 0 or not target.is_file():
+        target.unlink(missing_ok=True)  # never a half-written file under the name the operator will use
         raise ReplicationError(f"litestream restore failed: {(result.stderr or result.stdout).strip()}")
     target.chmod(0o600)
     problem = integrity_problem(target)

@@ -8,7 +8,11 @@ nothing of the old one is lost:
    matching name, so the kept pair still holds every commit the old file had);
 3. remove the old -wal/-shm *before* the new file takes the name: a WAL carries no id of the file it
    belongs to, and SQLite would replay a stale one onto the restored file;
-4. rename the copy over the database and fsync the folder.
+4. rename the copy over the database and fsync the folder;
+5. delete the damage record a background integrity check may have left (`<db>.damaged`,
+   ops/integrity.py): it described the file that was just replaced.
+Every check here is the full integrity_check (plus foreign_key_check), on the snapshot and again
+on the copy, never only the quick_check the service runs at start.
 The whole swap runs under the exclusive serving lock (ops/locks.py): it refuses while any worker
 serves the database, and no worker can start until it is done.
 """
@@ -23,7 +27,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from garage.ops.integrity import database_problems, read_only
+from garage.ops.diskspace import format_bytes, free_bytes
+from garage.ops.integrity import clear_damage, database_problems, read_only
 from garage.ops.locks import serving_lock_path, try_lock
 from garage.ops.readiness import migration_names
 
@@ -54,7 +59,9 @@ def check_snapshot(path: Path, migrations_dir: Path) -> SnapshotCheck:
     the snapshot are allowed: they are reported as pending (`prisma migrate deploy` applies them)."""
     if not path.is_file():
         return SnapshotCheck([f"{path} is not a file"])
-    stray = [str(path) + suffix for suffix in ("-wal", "-journal") if Path(str(path) + suffix).exists()]
+    # An EMPTY -wal (left by a read-only look at the file, e.g. `sqlite3 -readonly`) holds nothing.
+    stray = [str(path) + suffix for suffix in ("-wal", "-journal")
+             if Path(str(path) + suffix).exists() and Path(str(path) + suffix).stat().st_size > 0]
     if stray:
         return SnapshotCheck([f"{', '.join(stray)} exists beside it: not a closed snapshot (use a file from `garage backup`)"])
     problems = database_problems(path, thorough=True)
@@ -131,7 +138,7 @@ def restore(source: Path, database: Path, migrations_dir: Path) -> Restored:
 def _swap_in(source: Path, database: Path) -> Path | None:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     staged = database.with_name(f"{database.name}.restore-{stamp}.tmp")
-    _copy_durably(source, staged)
+    _stage(source, staged)
     problems = database_problems(staged, thorough=True)
     if problems:
         staged.unlink()
@@ -147,7 +154,22 @@ def _swap_in(source: Path, database: Path) -> Path | None:
         Path(f"{database}{suffix}").unlink(missing_ok=True)
     os.replace(staged, database)
     _fsync_directory(database.parent)
+    clear_damage(database)
     return replaced
+
+
+def _stage(source: Path, staged: Path) -> None:
+    """The copy beside the database, or RestoreRefused (nothing changed, no copy left) when the
+    disk has no room for it. The old database needs no room: it is kept as a hard link."""
+    free, needed = free_bytes(staged.parent), source.stat().st_size
+    if free < needed:
+        raise RestoreRefused(f"not enough disk space beside the database for the copy: {format_bytes(free)} free, "
+                             f"it needs {format_bytes(needed)}; nothing was changed (docs/operations.md, Disk space)")
+    try:
+        _copy_durably(source, staged)
+    except OSError as error:
+        staged.unlink(missing_ok=True)
+        raise RestoreRefused(f"copying {source} beside the database failed ({error}); nothing was changed") from error
 
 
 def _copy_durably(source: Path, target: Path) -> None:

@@ -1,46 +1,79 @@
-"""Automatic snapshot backups while the service runs (every GARAGE_BACKUP_INTERVAL_HOURS, keeping
-the GARAGE_BACKUP_KEEP newest).
+"""Background maintenance while the service runs, in ONE worker:
+- snapshot backups every GARAGE_BACKUP_INTERVAL_HOURS, keeping the GARAGE_BACKUP_KEEP newest;
+- the full integrity check (PRAGMA integrity_check, ops/integrity.py) right after start, then every
+  GARAGE_INTEGRITY_CHECK_INTERVAL_HOURS;
+- a watch on the database's free disk space that logs when it falls below GARAGE_MIN_FREE_BYTES
+  (and when it recovers), so that a disk filled by the WAL, Litestream or anything else is noticed
+  even when nobody polls /ready or /metrics.
 
 With several uvicorn workers every worker runs this loop, but only the one holding the exclusive
-scheduler lock (ops/locks.py) takes backups; the others keep trying for the lock, so if that worker
-dies another one takes over. "Due" is read from the backup folder (the newest backup's timestamp),
-so restarts do not reset the clock and a manual `garage backup` counts too."""
+scheduler lock (ops/locks.py) does the work; the others keep trying for the lock, so if that worker
+dies another one takes over. "Due" for backups is read from the backup folder (the newest backup's
+timestamp), so restarts do not reset the clock and a manual `garage backup` counts too."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from prisma import Prisma
 
 from garage.config import Settings
+from garage.errors import GarageError
 from garage.ops.backups import BackupStore
+from garage.ops.diskspace import disk_space
+from garage.ops.integrity import check_in_background
 from garage.ops.locks import FileLock, scheduler_lock_path, try_lock
 
-log = logging.getLogger("garage.backups")
+log = logging.getLogger("garage.maintenance")
 
-# The loop wakes at least this often to check whether a backup is due (or the lock is free).
+# The loop wakes at least this often to check whether a job is due (or the lock is free).
 LONGEST_TICK = timedelta(minutes=1)
 
 
-class BackupScheduler:
-    def __init__(self, store: BackupStore, db: Prisma, *, interval: timedelta, keep: int, lock_path: Path) -> None:
-        self._store = store
-        self._db = db
-        self._interval = interval
-        self._keep = keep
+@dataclass
+class Job:
+    """One kind of maintenance: `run` when `due`; a failure is logged and retried next tick."""
+
+    name: str
+    interval: timedelta
+    run: Callable[[], Awaitable[None]]
+    due: Callable[[], bool]
+
+
+@dataclass
+class Periodic:
+    """Due at once, then `interval` after each run (the clock lives in memory: a restart checks again)."""
+
+    interval: timedelta
+    last: datetime | None = field(default=None)
+
+    def due(self) -> bool:
+        return self.last is None or datetime.now(timezone.utc) - self.last >= self.interval
+
+    def ran(self) -> None:
+        self.last = datetime.now(timezone.utc)
+
+
+class MaintenanceScheduler:
+    """Runs the due jobs every tick, in the worker that holds the scheduler lock."""
+
+    def __init__(self, jobs: list[Job], *, lock_path: Path) -> None:
+        self._jobs = jobs
         self._lock_path = lock_path
         self._lock: FileLock | None = None
         self._task: asyncio.Task[None] | None = None
 
     @property
     def tick(self) -> timedelta:
-        return min(self._interval, LONGEST_TICK)
+        return min([LONGEST_TICK, *(job.interval for job in self._jobs)])
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="garage-backup-scheduler")
+        self._task = asyncio.create_task(self._run(), name="garage-maintenance")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -59,27 +92,70 @@ class BackupScheduler:
             if self._lock is None:
                 self._lock = try_lock(self._lock_path, shared=False)
             if self._lock is not None:
-                await self.backup_if_due()
+                await self.run_due_jobs()
             await asyncio.sleep(self.tick.total_seconds())
 
-    async def backup_if_due(self) -> None:
-        newest = self._store.newest()
-        if newest is not None and datetime.now(timezone.utc) - newest.created_at < self._interval:
-            return
-        try:
-            backup = await self._store.create(self._db)
-            removed = self._store.prune(self._keep)
-        except Exception:  # a failed backup must not stop the scheduler: logged, retried next tick
-            log.exception("scheduled backup failed; retrying in %s", self.tick)
-            return
+    async def run_due_jobs(self) -> None:
+        for job in self._jobs:
+            if not job.due():
+                continue
+            try:
+                await job.run()
+            except GarageError as error:  # refused with a reason (no room for a backup): no traceback
+                log.error("%s failed: %s; retrying in %s", job.name, error.message, self.tick)
+            except Exception:  # a failed job must not stop the loop: logged, retried next tick
+                log.exception("%s failed; retrying in %s", job.name, self.tick)
+
+
+def backup_job(store: BackupStore, db: Prisma, *, interval: timedelta, keep: int) -> Job:
+    def due() -> bool:
+        newest = store.newest()
+        return newest is None or datetime.now(timezone.utc) - newest.created_at >= interval
+
+    async def run() -> None:
+        backup = await store.create(db)
+        removed = store.prune(keep)
         log.info("scheduled backup %s (%d bytes); pruned %d old backups", backup.name, backup.size_bytes, len(removed))
 
+    return Job("scheduled backup", interval, run, due)
 
-def start_backup_scheduler(settings: Settings, store: BackupStore, db: Prisma) -> BackupScheduler | None:
-    """The running scheduler, or None when GARAGE_BACKUP_INTERVAL_HOURS is 0."""
-    if settings.backup_interval_hours == 0:
-        return None
-    scheduler = BackupScheduler(store, db, interval=timedelta(hours=settings.backup_interval_hours),
-                                keep=settings.backup_keep, lock_path=scheduler_lock_path(settings.database_path))
+
+def integrity_job(settings: Settings, *, interval: timedelta) -> Job:
+    clock = Periodic(interval)
+
+    async def run() -> None:
+        clock.ran()  # a check that failed to run is tried again at the next interval, not every tick
+        await asyncio.to_thread(check_in_background, settings)  # reads the whole file: off the event loop
+
+    return Job("background integrity check", interval, run, clock.due)
+
+
+def disk_watch_job(settings: Settings) -> Job:
+    """Logs once when free space on the database's file system falls below the minimum, and once
+    when it is back above it (/ready and /metrics report it at every request)."""
+    state = {"low": False}
+
+    async def run() -> None:
+        space = disk_space(settings.database_path, settings.min_free_bytes)
+        if space.low and not state["low"]:
+            log.error("low disk space: %s; writes fail when it reaches 0 (docs/operations.md, Disk space)",
+                      space.describe())
+        elif state["low"] and not space.low:
+            log.warning("disk space recovered: %s", space.describe())
+        state["low"] = space.low
+
+    return Job("disk space watch", LONGEST_TICK, run, lambda: True)
+
+
+def start_maintenance(settings: Settings, store: BackupStore, db: Prisma) -> MaintenanceScheduler:
+    """The running maintenance loop (the app's lifespan stops it). A job whose interval is 0 is off."""
+    jobs = [disk_watch_job(settings)]
+    if settings.integrity_check_interval_hours > 0:
+        jobs.append(integrity_job(settings, interval=timedelta(hours=settings.integrity_check_interval_hours)))
+    if settings.backup_interval_hours > 0:
+        jobs.append(backup_job(store, db, interval=timedelta(hours=settings.backup_interval_hours),
+                               keep=settings.backup_keep))
+    scheduler = MaintenanceScheduler(jobs, lock_path=scheduler_lock_path(settings.database_path))
     scheduler.start()
     return scheduler
+

@@ -99,8 +99,12 @@ class BackupOut(ApiModel):
 
 
 @endpoint("POST", "/admin/backups", role=Role.ADMIN, summary="Take a consistent backup now (the service keeps serving)",
-          tag="admin", response=BackupOut, status=201)
+          tag="admin", response=BackupOut, status=201,
+          responses={507: "INSUFFICIENT_STORAGE: not enough free disk space for the copy (nothing is left behind)"})
 async def create_backup(call: Call[None, None]) -> BackupOut:
+    """507 INSUFFICIENT_STORAGE when the backup folder's file system cannot hold a copy of the
+    database with GARAGE_MIN_FREE_BYTES to spare, or filled up during the copy: the service and
+    its database are fine (not a 503), the request can be repeated once an operator freed space."""
     backup = await call.services.backups.create(call.services.db)
     return BackupOut.model_validate(backup)
 

@@ -1,4 +1,10 @@
-"""Service endpoints without authentication: /health, /ready, /metrics."""
+"""Service endpoints without authentication: /health, /ready, /metrics.
+
+/ready is 503 while the database is unavailable, a migration is pending, free disk space is below
+GARAGE_MIN_FREE_BYTES or a background integrity check found the file damaged (ops/readiness.py);
+the body says which. /metrics adds, beside the request metrics, gauges read at scrape time: free
+disk space (from the file systems, so they are there even when the database is not), sessions
+and occupancy (from the database)."""
 
 from __future__ import annotations
 
@@ -10,6 +16,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from garage.config import Settings
+from garage.ops.diskspace import disk_space
+from garage.ops.integrity import recorded_damage
 from garage.ops.readiness import check_readiness
 
 
@@ -18,7 +27,7 @@ async def health(_: Request) -> Response:
 
 
 async def ready(request: Request) -> Response:
-    report = await check_readiness(request.app.state.db, request.app.state.settings.migrations_dir)
+    report = await check_readiness(request.app.state.db, request.app.state.settings)
     return JSONResponse(report.as_dict(), status_code=200 if report.ready else 503)
 
 
@@ -31,9 +40,29 @@ async def metrics(request: Request) -> Response:
     else:
         process_registry = REGISTRY
     return Response(
-        generate_latest(process_registry) + generate_latest(await database_gauges(request)),
+        generate_latest(process_registry) + generate_latest(file_gauges(request.app.state.settings))
+        + generate_latest(await database_gauges(request)),
         media_type=CONTENT_TYPE_LATEST,
     )
+
+
+def file_gauges(settings: Settings) -> CollectorRegistry:
+    """Free bytes on the file systems the service writes to (the database with its WAL, the
+    snapshot backups, a local Litestream replica), the threshold they are held against, and
+    whether a background integrity check found the database damaged."""
+    registry = CollectorRegistry()
+    free = Gauge("garage_disk_free_bytes", "Free bytes on the file system of each folder the service writes to",
+                 ["volume"], registry=registry)
+    volumes = {"database": settings.database_path, "backups": settings.backup_dir}
+    if settings.replication and settings.replica_url_setting is None:
+        volumes["replica"] = settings.replica_dir
+    for volume, path in volumes.items():
+        free.labels(volume).set(disk_space(path, settings.min_free_bytes).free)
+    Gauge("garage_disk_min_free_bytes", "GARAGE_MIN_FREE_BYTES: below it /ready answers 503 and backups are refused",
+          registry=registry).set(settings.min_free_bytes)
+    Gauge("garage_database_damaged", "1 when the background integrity check found the database file damaged",
+          registry=registry).set(0 if recorded_damage(settings.database_path) is None else 1)
+    return registry
 
 
 async def database_gauges(request: Request) -> CollectorRegistry:
