@@ -226,7 +226,9 @@ async def bench_spots(work: Path, size: int, runs: int) -> list[Result]:
 def bench_spots_http(work: Path, drafts: Sequence[SpotDraft], runs: int) -> list[float]:
     server_dir = work / "server"
     server_dir.mkdir()
-    server: LiveServer = start_server(server_dir, env={"GARAGE_REPLICATION": "false", "GARAGE_BACKUP_INTERVAL_HOURS": "0"})
+    server: LiveServer = start_server(server_dir, env={
+        "GARAGE_REPLICATION": "false", "GARAGE_BACKUP_INTERVAL_HOURS": "0", "GARAGE_INTEGRITY_CHECK_INTERVAL_HOURS": "0",
+    })
     body = json.dumps({"spots": [{"level": d.level, "number": d.number, "type": d.type} for d in drafts]}).encode()
     warm_up = json.dumps({"spots": [{"level": d.level, "number": d.number, "type": d.type}
                                     for d in spot_drafts(WARM_UP_SPOTS)]}).encode()

@@ -57,7 +57,8 @@ API = "/api/v1"
 SCENARIOS = ("health", "reads", "checkin_checkout", "checkin_only")
 CYCLE = "cycle (in+out)"  # load_client's row for a whole check-in + check-out, not a request of its own
 SINGLE_RECORD = ("session", "ticket", "garage", "vehicle", "vehicle-by-plate", "occupancy")
-SERVER_ENV = {"GARAGE_REPLICATION": "false", "GARAGE_BACKUP_INTERVAL_HOURS": "0"}
+SERVER_ENV = {"GARAGE_REPLICATION": "false", "GARAGE_BACKUP_INTERVAL_HOURS": "0",
+              "GARAGE_INTEGRITY_CHECK_INTERVAL_HOURS": "0"}
 BULK_LIMIT = 5000  # spots per bulk POST (API.md)
 SPOTS_PER_LEVEL = 1000
 P95_TARGETS_MS = {1: 10.0, 32: 50.0}

@@ -129,7 +129,8 @@ def serve_env(database: Path) -> dict[str, str]:
     # secrets given as production gives them (a database without them would first generate its own)
     return {**env, "GARAGE_ENV": "test", "DATABASE_URL": f"file:{database}", "GARAGE_ADMIN_API_KEY": ADMIN_KEY,
             "GARAGE_SECRET_KEY": BENCH_SECRET_KEY, "GARAGE_ENCRYPTION_KEYS": BENCH_ENCRYPTION_KEYS,
-            "GARAGE_LOG_LEVEL": "info", "GARAGE_REPLICATION": "false", "GARAGE_BACKUP_INTERVAL_HOURS": "0"}
+            "GARAGE_LOG_LEVEL": "info", "GARAGE_REPLICATION": "false", "GARAGE_BACKUP_INTERVAL_HOURS": "0",
+            "GARAGE_INTEGRITY_CHECK_INTERVAL_HOURS": "0"}
 
 
 def garage_serve(tmp: Path, run: int, workers: int) -> dict[str, float]:
