@@ -17,12 +17,27 @@ export class InstrumentedConnection extends SqliteConnection {
 
   /** @param {import('@libsql/client').InStatement} statement */
   async execute(statement) {
+    return this.#measured(statement, () => super.execute(statement));
+  }
+
+  /** @param {string} sql BEGIN, COMMIT, ROLLBACK */
+  async control(sql) {
+    return this.#measured(sql, () => super.control(sql));
+  }
+
+  /**
+   * @template T
+   * @param {import('@libsql/client').InStatement} statement
+   * @param {() => Promise<T>} run
+   * @returns {Promise<T>}
+   */
+  async #measured(statement, run) {
     const { metrics, logger, logQueries, slowQueryMs } = this.observers;
     const started = performance.now();
     metrics.addGauge('prisma_pool_connections_busy', 1);
     metrics.addGauge('prisma_pool_connections_idle', -1);
     try {
-      return await super.execute(statement);
+      return await run();
     } finally {
       metrics.addGauge('prisma_pool_connections_busy', -1);
       metrics.addGauge('prisma_pool_connections_idle', 1);

@@ -1,6 +1,8 @@
 import { ProtocolError, translateOperation, toGraphqlResult } from './graphql-protocol.js';
 import { knownError, queryErrorBody, withSchemaErrorCodes } from './errors.js';
 import { InputRejected, READ_ACTIONS, validateBatchTransaction, validateOperation } from './json-protocol.js';
+import { AcquisitionTimeout } from './transactions.js';
+import { EngineUnavailableError } from './wasm-engine.js';
 
 /**
  * @typedef {{status: number, body: string}} Reply  body is JSON text
@@ -9,13 +11,20 @@ import { InputRejected, READ_ACTIONS, validateBatchTransaction, validateOperatio
 /**
  * POST / — one operation or a batch, in the GraphQL protocol (Prisma Client Python) or the JSON
  * protocol (Prisma's JS tooling), outside or inside an interactive transaction.
+ *
+ * A write outside an interactive transaction waits for the writer (transactions.js, the writer
+ * slot) and for SQLite's write lock at most `maxWaitMs` in all (the request's x-max-wait-ms
+ * header, else ENGINE_BUSY_TIMEOUT_MS). When that runs out it is answered 503, "database is
+ * locked", and nothing of it was written, so the client may send it again.
  */
 export class QueryHandler {
   /**
    * @param {{host: import('./wasm-engine.js').EngineHost, transactions: import('./transactions.js').TransactionManager,
-   *          metrics: import('./metrics.js').Metrics, modelNames: Set<string>, rawQueries: boolean}} deps
+   *          metrics: import('./metrics.js').Metrics, modelNames: Set<string>, rawQueries: boolean,
+   *          defaultMaxWaitMs: number}} deps
    */
-  constructor({ host, transactions, metrics, modelNames, rawQueries }) {
+  constructor({ host, transactions, metrics, modelNames, rawQueries, defaultMaxWaitMs }) {
+    this.defaultMaxWaitMs = defaultMaxWaitMs;
     this.rawQueries = rawQueries;
     this.host = host;
     this.transactions = transactions;
@@ -26,9 +35,11 @@ export class QueryHandler {
   /**
    * @param {unknown} request parsed JSON body
    * @param {string | undefined} txId X-transaction-id header
+   * @param {{maxWaitMs?: number}} [limits] x-max-wait-ms header
    * @returns {Promise<Reply>}
    */
-  async handle(request, txId) {
+  async handle(request, txId, { maxWaitMs = this.defaultMaxWaitMs } = {}) {
+    const deadline = Date.now() + maxWaitMs;
     let plan;
     try {
       plan = this.#plan(request);
@@ -48,34 +59,64 @@ export class QueryHandler {
       return { status: 200, body: JSON.stringify(queryErrorBody(message, { is_panic: false, message })) };
     }
 
-    let target;
+    let transaction;
     if (txId !== undefined) {
       const found = this.transactions.forQuery(txId);
       if ('problem' in found) {
         const { detail, userFacing } = found.problem;
         return { status: 200, body: JSON.stringify(queryErrorBody(detail, userFacing)) };
       }
-      target = { instance: found.entry.instance, engine: found.entry.instance.writer, txId };
-    } else {
-      const instance = await this.host.instance();
-      target = { instance, engine: plan.isRead ? instance.reader : instance.writer, txId: undefined };
+      transaction = found.entry;
     }
 
     const started = performance.now();
     this.metrics.addGauge('prisma_client_queries_active', 1);
+    /** @type {(() => void) | undefined} */
+    let releaseWriter;
+    /** @type {{connection: import('./sqlite-connection.js').SqliteConnection, scope: import('./sqlite-connection.js').WaitScope} | undefined} */
+    let waiting;
     try {
-      const output = await target.instance.call(() => target.engine.query(plan.json, '{}', target.txId));
-      return { status: 200, body: plan.reshape(withSchemaErrorCodes(output)) };
+      if (transaction !== undefined) {
+        const { instance } = transaction;
+        return this.#answer(plan, await instance.call(() => instance.writer.query(plan.json, '{}', txId)));
+      }
+      const instance = await this.host.instance();
+      if (plan.isRead) return this.#answer(plan, await instance.call(() => instance.reader.query(plan.json, '{}', undefined)));
+      if (plan.isRawQuery) {
+        // queryRaw may read or write. Tried on the reader first (query_only: a write is refused
+        // there before it does anything), so that raw reads, like every read, never queue for the writer.
+        const output = await instance.call(() => instance.reader.query(plan.json, '{}', undefined));
+        if (!READ_ONLY_REFUSAL.test(output)) return this.#answer(plan, output);
+      }
+      try {
+        releaseWriter = await this.transactions.acquireWriter(instance, Math.max(0, deadline - Date.now()));
+      } catch (error) {
+        if (error instanceof AcquisitionTimeout) return lockTimeout(maxWaitMs);
+        throw new EngineUnavailableError('The query engine was restarted while the write waited for its turn');
+      }
+      waiting = { connection: instance.writerConnection, scope: instance.writerConnection.openWaitScope(deadline) };
+      const output = await instance.call(() => instance.writer.query(plan.json, '{}', undefined));
+      // A statement refused with SQLITE_BUSY made the whole request fail: nothing was written.
+      if (waiting.scope.gaveUp && output.startsWith('{"errors"')) return lockTimeout(maxWaitMs);
+      return this.#answer(plan, output);
     } finally {
+      waiting?.connection.closeWaitScope(waiting.scope);
+      releaseWriter?.();
       this.metrics.addGauge('prisma_client_queries_active', -1);
       this.metrics.increment('prisma_client_queries_total', plan.operationCount);
       this.metrics.observe('prisma_client_queries_duration_histogram_ms', performance.now() - started);
     }
   }
 
+  /** @param {{reshape: (output: string) => string}} plan @param {string} output @returns {Reply} */
+  #answer(plan, output) {
+    return { status: 200, body: plan.reshape(withSchemaErrorCodes(output)) };
+  }
+
   /**
    * @param {unknown} request
-   * @returns {{json: string, isRead: boolean, hasRaw: boolean, operationCount: number, reshape: (output: string) => string}}
+   * @returns {{json: string, isRead: boolean, isRawQuery?: boolean, hasRaw: boolean, operationCount: number,
+   *            reshape: (output: string) => string}}
    */
   #plan(request) {
     if (request === null || typeof request !== 'object' || Array.isArray(request)) {
@@ -85,11 +126,17 @@ export class QueryHandler {
     if ('batch' in body) return this.#planBatch(body);
     if (typeof body.query === 'string') {
       const op = translateOperation(body.query, asVariables(body.variables), this.modelNames);
-      return { json: op.json, isRead: op.isRead, hasRaw: isRaw(op.action), operationCount: 1, reshape: (output) => toGraphqlResult(output, op.alias) };
+      return {
+        json: op.json, isRead: op.isRead, isRawQuery: op.action === 'queryRaw', hasRaw: isRaw(op.action), operationCount: 1,
+        reshape: (output) => toGraphqlResult(output, op.alias),
+      };
     }
     if (typeof body.action === 'string') {
       validateOperation(body, this.modelNames);
-      return { json: JSON.stringify(body), isRead: isJsonRead(body), hasRaw: isRaw(body.action), operationCount: 1, reshape: (output) => output };
+      return {
+        json: JSON.stringify(body), isRead: isJsonRead(body), isRawQuery: body.action === 'queryRaw', hasRaw: isRaw(body.action),
+        operationCount: 1, reshape: (output) => output,
+      };
     }
     throw new ProtocolError('Expected a GraphQL request ({"query": ...}), a JSON-protocol request ({"action": ...}) or a batch');
   }
@@ -191,6 +238,20 @@ function splitTopLevelArray(text, start) {
     }
   }
   return null;
+}
+
+// What SQLite says when the reader connection (PRAGMA query_only) is asked to change something.
+const READ_ONLY_REFUSAL = /^\{"errors".*attempt to write a readonly database/s;
+
+/**
+ * A write that could not get SQLite's write lock (or its turn on the writer) within its max wait:
+ * 503, nothing written. P1008 is Prisma's "Operations timed out".
+ * @param {number} maxWaitMs
+ * @returns {Reply}
+ */
+function lockTimeout(maxWaitMs) {
+  const message = `Operations timed out after ${maxWaitMs} ms: the database is locked by another connection; nothing was written`;
+  return { status: 503, body: JSON.stringify(queryErrorBody(message, knownError('P1008', message, { time: `${maxWaitMs} ms` }))) };
 }
 
 /** The Rust server's answer to a body it cannot read: 422 with a user-facing error. @param {string} message */

@@ -33,10 +33,15 @@ export async function runServer(argv) {
 
   await host.start();
   const transactions = new TransactionManager(host, metrics, logger);
-  const queries = new QueryHandler({ host, transactions, metrics, modelNames: modelNamesOf(datamodel), rawQueries: options.enableRawQueries });
+  const queries = new QueryHandler({
+    host, transactions, metrics, modelNames: modelNamesOf(datamodel), rawQueries: options.enableRawQueries,
+    defaultMaxWaitMs: options.busyTimeoutMs,
+  });
   const app = new EngineServer({ options, host, transactions, queries, metrics, logger });
   await app.listen();
   logger.info(`Started query engine http server on http://${options.host}:${app.port}`, { ip: options.host, port: String(app.port) });
+
+  exitWithParent(logger);
 
   for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
     process.once(signal, () => {
@@ -46,6 +51,27 @@ export async function runServer(argv) {
       });
     });
   }
+}
+
+/**
+ * The engine belongs to the process that started it (a uvicorn worker, a `garage` command): when
+ * that process dies, even by SIGKILL, the engine exits too, at once, so that it never holds the
+ * database, its write lock or an open transaction for nobody (SQLite rolls back what the exiting
+ * process had not committed). Noticed by the parent pid changing (re-parented to init or a
+ * subreaper); the Python side also asks the kernel for SIGKILL on parent death (garage/db.py).
+ * Not watched when started by init itself (pid 1: a daemon of its own).
+ * @param {import('./logger.js').Logger} logger
+ * @param {number} [intervalMs]
+ */
+export function exitWithParent(logger, intervalMs = 100) {
+  const parent = process.ppid;
+  if (parent <= 1) return;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    logger.error('the process that started the query engine exited; exiting too', { parent_pid: String(parent) });
+    process.exit(1);
+  }, intervalMs);
+  timer.unref();
 }
 
 /** @param {string} datamodel */
@@ -125,7 +151,9 @@ export class EngineServer {
       const txHeader = req.headers['x-transaction-id'];
       const txId = Array.isArray(txHeader) ? txHeader[0] : txHeader;
       if (this.options.debug && req.headers['x-debug-non-fatal'] !== undefined) return this.#debugPanic();
-      return this.queries.handle(body.value, txId);
+      const maxWait = maxWaitHeader(req);
+      if (maxWait === null) return unprocessable('x-max-wait-ms must be a whole number of milliseconds');
+      return this.queries.handle(body.value, txId, maxWait === undefined ? {} : { maxWaitMs: maxWait });
     }
     if (method === 'GET' && path === '/server_info') {
       return json(200, { commit: this.options.commit, version: this.options.version, primary_connector: 'sqlite' });
@@ -205,6 +233,18 @@ export class EngineServer {
     res.writeHead(isUnavailable ? 503 : 500, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
     res.end(body);
   }
+}
+
+/**
+ * x-max-wait-ms: how long a write may wait for the writer and SQLite's write lock.
+ * @param {http.IncomingMessage} req
+ * @returns {number | undefined | null} undefined when absent, null when malformed
+ */
+function maxWaitHeader(req) {
+  const raw = req.headers['x-max-wait-ms'];
+  if (raw === undefined) return undefined;
+  const value = Number(Array.isArray(raw) ? raw[0] : raw);
+  return Number.isInteger(value) && value >= 0 && value <= 2 ** 31 - 1 ? value : null;
 }
 
 /** @param {number} status @param {unknown} value */

@@ -4,6 +4,7 @@ import Database from 'libsql';
  * @typedef {import('@libsql/client').InStatement} InStatement
  * @typedef {import('@libsql/client').ResultSet} ResultSet
  * @typedef {{ statement: any, reader: boolean, columns: string[], columnTypes: string[] }} CachedStatement
+ * @typedef {{ deadline: number, gaveUp: boolean }} WaitScope  gaveUp: a statement was refused for good with SQLITE_BUSY
  */
 
 // Prepared statements kept per connection. Prisma's SQL is parameterised, so a service has a few
@@ -49,6 +50,20 @@ const MAX_INTEGER = 9223372036854775807n;
  * after a short timer, until `busyTimeoutMs` has passed: exactly what the busy handler would do
  * (a refused statement did nothing), but asynchronously. The reader keeps SQLite's handler: WAL
  * readers are not blocked by writers.
+ *
+ * A request that may wait for the write lock (a write, a write batch, the start of an interactive
+ * transaction) waits at most until ITS deadline, not busyTimeoutMs: the caller opens a wait scope
+ * (`openWaitScope`) while it alone uses the writer (transactions.js, the writer slot) and reads
+ * afterwards whether a statement gave up on the lock (`scope.gaveUp`): then nothing was written.
+ *
+ * Where the writer waits for the lock: only in BEGIN IMMEDIATE, run with `exec` (prepared,
+ * stepped and finalized in one call). A prepared statement that SQLite refused with SQLITE_BUSY
+ * stays "in progress" (libsql cannot reset it without running it again), and while it does, every
+ * later COMMIT on the connection fails ("SQL statements in progress") and an autocommit write is
+ * never committed - it keeps the write lock. So a write outside a transaction (INSERT, UPDATE,
+ * DELETE, ...) runs in a transaction of its own, BEGIN IMMEDIATE ... COMMIT, which is what
+ * autocommit does anyway; and should any other prepared statement give up on the lock (DDL,
+ * a PRAGMA that writes), the connection is reopened.
  */
 export class SqliteConnection {
   /** @param {ConnectionOptions} options */
@@ -59,6 +74,26 @@ export class SqliteConnection {
     this.statements = new Map();
     this.closed = false;
     this.protocol = 'file';
+    /** @type {WaitScope | undefined} */
+    this.waitScope = undefined;
+    this.configuring = false;
+  }
+
+  /**
+   * Until `closeWaitScope`, statements that meet another connection's write lock wait until
+   * `deadline` (ms since the epoch) at the latest, instead of busyTimeoutMs.
+   * @param {number} deadline
+   * @returns {WaitScope}
+   */
+  openWaitScope(deadline) {
+    const scope = { deadline, gaveUp: false };
+    this.waitScope = scope;
+    return scope;
+  }
+
+  /** @param {WaitScope} scope */
+  closeWaitScope(scope) {
+    if (this.waitScope === scope) this.waitScope = undefined;
   }
 
   /** Applies the per-connection settings; call once before use. */
@@ -66,14 +101,18 @@ export class SqliteConnection {
     const { role, busyTimeoutMs, synchronous } = this.options;
     const handlerTimeoutMs = role === 'writer' ? 0 : Math.max(0, Math.floor(busyTimeoutMs));
     const pragmas = [`PRAGMA busy_timeout = ${handlerTimeoutMs}`];
-    if (role === 'writer') {
-      pragmas.push('PRAGMA journal_mode = WAL', `PRAGMA synchronous = ${synchronous}`, 'PRAGMA foreign_keys = ON');
-    } else {
-      pragmas.push('PRAGMA query_only = ON');
-    }
+    if (role === 'writer') pragmas.push('PRAGMA journal_mode = WAL');
+    // The same on the reader, which answers raw reads (query-handler.js): PRAGMA reads agree.
+    pragmas.push(`PRAGMA synchronous = ${synchronous}`, 'PRAGMA foreign_keys = ON');
+    if (role === 'reader') pragmas.push('PRAGMA query_only = ON');
     // execute(), not a single attempt: the writer (busy_timeout 0) may meet another engine that is
     // opening the same file (e.g. uvicorn workers starting together) and must wait for it.
-    for (const pragma of pragmas) await this.execute(pragma);
+    this.configuring = true;
+    try {
+      for (const pragma of pragmas) await this.execute(pragma);
+    } finally {
+      this.configuring = false;
+    }
   }
 
   /**
@@ -82,15 +121,69 @@ export class SqliteConnection {
    */
   async execute(statement) {
     if (this.options.role !== 'writer') return this.#executeOnce(statement);
-    const deadline = Date.now() + this.options.busyTimeoutMs;
-    for (let attempt = 0; ; attempt++) {
+    const outsideTransaction = !this.configuring && !this.db.inTransaction;
+    if (outsideTransaction && WRITES.test(sqlOf(statement))) return this.#inOwnTransaction(statement);
+    try {
+      return await this.#whileBusy(() => this.#executeOnce(statement));
+    } catch (error) {
+      if (outsideTransaction && isRetryableBusy(error)) await this.#reopen();
+      throw error;
+    }
+  }
+
+  /**
+   * BEGIN, COMMIT or ROLLBACK, with `exec`: nothing is left behind when SQLite refuses it.
+   * @param {string} sql
+   */
+  async control(sql) {
+    await this.#whileBusy(async () => { this.db.exec(sql); });
+  }
+
+  /** @param {InStatement} statement */
+  async #inOwnTransaction(statement) {
+    await this.control('BEGIN IMMEDIATE');
+    try {
+      const result = await this.#executeOnce(statement);
+      await this.control('COMMIT');
+      return result;
+    } catch (error) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
+  /**
+   * Runs `attempt` again while SQLite refuses it with SQLITE_BUSY (another connection holds the
+   * lock), until the wait scope's deadline or busyTimeoutMs.
+   * @template T
+   * @param {() => Promise<T>} attempt
+   * @returns {Promise<T>}
+   */
+  async #whileBusy(attempt) {
+    const scope = this.waitScope;
+    const deadline = scope?.deadline ?? Date.now() + this.options.busyTimeoutMs;
+    for (let number = 0; ; number++) {
       try {
-        return await this.#executeOnce(statement);
+        return await attempt();
       } catch (error) {
-        if (!isRetryableBusy(error) || Date.now() >= deadline) throw error;
-        await sleep(busyBackoffMs(attempt));
+        if (!isRetryableBusy(error)) throw error;
+        const left = deadline - Date.now();
+        if (left <= 0) {
+          if (scope) scope.gaveUp = true;
+          throw error;
+        }
+        await sleep(Math.min(busyBackoffMs(number), left));
       }
     }
+  }
+
+  /** A fresh connection in place of one holding a statement SQLite refused (class comment). */
+  async #reopen() {
+    const stale = this.db;
+    this.statements.clear();
+    this.db = new Database(this.options.path);
+    stale.close();
+    await this.configure();
   }
 
   /**
@@ -98,7 +191,7 @@ export class SqliteConnection {
    * @returns {Promise<ResultSet>}
    */
   async #executeOnce(statement) {
-    const sql = typeof statement === 'string' ? statement : statement.sql;
+    const sql = sqlOf(statement);
     const args = typeof statement === 'string' || statement.args === undefined ? [] : statement.args;
     // Errors go up as libsql throws them: the adapter reads their `rawCode`, the engine SQLite's
     // own message (e.g. the columns in "UNIQUE constraint failed: User.email").
@@ -144,18 +237,13 @@ export class SqliteConnection {
 
   /** @param {string} _mode ignored: see the class comment */
   async transaction(_mode) {
-    const begin = this.options.role === 'writer' ? 'BEGIN IMMEDIATE' : 'BEGIN DEFERRED';
-    await this.execute(begin);
+    await this.control(this.options.role === 'writer' ? 'BEGIN IMMEDIATE' : 'BEGIN DEFERRED');
     return new SameConnectionTransaction(this);
   }
 
   /** Rolls back whatever transaction is open on this connection, if any. */
   async abandonOpenTransaction() {
-    try {
-      await this.execute('ROLLBACK');
-    } catch {
-      // no transaction was open
-    }
+    if (this.db.inTransaction) await this.control('ROLLBACK');
   }
 
   close() {
@@ -169,6 +257,13 @@ export class SqliteConnection {
 // (SQLITE_BUSY_SNAPSHOT is not: its transaction must start over. The writer's BEGIN IMMEDIATE
 // transactions never get it.)
 const RETRYABLE_BUSY_CODES = new Set([5, 261]);
+// Statements that write: outside a transaction the writer runs them in one of its own.
+const WRITES = /^\s*(INSERT|UPDATE|DELETE|REPLACE)\b/i;
+
+/** @param {InStatement} statement */
+function sqlOf(statement) {
+  return typeof statement === 'string' ? statement : statement.sql;
+}
 
 function isRetryableBusy(error) {
   return RETRYABLE_BUSY_CODES.has(error?.rawCode);
@@ -244,14 +339,14 @@ class SameConnectionTransaction {
 
   async commit() {
     this.finished = true;
-    await this.connection.execute('COMMIT');
+    await this.connection.control('COMMIT');
   }
 
   async rollback() {
     if (this.finished) return;
     this.finished = true;
     try {
-      await this.connection.execute('ROLLBACK');
+      await this.connection.control('ROLLBACK');
     } catch (error) {
       // SQLite may already have rolled back (e.g. after SQLITE_FULL); nothing is left to undo.
       if (!/no transaction is active/i.test(String(error))) throw error;

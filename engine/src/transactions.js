@@ -21,7 +21,12 @@ const WASM_LIMIT_HEADROOM_MS = 60_000;
  * @property {() => void} releaseSlot
  */
 
-/** A FIFO slot of size one: at most one interactive transaction per writer connection. */
+/**
+ * A FIFO slot of size one per writer connection: an interactive transaction holds it from start to
+ * end, a write or write batch outside transactions for its one request. So every use of the writer
+ * waits in one queue, each for at most its own max wait, and while a request holds the slot it
+ * alone uses the writer connection (its lock-wait deadline is the connection's wait scope).
+ */
 class TransactionSlot {
   constructor() {
     this.busy = false;
@@ -65,8 +70,8 @@ class TransactionSlot {
   }
 }
 
-class AcquisitionTimeout extends Error {}
-class InstanceReplaced extends Error {}
+export class AcquisitionTimeout extends Error {}
+export class InstanceReplaced extends Error {}
 
 /**
  * Interactive transactions: ids, limits and states, so that the wasm engine is only ever called
@@ -113,6 +118,19 @@ export class TransactionManager {
   }
 
   /**
+   * The writer slot of `instance` for one request outside interactive transactions.
+   * @param {{generation: number}} instance
+   * @param {number} maxWaitMs
+   * @returns {Promise<() => void>} the release function; rejects with AcquisitionTimeout or InstanceReplaced
+   */
+  acquireWriter(instance, maxWaitMs) {
+    return this.#slotFor(instance.generation).acquire(maxWaitMs);
+  }
+
+  /**
+   * `max_wait` bounds the whole wait to start: for the writer slot AND for SQLite's write lock
+   * (BEGIN IMMEDIATE, which another process may hold). Running out of it is P2028 "Unable to
+   * start a transaction in the given time" (504): nothing was started.
    * @param {unknown} options parsed body of POST /transaction/start
    * @returns {Promise<{status: number, body: unknown}>}
    */
@@ -120,6 +138,7 @@ export class TransactionManager {
     const parsed = parseOptions(options);
     if ('error' in parsed) return { status: 400, body: { errors: [{ error: parsed.error, user_facing_error: { is_panic: false, message: parsed.error } }] } };
     const { maxWaitMs, timeoutMs, isolationLevel } = parsed;
+    const deadline = Date.now() + maxWaitMs;
 
     const instance = await this.host.instance();
     let releaseSlot;
@@ -138,14 +157,22 @@ export class TransactionManager {
       ...(isolationLevel === undefined ? {} : { isolation_level: isolationLevel }),
     });
     let reply;
+    const scope = instance.writerConnection.openWaitScope(deadline);
     try {
       reply = JSON.parse(await instance.call(() => instance.writer.startTransaction(wasmOptions, '{}')));
     } catch (error) {
       releaseSlot();
       throw error;
+    } finally {
+      instance.writerConnection.closeWaitScope(scope);
     }
     if (typeof reply?.id !== 'string') {
       releaseSlot();
+      if (scope.gaveUp) {
+        // BEGIN IMMEDIATE met another connection's write lock until max_wait ran out
+        const problem = TransactionProblem.acquisitionTimeout();
+        return { status: problem.status, body: problem.userFacing };
+      }
       return { status: statusForTransactionError(reply), body: reply };
     }
 

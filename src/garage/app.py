@@ -11,15 +11,14 @@ from starlette.middleware import Middleware
 
 from garage.config import Settings, load_settings
 from garage.db import create_prisma
-from garage.ops.backups import BackupStore
 from garage.ops.integrity import refuse_damaged_database
 from garage.ops.locks import hold_serving_lock
-from garage.ops.scheduler import start_backup_scheduler
+from garage.ops.scheduler import start_maintenance
 from garage.services.container import Services
 from garage.routes import admin, garages, openapi, parking, payments, reports, service, sessions, spots, vehicles  # noqa: F401  (route modules register their endpoints)
 from garage.routes.endpoint import starlette_routes
 from garage.routes.errors import EXCEPTION_HANDLERS
-from garage.routes.middleware import BodySizeLimit, RequestMetrics
+from garage.routes.middleware import AnswerUnexpectedErrors, BodySizeLimit, RequestMetrics
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -30,7 +29,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         async with AsyncExitStack() as running:
             # Held while serving: `garage restore` refuses to run while any worker holds it.
             running.callback(hold_serving_lock(settings.database_path).release)
-            refuse_damaged_database(settings.database_path, BackupStore(settings.backup_dir))
+            refuse_damaged_database(settings)
             db = create_prisma(settings)
             await db.connect()
             running.push_async_callback(db.disconnect)
@@ -39,14 +38,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
             running.push_async_callback(services.archive_reader.close)
             if settings.admin_api_key is not None:
                 await services.keys.ensure_admin_key(settings.admin_api_key.get_secret_value())
-            scheduler = start_backup_scheduler(settings, services.backups, db)
-            if scheduler is not None:
-                running.push_async_callback(scheduler.stop)
+            # Backups, the background integrity check, the disk space watch (ops/scheduler.py).
+            running.push_async_callback(start_maintenance(settings, services.backups, db).stop)
             yield
 
     app = Starlette(
         routes=[*service.ROUTES, *openapi.ROUTES, *starlette_routes()],
         middleware=[
+            # outermost: an exception nothing else handled is answered here (routes/middleware.py)
+            Middleware(AnswerUnexpectedErrors),
             Middleware(RequestMetrics),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
         ],

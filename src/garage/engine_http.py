@@ -9,7 +9,9 @@ aiohttp session and nothing in between. aiohttp: a well-kept asyncio HTTP client
 parsing, and the fastest of the ones measured for this (httpx on httpcore, httpx on aiohttp).
 
 Connection failures are raised as the httpx errors garage/retry.py classifies (a refused
-connection: the engine is not there, nothing was sent; a broken one: the outcome is unknown).
+connection: the engine is not there, nothing was sent; a broken one or a request that timed out:
+the outcome is unknown). Each request may carry its own timeout (db.py derives it from the call's
+deadline); without one the session's backstop applies.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ import httpx
 from prisma._async_http import AsyncHTTP
 from prisma.http_abstract import AbstractResponse
 
-# Prisma's default for its httpx session (prisma/http_abstract.py DEFAULT_CONFIG): 30 s per phase.
+# The backstop for requests without a timeout of their own (work inside a transaction, commits):
+# Prisma's default for its httpx session (prisma/http_abstract.py DEFAULT_CONFIG), 30 s per phase.
 _TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=30)
 
 
@@ -60,9 +63,13 @@ class AiohttpEngineSession(AsyncHTTP):
         self.session = aiohttp.ClientSession(connector=connector, timeout=_TIMEOUT)  # type: ignore[assignment]
 
     async def request(self, method: Any, url: str, **kwargs: Any) -> EngineResponse:  # type: ignore[override]
+        """kwargs: content, headers, and timeout (seconds for the whole request; None: the backstop)."""
         session: aiohttp.ClientSession = self.session  # type: ignore[assignment]
+        seconds = kwargs.get("timeout")
+        timeout = _TIMEOUT if seconds is None else aiohttp.ClientTimeout(total=seconds)
         try:
-            async with session.request(method, url, data=kwargs.get("content"), headers=kwargs.get("headers")) as reply:
+            async with session.request(method, url, data=kwargs.get("content"), headers=kwargs.get("headers"),
+                                       timeout=timeout) as reply:
                 body = await reply.read()
                 return EngineResponse(reply.status, httpx.Headers(dict(reply.headers)), body)
         except aiohttp.ClientConnectorError as error:

@@ -60,6 +60,24 @@ class PayloadTooLarge(GarageError):
     code = "PAYLOAD_TOO_LARGE"
 
 
+# Refused by the HTTP server itself (routes/http_protocol.py) before the request reaches a route.
+class RequestTimeout(GarageError):
+    status = 408
+    code = "REQUEST_TIMEOUT"
+
+
+class UriTooLong(GarageError):
+    status = 414
+    code = "URI_TOO_LONG"
+
+
+class HeadersTooLarge(GarageError):
+    status = 431
+    code = "HEADERS_TOO_LARGE"
+
+
 class DatabaseUnavailable(GarageError):
     status = 503
     code = "DATABASE_UNAVAILABLE"
+    # Seconds after which the client may try again: the 503's Retry-After header (routes/errors.py).
+    retry_after = 2

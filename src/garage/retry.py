@@ -9,8 +9,9 @@ What "transient" means (`Failure`):
 - NOT_REACHED: the engine refused the connection (it is dead or restarting): the request provably
   never reached it.
 - REFUSED: the engine answered without executing anything: SQLite busy ("database is locked",
-  P1008 timeout, P2034 write conflict), no transaction slot within `max_wait` (P2028, 504), or
-  "engine unavailable" (503: its wasm instance was being replaced, or it is shutting down).
+  P1008 timeout, P2034 write conflict), no transaction slot or write lock within `max_wait` (P2028,
+  504), a write that waited its whole x-max-wait-ms for the write lock (503 P1008), or "engine
+  unavailable" (503: its wasm instance was being replaced, or it is shutting down).
 - TRANSACTION_LOST: the engine does not know the transaction (P2028, 404): the engine that
   held it died, and SQLite rolled back everything it had not committed.
 - ENGINE_LOST: the connection broke mid-request (reset, disconnect): the engine died while
@@ -32,9 +33,10 @@ not to have committed:
 - Calls made inside a transaction are never retried one by one: the transaction they belonged
   to may be gone; the whole transaction is retried instead.
 
-An engine that died is replaced by `RestartingQueryEngine` (db.py) before the next call: it
-notices its process has exited and spawns a new one, once, under a lock.
-Exhausted retries raise DatabaseUnavailable (503), never a 500.
+An engine that died or stopped answering is replaced by `RestartingQueryEngine` (db.py): it
+notices its process has exited (or its liveness check gives up on it) and spawns a new one, once.
+Retries end when the policy's attempts are used up or the call's deadline is near (`until`: db.py
+bounds every call by GARAGE_DB_WAIT_SECONDS); then DatabaseUnavailable (503), never a 500.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ import enum
 import logging
 import random
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -52,6 +55,8 @@ import aiohttp
 import httpx
 from prisma import errors as prisma_errors
 from prisma.engine import errors as engine_errors
+
+from garage.ops.diskspace import says_disk_full
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +107,8 @@ def _causes(error: BaseException) -> list[BaseException]:
 
 def classify(error: BaseException) -> Failure | None:
     """The kind of transient failure `error` is, or None when it is not transient."""
+    if says_disk_full(error):  # SQLITE_FULL is never transient: no retry frees disk space (ops/diskspace.py)
+        return None
     if isinstance(error, (engine_errors.NotConnectedError, prisma_errors.ClientNotConnectedError)):
         return Failure.NOT_REACHED
     if isinstance(error, httpx.TransportError):
@@ -146,9 +153,11 @@ async def retrying(
     retry_on: Callable[[BaseException], bool],
     what: str,
     policy: RetryPolicy = DEFAULT_POLICY,
+    until: float | None = None,
 ) -> T:
     """Runs `attempt` until it succeeds, raises an error `retry_on` refuses, or the policy's
-    attempts are used up (then the last error propagates)."""
+    attempts are used up (then the last error propagates). No attempt starts after `until`
+    (a time.monotonic() value): the last error propagates instead."""
     for number in range(1, policy.attempts + 1):
         try:
             return await attempt()
@@ -156,6 +165,8 @@ async def retrying(
             if number == policy.attempts or not retry_on(error):
                 raise
             wait = policy.delay(number)
+            if until is not None and time.monotonic() + wait > until:
+                raise
             log.warning("%s failed (%s: %s); retry %d/%d in %.0f ms", what, classify(error), type(error).__name__,
                         number, policy.attempts - 1, wait * 1000)
             await asyncio.sleep(wait)

@@ -91,13 +91,16 @@ async def test_client_datasource_argument_is_used(
 
 
 async def test_wal_mode_and_foreign_keys(client: Prisma, session_database: Path) -> None:
-    # raw queries run on the writer connection (the reader is query_only)
-    assert await client.query_raw("PRAGMA journal_mode") == [{"journal_mode": "wal"}]
-    assert await client.query_raw("PRAGMA foreign_keys") == [{"foreign_keys": 1}]
-    # defaults: synchronous FULL (2); no SQLite busy handler on the writer: it waits for another
-    # process's lock on a timer instead (test_a_write_waits_for_another_process_without_blocking_reads)
-    assert await client.query_raw("PRAGMA synchronous") == [{"synchronous": 2}]
-    assert await client.query_raw("PRAGMA busy_timeout") == [{"timeout": 0}]
+    # Inside a transaction raw queries run on the writer connection (outside, a raw query that only
+    # reads runs on the reader, which is query_only).
+    async with client.tx() as tx:
+        assert await tx.query_raw("PRAGMA journal_mode") == [{"journal_mode": "wal"}]
+        assert await tx.query_raw("PRAGMA foreign_keys") == [{"foreign_keys": 1}]
+        # defaults: synchronous FULL (2); no SQLite busy handler on the writer: it waits for another
+        # process's lock on a timer instead (test_a_write_waits_for_another_process_without_blocking_reads)
+        assert await tx.query_raw("PRAGMA synchronous") == [{"synchronous": 2}]
+        assert await tx.query_raw("PRAGMA busy_timeout") == [{"timeout": 0}]
+    assert await client.query_raw("PRAGMA query_only") == [{"query_only": 1}]  # the reader
     # WAL is a property of the file: another connection sees it too
     con = sqlite3.connect(session_database)
     try:

@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import ByteSize, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from garage.config.development_secrets import development_secrets
@@ -48,6 +48,18 @@ class Settings(BaseSettings):
     query_engine_binary: Path = Field(REPO_ROOT / "engine" / "bin" / "query-engine.js", alias="PRISMA_QUERY_ENGINE_BINARY")
     migrations_dir: Path = Field(REPO_ROOT / "prisma" / "migrations", alias="GARAGE_MIGRATIONS_DIR")
     max_body_bytes: int = Field(1024 * 1024, alias="GARAGE_MAX_BODY_BYTES", ge=1)
+    # The longest a database call waits - for SQLite's write lock held by another process, for the
+    # engine's writer, for an engine being replaced - before it is answered 503 DATABASE_UNAVAILABLE
+    # with Retry-After (garage/db.py; docs/operations.md "Retries, waits and engine restarts").
+    db_wait_seconds: float = Field(10.0, alias="GARAGE_DB_WAIT_SECONDS", gt=0, le=300)
+    # HTTP server limits (routes/http_protocol.py, docs/operations.md "HTTP limits"): a longer
+    # request target gets 414, a larger header block 431; a request whose head and body have not
+    # all arrived this many seconds after its first byte gets 408 (the clock stops while the service
+    # itself is not reading); a connection with no request in progress is closed after the idle time.
+    max_url_bytes: int = Field(8 * 1024, alias="GARAGE_MAX_URL_BYTES", ge=256)
+    max_header_bytes: int = Field(16 * 1024, alias="GARAGE_MAX_HEADER_BYTES", ge=1024)
+    request_read_timeout_seconds: float = Field(10.0, alias="GARAGE_REQUEST_READ_TIMEOUT_SECONDS", gt=0)
+    keep_alive_timeout_seconds: float = Field(5.0, alias="GARAGE_KEEP_ALIVE_TIMEOUT_SECONDS", gt=0)
     backup_dir_setting: Path | None = Field(None, alias="GARAGE_BACKUP_DIR")
     # Scheduled snapshot backups while the service runs (0 turns the scheduler off), and how many
     # of the newest backups are kept (older ones are pruned after each backup).
@@ -63,6 +75,13 @@ class Settings(BaseSettings):
     replica_sync_interval: str = Field("1s", alias="GARAGE_REPLICA_SYNC_INTERVAL", pattern=r"^\d+(ms|s|m)$")
     # Archived sessions (`garage archive`): a second SQLite file with the same schema.
     archive_url_setting: str | None = Field(None, alias="GARAGE_ARCHIVE_URL")
+    # Disk space (ops/diskspace.py): below this many free bytes on the database's file system /ready
+    # answers 503 and `garage doctor` reports a problem; a snapshot backup starts only if this much
+    # is still free after its copy. Bytes, or a size such as "512MiB" / "1GB".
+    min_free_bytes: ByteSize = Field(ByteSize(256 * 1024 * 1024), alias="GARAGE_MIN_FREE_BYTES")
+    # The full PRAGMA integrity_check in the background (one worker), first right after start, then
+    # every this many hours (0 turns it off); start-up itself runs only the fast quick_check.
+    integrity_check_interval_hours: float = Field(24.0, alias="GARAGE_INTEGRITY_CHECK_INTERVAL_HOURS", ge=0)
 
     @field_validator("encryption_keys_setting", mode="before")
     @classmethod

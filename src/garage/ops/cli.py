@@ -20,11 +20,13 @@ import uvicorn
 from garage.config import load_settings
 from garage.db import create_prisma
 from garage.errors import GarageError
-from garage.ops.backups import BackupFailed
+from garage.ops.diskspace import disk_space
 from garage.ops.doctor import examine
+from garage.ops.integrity import damage_at_start
 from garage.ops.replication import ReplicationError, Replicator, restore_to
 from garage.ops.restore import RestoreRefused
 from garage.ops.restore import restore as swap_in_backup
+from garage.routes.http_protocol import LimitedHttpToolsProtocol
 from garage.security.roles import Role
 from garage.services.container import Services
 from garage.services.key_rotation import KeyRotationService
@@ -47,7 +49,7 @@ def main() -> None:
 @click.option("--port", type=int, default=None, help="Port (default: PORT or 8000).")
 @click.option("--workers", type=int, default=None, help="uvicorn worker processes (default: GARAGE_WORKERS or 1).")
 def serve(host: str | None, port: int | None, workers: int | None) -> None:
-    """Serve the REST API with uvicorn (uvloop, httptools)."""
+    """Serve the REST API with uvicorn (uvloop, httptools with the service's HTTP limits)."""
     settings = load_settings()
     worker_count = workers or settings.workers
     if worker_count > 1:
@@ -70,7 +72,9 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
                 port=port or settings.port,
                 workers=worker_count,
                 loop="uvloop",
-                http="httptools",
+                # uvicorn's httptools protocol with limits on URL and header size, read timeouts
+                # and the idle timeout (GARAGE_MAX_URL_BYTES, ...: routes/http_protocol.py).
+                http=LimitedHttpToolsProtocol,
                 log_level=settings.log_level,
                 proxy_headers=False,
             )
@@ -191,7 +195,10 @@ def _restore_file(file: Path) -> None:
 
 @main.command()
 def backup() -> None:
-    """Take a verified snapshot backup now (the service may keep serving), then prune to GARAGE_BACKUP_KEEP."""
+    """Take a verified snapshot backup now (the service may keep serving), then prune to GARAGE_BACKUP_KEEP.
+
+    Refused, with nothing written, when the backup folder lacks room for a copy of the database
+    with GARAGE_MIN_FREE_BYTES to spare (exit 1, the message says how much is needed)."""
 
     async def take(services: Services) -> str:
         taken = await services.backups.create(services.db)
@@ -201,13 +208,39 @@ def backup() -> None:
 
     try:
         click.echo(run_with_services(take))
-    except BackupFailed as error:
-        raise click.ClickException(str(error)) from error
+    except GarageError as error:  # BackupFailed, InsufficientStorage (ops/backups.py), DiskFull
+        raise click.ClickException(f"no backup was made: {error.message}") from error
+
+
+@main.command()
+@click.option("--thorough", is_flag=True,
+              help="Run the full integrity_check (also compares every index with its table; slower on a large file).")
+def check(thorough: bool) -> None:
+    """Check the database file before anything opens it; `make run` runs this before `prisma migrate deploy`.
+
+    \b
+    Exit 0: the file passes quick_check and foreign_key_check (or does not exist yet).
+    Exit 1: it is damaged; the message says how to restore it, least data lost first.
+    Low free disk space (below GARAGE_MIN_FREE_BYTES) is a warning on stderr, not a failure."""
+    settings = load_settings()
+    database = settings.database_path
+    message = damage_at_start(settings, thorough=thorough)
+    if message is not None:
+        click.echo(message, err=True)
+        raise SystemExit(1)
+    space = disk_space(database, settings.min_free_bytes)
+    if space.low:
+        click.echo(f"warning: low disk space: {space.describe()}; writes fail when it reaches 0 "
+                   "(docs/operations.md, Disk space)", err=True)
+    if not database.exists():
+        click.echo(f"{database}: does not exist yet (prisma migrate deploy creates it)")
+    else:
+        click.echo(f"{database}: ok ({'integrity_check' if thorough else 'quick_check'}, foreign_key_check)")
 
 
 @main.command()
 def doctor() -> None:
-    """Report the database's state (integrity, WAL, last backup, migrations, permissions); exit 1 on a problem."""
+    """Report the database's state (integrity, WAL, disk space, last backup, replica, migrations, permissions); exit 1 on a problem."""
     findings = examine(load_settings())
     for finding in findings:
         click.echo(finding.line())
@@ -238,9 +271,11 @@ def import_memory_store(snapshot: Path, dry_run: bool) -> None:
                 update(rows)
 
         async def run(services: Services) -> ImportReport:
-            return await LegacyImportService(services.db, services.cipher).run(
-                snapshot.read_bytes(), actor=CLI_ACTOR, dry_run=dry_run, on_planned=start_bar, on_progress=advance
-            )
+            # streamed: the service reads the file record by record, never whole
+            with snapshot.open("rb") as source:
+                return await LegacyImportService(services.db, services.cipher).run(
+                    source, actor=CLI_ACTOR, dry_run=dry_run, on_planned=start_bar, on_progress=advance
+                )
 
         try:
             report = run_with_services(run)

@@ -56,5 +56,5 @@ class Services:
             spots=SpotService(db),
             reports=ReportService(db, archive_reader),
             archive_reader=archive_reader,
-            backups=BackupStore(settings.backup_dir),
+            backups=BackupStore(settings.backup_dir, database=settings.database_path, min_free_bytes=settings.min_free_bytes),
         )

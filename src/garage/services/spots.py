@@ -25,7 +25,6 @@ from garage.services.spot_numbers import spot_sort_key
 MAX_BULK = 5000
 # A bulk of MAX_BULK spots is two statements, but on a busy machine they may outlast the default 5 s.
 BULK_TIMEOUT = timedelta(seconds=60)
-BULK_MAX_WAIT = timedelta(seconds=2)  # the wait for a transaction slot: the client's default, as before
 
 
 @dataclass(frozen=True)
@@ -75,7 +74,7 @@ class SpotService:
             return created
 
         try:
-            return await transaction(self._db, work, max_wait=BULK_MAX_WAIT, timeout=BULK_TIMEOUT)
+            return await transaction(self._db, work, timeout=BULK_TIMEOUT)
         except UniqueViolationError as error:
             # the live (garageId, level, number) partial unique index: a concurrent request won
             raise _duplicates(sorted(wanted)) from error
