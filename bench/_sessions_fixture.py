@@ -50,6 +50,7 @@ if str(REPO) not in sys.path:
 from prisma import Prisma  # noqa: E402
 
 from garage.config import load_settings  # noqa: E402
+from garage.config.development_secrets import copy_development_secrets  # noqa: E402
 from garage.db import create_prisma  # noqa: E402
 from garage.repositories.garages import GarageRepository  # noqa: E402
 from garage.repositories.payments import PaymentRepository  # noqa: E402
@@ -442,6 +443,7 @@ def copy(fixture: Fixture, target: Path) -> Path:
         stale.unlink(missing_ok=True)
     checkpoint(fixture.path)
     shutil.copyfile(fixture.path, target)
+    copy_development_secrets(fixture.path, target)
     return target
 
 

@@ -67,6 +67,7 @@ from bench._data_layer_baselines import (  # noqa: E402
     ACTOR, PAGE_LIMIT, SqlAlchemyLayer, Sqlite3Layer, new_id, now_ms,
 )
 from garage.config import Settings  # noqa: E402
+from garage.config.development_secrets import copy_development_secrets  # noqa: E402
 from garage.db import create_prisma, transaction  # noqa: E402
 from garage.repositories.payments import PaymentRepository  # noqa: E402
 from garage.repositories.rates import RateValues  # noqa: E402
@@ -298,6 +299,7 @@ def checkpoint(path: Path) -> None:
 
 def copy_database(source: Path, target: Path) -> Path:
     shutil.copyfile(source, target)
+    copy_development_secrets(source, target)
     return target
 
 

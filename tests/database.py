@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from garage.config.development_secrets import copy_development_secrets
+
 REPO = Path(__file__).resolve().parents[1]
 MIGRATIONS = REPO / "prisma" / "migrations"
 
@@ -20,6 +22,7 @@ def copy_database(source: Path, target: Path) -> Path:
     finally:
         src.close()
         dst.close()
+    copy_development_secrets(source, target)
     return target
 
 

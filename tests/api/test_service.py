@@ -16,6 +16,9 @@ def test_health_ready_metrics_openapi_need_no_key(anonymous: httpx.Client) -> No
     spec = anonymous.get("/openapi.json").json()
     assert spec["openapi"].startswith("3.")
     assert "/api/v1/admin/api-keys" in spec["paths"]
+    # every 503 tells when to try again, and the document says so
+    for path in ("/api/v1/garages", "/ready"):
+        assert "Retry-After" in spec["paths"][path]["get"]["responses"]["503"]["headers"]
     assert anonymous.get("/docs").status_code == 200
 
 

@@ -8,7 +8,7 @@ import stat
 import time
 from pathlib import Path
 
-from garage.config.development_secrets import development_secrets_path
+from garage.config.development_secrets import copy_development_secrets
 from garage.ops.backups import BackupStore
 from garage.ops.integrity import database_problems
 from garage.ops.locks import scheduler_lock_path, serving_lock_path, try_lock
@@ -151,8 +151,7 @@ def test_damaged_database_is_refused_at_start_and_restore_brings_it_back(tmp_pat
     copy = tmp_path / "copy" / "garage.db"
     copy.parent.mkdir(mode=0o700)
     shutil.copy(server.database, copy)
-    # the database's development secrets travel with it (config/development_secrets.py)
-    shutil.copy(development_secrets_path(server.database), development_secrets_path(copy))
+    copy_development_secrets(server.database, copy)  # a copy is readable only with its secrets
     damage(copy)
     env = {"GARAGE_BACKUP_DIR": str(backups)}
     log = until_exit(launch(copy, env={**NO_SCHEDULE, **env}))

@@ -35,7 +35,7 @@ def no_configured_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def test_a_stored_owner_email_does_not_decrypt_with_a_well_known_key(tmp_path: Path) -> None:
-    server = start_server(tmp_path, env=without_configured_secrets())
+    server = start_server(tmp_path)  # from os.environ, which the fixture above left without secrets
     try:
         created = server.client(server.admin_key).post(
             f"{API}/vehicles", json={"licensePlate": "DEV123", "type": "CAR", "ownerEmail": OWNER_EMAIL}

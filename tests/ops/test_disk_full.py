@@ -95,7 +95,7 @@ def test_full_disk_is_reported_refused_cleanly_and_recovered_from_without_restar
         assert admin.get(f"{API}/garages/{garage_id}").status_code == 200  # reads still work
 
         ready = admin.get("/ready")
-        assert ready.status_code == 503
+        assert ready.status_code == 503 and ready.headers["Retry-After"] == "2"
         assert ready.json()["disk"]["status"] == "low" and ready.json()["disk"]["minFreeBytes"] == MIN_FREE
         assert "low disk space" in ready.json()["problem"]
         metrics = admin.get("/metrics").text

@@ -71,3 +71,15 @@ def _create(path: Path) -> None:
                     "GARAGE_SECRET_KEY and GARAGE_ENCRYPTION_KEYS instead)", path)
     finally:
         aside.unlink(missing_ok=True)
+
+
+def copy_development_secrets(source: Path, target: Path) -> None:
+    """Gives a copy of database `source` at `target` the secrets that can read it, when `source` has
+    generated ones (a copy without them could not decrypt its sealed fields)."""
+    original = development_secrets_path(source)
+    if original.exists():
+        copy = development_secrets_path(target)
+        copy.unlink(missing_ok=True)
+        fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as file:
+            file.write(original.read_bytes())

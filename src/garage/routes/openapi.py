@@ -94,7 +94,8 @@ def _operation(ep: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
     if conflicts:
         operation["responses"]["409"] = {"description": " | ".join(conflicts), **error_ref}
     operation["responses"]["413"] = {"description": "PAYLOAD_TOO_LARGE", **error_ref}
-    operation["responses"]["503"] = {"description": "DATABASE_UNAVAILABLE", **error_ref}
+    operation["responses"]["503"] = {"description": "DATABASE_UNAVAILABLE (busy, restarting or out of disk space)",
+                                     "headers": RETRY_AFTER, **error_ref}
     for error_status, description in ep.responses.items():
         operation["responses"][str(error_status)] = {"description": description, **error_ref}
     return operation
@@ -111,11 +112,16 @@ LIMITS = (
     "in full within 10 s of its first byte (408 REQUEST_TIMEOUT); idle keep-alive connections are closed after 5 s."
 )
 
+RETRY_AFTER: dict[str, Any] = {
+    "Retry-After": {"description": "Seconds to wait before trying again", "schema": {"type": "integer"}},
+}
+
 SERVICE_PATHS: dict[str, Any] = {
     "/health": {"get": {"summary": "The process is up", "tags": ["service"], "operationId": "health",
                         "responses": {"200": {"description": "ok"}}}},
     "/ready": {"get": {"summary": "Database reachable and migrations applied", "tags": ["service"], "operationId": "ready",
-                       "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}}}},
+                       "responses": {"200": {"description": "ready"},
+                                     "503": {"description": "not ready", "headers": RETRY_AFTER}}}},
     "/metrics": {"get": {"summary": "Prometheus metrics", "tags": ["service"], "operationId": "metrics",
                          "responses": {"200": {"description": "Prometheus text format",
                                                "content": {"text/plain": {"schema": {"type": "string"}}}}}}},

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from garage.config import Settings
+from garage.errors import DatabaseUnavailable
 from garage.ops.diskspace import disk_space
 from garage.ops.integrity import recorded_damage
 from garage.ops.readiness import check_readiness
@@ -28,7 +29,10 @@ async def health(_: Request) -> Response:
 
 async def ready(request: Request) -> Response:
     report = await check_readiness(request.app.state.db, request.app.state.settings)
-    return JSONResponse(report.as_dict(), status_code=200 if report.ready else 503)
+    if report.ready:
+        return JSONResponse(report.as_dict())
+    # as every 503 of the service: when to ask again (load balancers and probes may honour it)
+    return JSONResponse(report.as_dict(), status_code=503, headers={"Retry-After": str(DatabaseUnavailable.retry_after)})
 
 
 async def metrics(request: Request) -> Response:

@@ -13,13 +13,13 @@ A crash after 1 leaves the sessions in both files; the next run repeats the batc
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from prisma import Prisma
 
 from garage.config import Settings
-from garage.db import create_prisma
+from garage.db import create_prisma, wait_seconds_of
 from garage.errors import GarageError
 from garage.repositories.archive import ArchiveRepository, totals_of
 from garage.repositories.audit import AuditRepository
@@ -61,7 +61,8 @@ class ArchivalService:
         archived = await ArchiveRepository(self._archive).totals(ids)
         if archived != expected:
             raise ArchiveMismatch(f"the archive copy does not add up ({archived} != {expected}); the live database is unchanged")
-        async with self._live.tx() as live_tx:
+        # as patient as the service's own writes (GARAGE_DB_WAIT_SECONDS) for the live write lock
+        async with self._live.tx(max_wait=timedelta(seconds=wait_seconds_of(self._live))) as live_tx:
             repository = ArchiveRepository(live_tx)
             live_now = await repository.totals(ids)
             if live_now != archived:
