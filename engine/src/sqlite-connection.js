@@ -246,6 +246,18 @@ export class SqliteConnection {
     if (this.db.inTransaction) await this.control('ROLLBACK');
   }
 
+  /**
+   * Ends a transaction nobody will finish (its COMMIT failed): rolled back, or, should even that
+   * fail, the connection is reopened (closing it makes SQLite roll back).
+   */
+  async discardOpenTransaction() {
+    try {
+      await this.abandonOpenTransaction();
+    } catch {
+      await this.#reopen();
+    }
+  }
+
   close() {
     this.closed = true;
     this.statements.clear();
@@ -339,7 +351,16 @@ class SameConnectionTransaction {
 
   async commit() {
     this.finished = true;
-    await this.connection.control('COMMIT');
+    try {
+      await this.connection.control('COMMIT');
+    } catch (error) {
+      // SQLite may keep the transaction open after a refused COMMIT (a deferred foreign key;
+      // SQLITE_FULL or an I/O error when it could undo only the last step). Nobody can commit it
+      // any more (the engine has closed it), and left open it would keep the write lock and take
+      // in every later statement of this connection: roll it back, then report the COMMIT's error.
+      await this.connection.discardOpenTransaction();
+      throw error;
+    }
   }
 
   async rollback() {

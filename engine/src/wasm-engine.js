@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { bindAdapter } from '@prisma/driver-adapter-utils';
+import { AdapterErrorRegistry } from './adapter-errors.js';
 import { InstrumentedConnection } from './instrumented-connection.js';
 import { SqliteAdapter } from './sqlite-adapter.js';
 
@@ -28,6 +29,17 @@ export class EngineUnavailableError extends Error {
  * @property {boolean} logQueries
  * @property {number} slowQueryMs
  * @property {string} logLevel
+ */
+
+/**
+ * The calls of one wasm QueryEngine this server makes (all but connect and disconnect answer JSON text).
+ * @typedef {object} QueryEngineCalls
+ * @property {(trace: string) => Promise<void>} connect
+ * @property {(trace: string) => Promise<void>} disconnect
+ * @property {(body: string, trace: string, txId: string | undefined) => Promise<string>} query
+ * @property {(options: string, trace: string) => Promise<string>} startTransaction
+ * @property {(txId: string, trace: string) => Promise<string>} commitTransaction
+ * @property {(txId: string, trace: string) => Promise<string>} rollbackTransaction
  */
 
 let compiledModule = /** @type {Promise<WebAssembly.Module> | undefined} */ (undefined);
@@ -74,17 +86,36 @@ class EngineInstance {
     metrics.addGauge('prisma_pool_connections_open', 2);
     metrics.addGauge('prisma_pool_connections_idle', 2);
 
-    this.writer = this.#createQueryEngine(this.writerConnection);
-    this.reader = this.#createQueryEngine(this.readerConnection);
-    await Promise.all([this.call(() => this.writer.connect('{}')), this.call(() => this.reader.connect('{}'))]);
+    this.writerErrors = new AdapterErrorRegistry(logger);
+    this.readerErrors = new AdapterErrorRegistry(logger);
+    const writer = this.#createQueryEngine(this.writerConnection, this.writerErrors);
+    const reader = this.#createQueryEngine(this.readerConnection, this.readerErrors);
+    this.writer = writer;
+    this.reader = reader;
+    await Promise.all([this.call(() => writer.connect('{}')), this.call(() => reader.connect('{}'))]);
   }
 
-  /** @param {InstrumentedConnection} connection */
-  #createQueryEngine(connection) {
+  /**
+   * A wasm QueryEngine over `connection` whose answers carry the driver adapter's own errors
+   * (adapter-errors.js): each of its calls runs through `errors`, which holds the adapter's errors.
+   * @param {InstrumentedConnection} connection
+   * @param {AdapterErrorRegistry} errors
+   * @returns {QueryEngineCalls}
+   */
+  #createQueryEngine(connection, errors) {
     const adapter = bindAdapter(new SqliteAdapter(connection, this.observers.metrics));
+    errors.attachTo(adapter);
     const { logger } = this.observers;
     const options = { datamodel: this.settings.datamodel, logLevel: this.settings.logLevel, logQueries: false };
-    return new this.glue.QueryEngine(options, (/** @type {string} */ event) => forwardEngineLog(logger, event), adapter);
+    const engine = new this.glue.QueryEngine(options, (/** @type {string} */ event) => forwardEngineLog(logger, event), adapter);
+    return {
+      connect: (trace) => errors.around(() => engine.connect(trace)),
+      disconnect: (trace) => errors.around(() => engine.disconnect(trace)),
+      query: (body, trace, txId) => errors.around(() => engine.query(body, trace, txId)),
+      startTransaction: (options, trace) => errors.around(() => engine.startTransaction(options, trace)),
+      commitTransaction: (txId, trace) => errors.around(() => engine.commitTransaction(txId, trace)),
+      rollbackTransaction: (txId, trace) => errors.around(() => engine.rollbackTransaction(txId, trace)),
+    };
   }
 
   /**

@@ -5,6 +5,7 @@ corruption tests need to start on a file they prepared."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -51,6 +52,15 @@ def until_exit(server: LiveServer) -> str:
     finally:
         server.stop()
     return server.log.read_text()
+
+
+def garage_ids(database: Path) -> set[str]:
+    """Verification: the garages in a (restored, copied) file, read with sqlite3 read-only."""
+    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        return {row[0] for row in connection.execute('SELECT id FROM "Garage"')}
+    finally:
+        connection.close()
 
 
 def damage(database: Path) -> None:

@@ -28,7 +28,7 @@ from garage.ops.restore import check_snapshot
 from tests.api.conftest import REPO, start_server
 from tests.api.parking_data import API, check_in, new_garage
 from tests.database import MIGRATIONS
-from tests.ops.serving import ENV, garage, launch, serve, until_exit
+from tests.ops.serving import ENV, garage, garage_ids, launch, serve, until_exit
 
 PLATES = ("FLIPAAA1", "FLIPAAA2", "FLIPAAA3")
 WAIT_LIMIT_S = 60
@@ -48,13 +48,6 @@ class History:
     def env(self) -> dict[str, str]:
         return {"GARAGE_BACKUP_DIR": str(self.folder / "backups"), "GARAGE_REPLICA_DIR": str(self.folder / "replica")}
 
-
-def garage_ids(database: Path) -> set[str]:
-    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
-    try:
-        return {row[0] for row in connection.execute('SELECT id FROM "Garage"')}
-    finally:
-        connection.close()
 
 
 def create_garage(admin: httpx.Client) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import sqlite3
 import stat
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from garage.config import Settings, load_settings
 from garage.ops.replication import ReplicationError, litestream_binary, restore_to
 from tests.api.conftest import LiveServer, start_server
 from tests.database import REPO
+from tests.ops.serving import garage_ids
 
 REPLICATION_WAIT_SECONDS = 60
 restores = itertools.count()
@@ -39,14 +39,6 @@ def settings_of(server: LiveServer) -> Settings:
     return load_settings(GARAGE_ENV="test", DATABASE_URL=f"file:{server.database}",
                          GARAGE_REPLICA_DIR=str(server.database.parent / "replica"))
 
-
-def garage_ids(database: Path) -> set[str]:
-    """Verification: the garages in a restored file, read with sqlite3 read-only."""
-    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
-    try:
-        return {row[0] for row in connection.execute('SELECT id FROM "Garage"')}
-    finally:
-        connection.close()
 
 
 def create_garages(admin: httpx.Client, count: int) -> set[str]:

@@ -25,7 +25,7 @@ from prisma import Prisma
 
 from garage.errors import GarageError
 from garage.ops.diskspace import (
-    NEARLY_FULL_BYTES, InsufficientStorage, database_bytes, format_bytes, free_bytes, says_disk_full,
+    InsufficientStorage, database_bytes, format_bytes, free_bytes, says_disk_full,
 )
 from garage.repositories.backups import BackupRepository
 
@@ -104,7 +104,8 @@ class BackupStore:
             )
 
     def _out_of_room(self, error: Exception) -> bool:
-        return says_disk_full(error) or free_bytes(self.directory) < NEARLY_FULL_BYTES
+        # VACUUM INTO reports SQLite's "database or disk is full"; the OS says ENOSPC
+        return says_disk_full(error)
 
     def remove_stale_partials(self) -> list[Path]:
         """Deletes `.partial` files no backup has touched for an hour (left by a killed process)."""

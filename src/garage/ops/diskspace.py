@@ -12,7 +12,13 @@ One threshold, GARAGE_MIN_FREE_BYTES (settings.min_free_bytes), is used everywhe
   still free (backups.py), so backups never fill the disk;
 - /metrics exports the free bytes (`garage_disk_free_bytes`) and the threshold beside it.
 A write that fails because the disk is full is answered 503 DATABASE_UNAVAILABLE with a message
-saying so (routes/errors.py), never 500, and is not retried as transient (retry.py)."""
+saying so (routes/errors.py), never 500, and is not retried as transient (retry.py).
+
+That a write failed for want of room is known from SQLite's own words, never guessed from the free
+space: the engine passes SQLite's message and code through for every failed write - a statement,
+a raw query, the COMMIT of a single write, of a batch and of an interactive transaction (a COMMIT
+failing in the driver adapter used to arrive as a bare P2036 "Error in external connector";
+engine/src/adapter-errors.js now appends the original error to it)."""
 
 from __future__ import annotations
 
@@ -23,14 +29,11 @@ from pathlib import Path
 
 from garage.errors import DatabaseUnavailable, GarageError
 
-# Below this many free bytes a failed database write is taken to be the disk's fault even when the
-# error does not say so: the engine reports a failed COMMIT as a bare "Error in external connector"
-# (P2036), without SQLite's message.
-NEARLY_FULL_BYTES = 1024 * 1024
-
 # What SQLite (SQLITE_FULL, extended code 13, through the engine and the client) and the OS
 # (ENOSPC) say when there is no room. The engine's text for a failed statement reads
-# `SqliteError { extended_code: 13, message: Some("database or disk is full") }`.
+# `SqliteError { extended_code: 13, message: Some("database or disk is full") }`, for a failed
+# raw query "Raw query failed. Code: `13`. Message: `database or disk is full`", for a failed
+# COMMIT "Error in external connector (id 0): database or disk is full (SQLITE_FULL, extended code 13)".
 DISK_FULL = re.compile(
     r"database or disk is full|SQLITE_FULL|extended_code: 13\b|No space left on device|\bENOSPC\b", re.IGNORECASE
 )
@@ -129,10 +132,8 @@ def format_bytes(count: int) -> str:
 
 
 def disk_full_error(error: BaseException, database: Path) -> DiskFull | None:
-    """DiskFull when a failed database call is the disk's fault: SQLite or the OS said so, or the
-    database's file system has (next to) no room left - a failed COMMIT reaches us without
-    SQLite's message (see NEARLY_FULL_BYTES). None otherwise."""
-    free = free_bytes(database)
-    if says_disk_full(error) or free < NEARLY_FULL_BYTES:
-        return DiskFull(free)
-    return None
+    """DiskFull (saying how much of the database's file system is free) when a failed database
+    call is the disk's fault: SQLite or the OS said so. None otherwise."""
+    if not says_disk_full(error):
+        return None
+    return DiskFull(free_bytes(database))

@@ -66,10 +66,10 @@ async def client_disconnected(_: Request, exc: Exception) -> Response:
 
 
 async def database_error(request: Request, exc: Exception) -> Response:
-    """A database error nothing above handled. When the disk is full (SQLite's SQLITE_FULL, or a
-    write failing while the database's file system has no room: ops/diskspace.py) it is 503
-    DATABASE_UNAVAILABLE saying so - SQLite rolled the write back, and writes work again once
-    there is room; anything else is a 500 like any unexpected error."""
+    """A database error nothing above handled. When the disk is full (SQLite said SQLITE_FULL,
+    "database or disk is full": ops/diskspace.py) it is 503 DATABASE_UNAVAILABLE saying so -
+    SQLite rolled the write back, and writes work again once there is room; anything else is a
+    500 like any unexpected error."""
     full = disk_full_error(exc, request.app.state.settings.database_path)
     if full is None:
         return internal_error_response(exc)
