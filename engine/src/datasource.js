@@ -30,7 +30,7 @@ export function resolveDatasource({ schemaPath, datamodel, env }) {
     throw new ConfigurationError(`This engine serves SQLite only; the datasource provider is "${provider}"`);
   }
 
-  let url = overriddenUrl(block.name, env.OVERWRITE_DATASOURCES) ?? configuredUrl(block.body, env);
+  const url = overriddenUrl(block.name, env.OVERWRITE_DATASOURCES) ?? configuredUrl(block.body, env);
   if (!url) throw new ConfigurationError(`The datasource "${block.name}" has no url`);
 
   return { name: block.name, provider, url, filePath: sqliteFilePath(url, path.dirname(path.resolve(schemaPath))) };

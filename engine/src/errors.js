@@ -1,4 +1,13 @@
-// Prisma's error envelope and the Rust server's HTTP statuses for transaction errors.
+// Prisma's error envelope, the Rust server's HTTP statuses for transaction errors, and the
+// errors the protocol translation raises (graphql-protocol.js and json-protocol.js both do).
+
+/**
+ * A request body the engine cannot take (malformed GraphQL, an operation the wasm engine would
+ * panic on): answered 422 before it reaches the engine.
+ */
+export class ProtocolError extends Error {
+  name = 'ProtocolError';
+}
 
 /**
  * @typedef {object} UserFacingError

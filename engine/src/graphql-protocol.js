@@ -1,4 +1,5 @@
 import { parse, Kind } from 'graphql';
+import { ProtocolError } from './errors.js';
 import { validateOperation, READ_ACTIONS } from './json-protocol.js';
 
 /**
@@ -9,10 +10,6 @@ import { validateOperation, READ_ACTIONS } from './json-protocol.js';
  * JSON:     {"modelName": "User", "action": "createOne", "query": {"arguments": {"data": {"name": "A"}},
  *            "selection": {"id": true, "name": true, "posts": {"arguments": {"take": 1}, "selection": {"id": true}}}}}
  */
-
-export class ProtocolError extends Error {
-  name = 'ProtocolError';
-}
 
 // Longest prefixes first so that e.g. `findUniqueUserOrThrow` is not read as model `UniqueUser...`.
 const MODEL_ACTIONS = ['findUnique', 'findFirst', 'findMany', 'createOne', 'createMany', 'updateOne', 'updateMany',
@@ -41,7 +38,7 @@ class RawNumber {
 
 /**
  * @param {string} source GraphQL document of one operation
- * @param {Record<string, unknown>} [variables]
+ * @param {Record<string, unknown> | undefined} variables
  * @param {Set<string>} modelNames
  * @returns {TranslatedQuery}
  */

@@ -1,4 +1,4 @@
-import { ProtocolError } from './graphql-protocol.js';
+import { ProtocolError } from './errors.js';
 
 /** Well-formed input whose values the engine refuses (answered as a P2007 data validation error). */
 export class InputRejected extends Error {

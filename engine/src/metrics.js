@@ -48,6 +48,7 @@ const HISTOGRAMS = {
 /** @typedef {keyof typeof COUNTERS} CounterKey */
 /** @typedef {keyof typeof GAUGES} GaugeKey */
 /** @typedef {keyof typeof HISTOGRAMS} HistogramKey */
+/** @typedef {ReturnType<Metrics['toJson']>} MetricsJson  the body of `GET /metrics?format=json` */
 
 export class Metrics {
   constructor() {

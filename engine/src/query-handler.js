@@ -1,5 +1,5 @@
-import { ProtocolError, translateOperation, toGraphqlResult } from './graphql-protocol.js';
-import { knownError, queryErrorBody, withSchemaErrorCodes } from './errors.js';
+import { ProtocolError, knownError, queryErrorBody, withSchemaErrorCodes } from './errors.js';
+import { translateOperation, toGraphqlResult } from './graphql-protocol.js';
 import { InputRejected, READ_ACTIONS, validateBatchTransaction, validateOperation } from './json-protocol.js';
 import { AcquisitionTimeout } from './transactions.js';
 import { EngineUnavailableError } from './wasm-engine.js';

@@ -2,9 +2,19 @@ import Database from 'libsql';
 
 /**
  * @typedef {import('@libsql/client').InStatement} InStatement
- * @typedef {import('@libsql/client').ResultSet} ResultSet
  * @typedef {{ statement: any, reader: boolean, columns: string[], columnTypes: string[] }} CachedStatement
  * @typedef {{ deadline: number, gaveUp: boolean }} WaitScope  gaveUp: a statement was refused for good with SQLITE_BUSY
+ */
+
+/**
+ * What `@libsql/client`'s ResultSet carries and `@prisma/adapter-libsql` reads; not its `toJSON()`,
+ * which nothing here calls.
+ * @typedef {object} ResultSet
+ * @property {string[]} columns
+ * @property {string[]} columnTypes
+ * @property {unknown[][]} rows            arrays (raw mode), not the client's Row objects
+ * @property {number} rowsAffected
+ * @property {bigint | undefined} lastInsertRowid
  */
 
 // Prepared statements kept per connection. Prisma's SQL is parameterised, so a service has a few
@@ -228,9 +238,8 @@ export class SqliteConnection {
       columns: columns.map((/** @type {any} */ column) => column.name),
       columnTypes: columns.map((/** @type {any} */ column) => column.type ?? ''),
     };
-    if (this.statements.size >= STATEMENT_CACHE_SIZE) {
-      this.statements.delete(this.statements.keys().next().value);
-    }
+    const oldest = this.statements.keys().next().value;
+    if (this.statements.size >= STATEMENT_CACHE_SIZE && oldest !== undefined) this.statements.delete(oldest);
     this.statements.set(sql, cached);
     return cached;
   }
@@ -277,26 +286,33 @@ function sqlOf(statement) {
   return typeof statement === 'string' ? statement : statement.sql;
 }
 
+/** @param {any} error libsql's, with SQLite's extended code as `rawCode` */
 function isRetryableBusy(error) {
   return RETRYABLE_BUSY_CODES.has(error?.rawCode);
 }
 
 /** 0.5, 1, 2, then 4 ms (with jitter): the other process's write is usually a batch of ~1 ms. */
-function busyBackoffMs(attempt) {
+function busyBackoffMs(/** @type {number} */ attempt) {
   const ceiling = Math.min(4, 0.5 * 2 ** attempt);
   return ceiling / 2 + Math.random() * (ceiling / 2);
 }
 
+/** @param {number} ms */
 function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** A ResultSet as `@libsql/client` builds it (the adapter reads columns, columnTypes, rows, rowsAffected). */
+/**
+ * A ResultSet as `@libsql/client` builds it (the adapter reads columns, columnTypes, rows, rowsAffected).
+ * @param {string[]} columns @param {string[]} columnTypes @param {unknown[][]} rows
+ * @param {number} rowsAffected @param {bigint | undefined} lastInsertRowid
+ * @returns {ResultSet}
+ */
 function resultSet(columns, columnTypes, rows, rowsAffected, lastInsertRowid) {
   return { columns, columnTypes, rows, rowsAffected, lastInsertRowid };
 }
 
-/** `@libsql/client`'s argument conversion for intMode "bigint". */
+/** `@libsql/client`'s argument conversion for intMode "bigint". @param {unknown} value */
 function toSql(value) {
   switch (typeof value) {
     case 'number':
@@ -329,7 +345,7 @@ function namedArgs(args) {
   return named;
 }
 
-/** A blob's own bytes (a Buffer may be a view into a larger pooled ArrayBuffer). */
+/** A blob's own bytes (a Buffer may be a view into a larger pooled ArrayBuffer). @param {Buffer} buffer */
 function toArrayBuffer(buffer) {
   return buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength);
 }

@@ -12,7 +12,7 @@ const WASM_LIMIT_HEADROOM_MS = 60_000;
 /**
  * @typedef {object} TransactionEntry
  * @property {string} id
- * @property {import('./wasm-engine.js').EngineHost extends never ? never : any} instance  EngineInstance
+ * @property {import('./wasm-engine.js').EngineInstance} instance
  * @property {number} generation
  * @property {number} startedAt
  * @property {number} timeoutMs

@@ -46,53 +46,71 @@ let compiledModule = /** @type {Promise<WebAssembly.Module> | undefined} */ (und
 let glueGeneration = 0;
 
 /**
+ * @typedef {{metrics: import('./metrics.js').Metrics, logger: import('./logger.js').Logger}} Observers
+ */
+
+/**
  * One instantiation of Prisma's wasm query engine, hosting two QueryEngines over two SQLite
  * connections: the writer (writes, batches, interactive transactions) and the reader (reads
  * outside transactions). In WAL mode the reader sees every committed write and never waits for
  * an open transaction on the writer, because the adapter serialises each connection on its own.
+ * Made by `EngineInstance.start` only, so that every instance in use is connected.
  */
-class EngineInstance {
+export class EngineInstance {
   /**
    * @param {number} generation
    * @param {EngineSettings} settings
-   * @param {{metrics: import('./metrics.js').Metrics, logger: import('./logger.js').Logger}} observers
+   * @param {Observers} observers
+   * @returns {Promise<EngineInstance>} connected
    */
-  constructor(generation, settings, observers) {
-    this.generation = generation;
-    this.settings = settings;
-    this.observers = observers;
-    this.poisoned = false;
-    /** @type {Set<(error: Error) => void>} */
-    this.pendingRejections = new Set();
-  }
-
-  async start() {
+  static async start(generation, settings, observers) {
     // The wasm-bindgen glue keeps its instance in module state, so each instance gets its own
     // copy of the glue module (a distinct specifier is a distinct ES module).
     const glueUrl = `${pathToFileURL(GLUE_PATH).href}?instance=${++glueGeneration}`;
     const glue = await import(glueUrl);
     compiledModule ??= WebAssembly.compile(fs.readFileSync(WASM_PATH));
-    const instance = await WebAssembly.instantiate(await compiledModule, { './query_engine_bg.js': glue });
-    glue.__wbg_set_wasm(instance.exports);
-    this.glue = glue;
+    const wasm = await WebAssembly.instantiate(await compiledModule, { './query_engine_bg.js': glue });
+    glue.__wbg_set_wasm(wasm.exports);
 
-    const { metrics, logger } = this.observers;
-    const { filePath, busyTimeoutMs, synchronous, logQueries, slowQueryMs } = this.settings;
+    const { metrics, logger } = observers;
+    const { filePath, busyTimeoutMs, synchronous, logQueries, slowQueryMs } = settings;
     const observe = { metrics, logger, logQueries, slowQueryMs };
-    this.writerConnection = new InstrumentedConnection({ path: filePath, role: 'writer', busyTimeoutMs, synchronous }, observe);
-    this.readerConnection = new InstrumentedConnection({ path: filePath, role: 'reader', busyTimeoutMs, synchronous }, observe);
-    await Promise.all([this.writerConnection.configure(), this.readerConnection.configure()]);
+    const writerConnection = new InstrumentedConnection({ path: filePath, role: 'writer', busyTimeoutMs, synchronous }, observe);
+    const readerConnection = new InstrumentedConnection({ path: filePath, role: 'reader', busyTimeoutMs, synchronous }, observe);
+    await Promise.all([writerConnection.configure(), readerConnection.configure()]);
     metrics.increment('prisma_pool_connections_opened_total', 2);
     metrics.addGauge('prisma_pool_connections_open', 2);
     metrics.addGauge('prisma_pool_connections_idle', 2);
 
-    this.writerErrors = new AdapterErrorRegistry(logger);
-    this.readerErrors = new AdapterErrorRegistry(logger);
-    const writer = this.#createQueryEngine(this.writerConnection, this.writerErrors);
-    const reader = this.#createQueryEngine(this.readerConnection, this.readerErrors);
-    this.writer = writer;
-    this.reader = reader;
-    await Promise.all([this.call(() => writer.connect('{}')), this.call(() => reader.connect('{}'))]);
+    const instance = new EngineInstance(generation, settings, observers, { glue, writerConnection, readerConnection });
+    const { writer, reader } = instance;
+    await Promise.all([instance.call(() => writer.connect('{}')), instance.call(() => reader.connect('{}'))]);
+    return instance;
+  }
+
+  /**
+   * @param {number} generation
+   * @param {EngineSettings} settings
+   * @param {Observers} observers
+   * @param {{glue: any, writerConnection: InstrumentedConnection, readerConnection: InstrumentedConnection}} parts
+   *   the wasm-bindgen glue module of this instance (untyped: generated code) and its two configured connections
+   */
+  constructor(generation, settings, observers, { glue, writerConnection, readerConnection }) {
+    this.generation = generation;
+    this.settings = settings;
+    this.observers = observers;
+    this.poisoned = false;
+    /** @type {Error | undefined} */
+    this.poisonCause = undefined;
+    /** @type {Set<(error: Error) => void>} */
+    this.pendingRejections = new Set();
+    this.glue = glue;
+    this.writerConnection = writerConnection;
+    this.readerConnection = readerConnection;
+    this.writerErrors = new AdapterErrorRegistry(observers.logger);
+    this.readerErrors = new AdapterErrorRegistry(observers.logger);
+    this.writer = this.#createQueryEngine(writerConnection, this.writerErrors);
+    this.reader = this.#createQueryEngine(readerConnection, this.readerErrors);
   }
 
   /**
@@ -163,10 +181,10 @@ class EngineInstance {
 
   async close() {
     if (!this.poisoned) {
-      await Promise.allSettled([this.writer?.disconnect('{}'), this.reader?.disconnect('{}')]);
+      await Promise.allSettled([this.writer.disconnect('{}'), this.reader.disconnect('{}')]);
     }
     for (const connection of [this.writerConnection, this.readerConnection]) {
-      if (!connection || connection.closed) continue;
+      if (connection.closed) continue;
       try {
         // A poisoned engine may have left a transaction open, and with it the write lock that the
         // replacement's writer needs: end it before closing.
@@ -208,7 +226,7 @@ function forwardEngineLog(logger, event) {
 export class EngineHost {
   /**
    * @param {EngineSettings} settings
-   * @param {{metrics: import('./metrics.js').Metrics, logger: import('./logger.js').Logger}} observers
+   * @param {Observers} observers
    */
   constructor(settings, observers) {
     this.settings = settings;
@@ -227,10 +245,8 @@ export class EngineHost {
     this.current = await this.#spawn();
   }
 
-  async #spawn() {
-    const instance = new EngineInstance(++this.generation, this.settings, this.observers);
-    await instance.start();
-    return instance;
+  #spawn() {
+    return EngineInstance.start(++this.generation, this.settings, this.observers);
   }
 
   /** @returns {Promise<EngineInstance>} */

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolveDatasource, sqliteFilePath, ConfigurationError } from '../src/datasource.js';
 
-const schema = (url) => `// comment with datasource x { }\ndatasource db {\n  provider = "sqlite"\n  url      = ${url}\n}\nmodel A { id Int @id }\n`;
+const schema = (/** @type {string} */ url) => `// comment with datasource x { }\ndatasource db {\n  provider = "sqlite"\n  url      = ${url}\n}\nmodel A { id Int @id }\n`;
 
 test('a relative file: url resolves against the schema folder, like the Rust engine', () => {
   const ds = resolveDatasource({ schemaPath: '/srv/app/prisma/schema.prisma', datamodel: schema('"file:./dev.db"'), env: {} });

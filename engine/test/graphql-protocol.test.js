@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { translateOperation, toGraphqlResult, serialize, ProtocolError } from '../src/graphql-protocol.js';
+import { ProtocolError } from '../src/errors.js';
+import { translateOperation, toGraphqlResult, serialize } from '../src/graphql-protocol.js';
 
 const models = new Set(['User', 'Post', 'UserOrThrow']);
 const plainModels = new Set(['User', 'Post']);

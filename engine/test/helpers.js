@@ -94,6 +94,7 @@ export async function startEngine(workspace, { args = [], env = {}, rawFlag = tr
     graphql(query, txId) {
       return engine.post('/', { query, variables: {} }, txId ? { 'X-transaction-id': txId } : {});
     },
+    /** @param {NodeJS.Signals} [signal] */
     async stop(signal = 'SIGTERM') {
       if (child.exitCode !== null) return child.exitCode;
       return new Promise((resolve) => {

@@ -127,7 +127,7 @@ test('the engine exits when the process that started it is killed, and its trans
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     }
-    const start = await (await fetch(`${url}/transaction/start`, { method: 'POST', body: JSON.stringify({ timeout: 60_000 }) })).json();
+    const start = /** @type {{id: string}} */ (await (await fetch(`${url}/transaction/start`, { method: 'POST', body: JSON.stringify({ timeout: 60_000 }) })).json());
     const write = await fetch(`${url}/`, {
       method: 'POST', headers: { 'x-transaction-id': start.id },
       body: JSON.stringify({ query: 'mutation { result: createOneAccount(data: {email: "orphan@x"}) { id } }', variables: {} }),

@@ -12,6 +12,7 @@ test('json metrics have the shape Prisma Client Python parses', () => {
   const counter = json.counters.find((c) => c.key === 'prisma_client_queries_total');
   assert.deepEqual(counter, { key: 'prisma_client_queries_total', labels: { service: 'garage' }, value: 3, description: 'Total number of Prisma Client queries executed' });
   const histogram = json.histograms.find((h) => h.key === 'prisma_client_queries_duration_histogram_ms');
+  assert.ok(histogram);
   assert.equal(histogram.value.count, 3);
   assert.equal(histogram.value.sum, 60_007.5);
   // per-bucket (not cumulative) counts; the overflow above the last bound only shows in count

@@ -14,11 +14,20 @@ before(async () => {
 });
 after(async () => { await engine.stop(); });
 
+/** @param {string} email @param {string} [txId] */
 const createAccount = (email, txId) => engine.graphql(`mutation { result: createOneAccount(data: {email: ${JSON.stringify(email)}}) { id email balance } }`, txId);
+/** @param {string} [txId] */
 const countAccounts = async (txId) => (await engine.graphql('query { result: aggregateAccount { _count { _all } } }', txId)).json.data.result._count._all;
 
+// The engine commit is written once, in the pinned dependency (package.json: `5.17.0-31.<commit>`);
+// Prisma Client Python refuses to start an engine whose --version names another commit.
+const PINNED_WASM_VERSION = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
+  .dependencies['@prisma/query-engine-wasm'];
+
 test('--version prints the engine commit the client expects', () => {
-  assert.equal(execFileSync(process.execPath, [BIN, '--version']).toString().trim(), 'query-engine 393aa359c9ad4a4bb28630fb5613f9c281cde053');
+  const commit = String(PINNED_WASM_VERSION).split('.').at(-1);
+  assert.match(String(commit), /^[0-9a-f]{40}$/);
+  assert.equal(execFileSync(process.execPath, [BIN, '--version']).toString().trim(), `query-engine ${commit}`);
 });
 
 test('GraphQL writes and reads come back in the Rust engine shape', async () => {
@@ -124,8 +133,18 @@ test('batches: transactional batches are all or nothing, others answer item by i
   assert.deepEqual(reads.json, { batchResult: [{ data: { result: { email: 'a@x' } } }, { data: { result: null } }] });
 });
 
-const panicsSoFar = async () => (await (await fetch(`${engine.url}/metrics?format=json`)).json())
-  .counters.find((c) => c.key === 'query_engine_panics_total').value;
+/** @param {RequestInit} [init] */
+const metricsJson = async (init) => /** @type {import('../src/metrics.js').MetricsJson} */ (
+  await (await fetch(`${engine.url}/metrics?format=json`, init)).json());
+
+/** @param {import('../src/metrics.js').MetricsJson} metrics @param {string} key */
+const counter = (metrics, key) => {
+  const found = metrics.counters.find((c) => c.key === key);
+  assert.ok(found, `no counter ${key}`);
+  return found.value;
+};
+
+const panicsSoFar = async () => counter(await metricsJson(), 'query_engine_panics_total');
 
 test('hostile bodies get an error, never reach a panic, and the server keeps serving', async () => {
   const panicsBefore = await panicsSoFar();
@@ -169,19 +188,23 @@ test('a real wasm panic is reported, the instance replaced, and open transaction
   // the replacement serves reads and writes (the lost transaction released the write lock)
   assert.equal((await createAccount('after-panic@x')).status, 200);
   assert.equal((await engine.graphql('query { result: findUniqueAccount(where: {email: "lost@x"}) { id } }')).json.data.result, null);
-  const metrics = await (await fetch(`${engine.url}/metrics?format=json`)).json();
-  assert.equal(metrics.counters.find((c) => c.key === 'query_engine_panics_total').value, 1);
+  assert.equal(counter(await metricsJson(), 'query_engine_panics_total'), 1);
 });
 
 test('metrics count queries and transactions', async () => {
-  const before = await (await fetch(`${engine.url}/metrics?format=json`)).json();
-  const value = (m, key) => m.counters.find((c) => c.key === key).value;
+  const before = await metricsJson();
+  const value = counter;
   await countAccounts();
   await countAccounts();
-  const afterwards = await (await fetch(`${engine.url}/metrics?format=json`, { method: 'GET' })).json();
+  const afterwards = await metricsJson({ method: 'GET' });
   assert.equal(value(afterwards, 'prisma_client_queries_total') - value(before, 'prisma_client_queries_total'), 2);
   assert.ok(value(afterwards, 'prisma_datasource_queries_total') > value(before, 'prisma_datasource_queries_total'));
-  const waits = (m) => m.histograms.find((h) => h.key === 'prisma_client_queries_wait_histogram_ms').value.count;
+  /** @param {import('../src/metrics.js').MetricsJson} m */
+  const waits = (m) => {
+    const histogram = m.histograms.find((h) => h.key === 'prisma_client_queries_wait_histogram_ms');
+    assert.ok(histogram, 'no histogram prisma_client_queries_wait_histogram_ms');
+    return histogram.value.count;
+  };
   assert.ok(waits(afterwards) >= waits(before) + 2, 'each statement waited for its connection once');
   const text = await (await fetch(`${engine.url}/metrics`)).text();
   assert.match(text, /^prisma_client_queries_total \d+$/m);
@@ -225,7 +248,7 @@ test('SIGTERM shuts down cleanly and keeps every committed write', async () => {
   await other.graphql('mutation { result: createOneAccount(data: {email: "kept@x"}) { id } }').catch(() => undefined);
   assert.equal(await other.stop('SIGTERM'), 0);
   const again = await startEngine(otherWorkspace);
-  const emails = (await again.graphql('query { result: findManyAccount { email } }')).json.data.result.map((a) => a.email);
+  const emails = (await again.graphql('query { result: findManyAccount { email } }')).json.data.result.map((/** @type {{email: string}} */ a) => a.email);
   await again.stop();
   assert.deepEqual(emails, ['kept@x'], 'the committed write survives; the open transaction was rolled back');
 });
