@@ -9,7 +9,10 @@
 // Anything else fails loudly: migrations/db commands run on the wasm engine, never through this.
 const fs = require('node:fs');
 const path = require('node:path');
-const ENGINE_COMMIT = '393aa359c9ad4a4bb28630fb5613f9c281cde053';
+// The engine commit, from the one place it is pinned: the wasm query engine's version in engine/package.json
+// (`5.17.0-31.<commit>`).
+const ENGINE_COMMIT = require('../engine/package.json').dependencies['@prisma/query-engine-wasm'].split('.').pop();
+if (!/^[0-9a-f]{40}$/.test(ENGINE_COMMIT)) throw new Error(`no engine commit in engine/package.json: ${ENGINE_COMMIT}`);
 const args = process.argv.slice(2);
 if (args.includes('--version') || args.includes('-V')) {
   process.stdout.write(`schema-engine-cli ${ENGINE_COMMIT}\n`);
