@@ -39,11 +39,11 @@ from garage.config import load_settings
 from garage.config.settings import Environment
 from garage.db import create_prisma
 from garage.errors import Conflict
-from garage.repositories.rates import RateValues
 from garage.services.container import Services
 from garage.services.parking import CheckedIn
 from garage.services.plates import normalise_plate
 from garage.services.spots import SpotDraft
+from garage.vocabulary import RateTerms
 
 ACTOR = "seed"
 RANDOM_SEED = 20261124
@@ -63,7 +63,7 @@ class GarageSpec:
     timezone: str
     capacity: int
     layouts: tuple[LevelLayout, LevelLayout, LevelLayout]  # levels 1, 2, 3
-    rate: RateValues | None  # None: the defaults every new garage gets
+    rate: RateTerms | None  # None: the defaults every new garage gets
     commuters: int  # regulars parking on weekdays
     visitor_pool: int  # other vehicles that come now and then
     visitors_per_day: tuple[int, int]  # (weekday, weekend)
@@ -100,7 +100,7 @@ GARAGES = (
             (("HANDICAP", 2), ("EV", 6), ("COMPACT", 20), ("STANDARD", 44), ("LARGE", 8)),
             (("HANDICAP", 2), ("EV", 4), ("COMPACT", 16), ("STANDARD", 40), ("LARGE", 18)),
         ),
-        rate=RateValues(
+        rate=RateTerms(
             hourly_rate_cents=400, increment_minutes=30, grace_minutes=15, daily_max_cents=1800,
             lost_ticket_fee_cents=6000,
         ),

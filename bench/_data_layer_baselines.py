@@ -40,8 +40,9 @@ from bench._sqlalchemy_schema import (
 from garage.errors import Conflict, NotFound, ValidationFailed
 from garage.repositories.spots import NewSpot
 from garage.services import pricing
-from garage.services.parking import SPOT_PREFERENCE
+from garage.vocabulary import SPOT_PREFERENCE
 from garage.services.tickets import new_ticket_code
+from garage.vocabulary import DEFAULT_RATE
 
 ACTOR = "bench"
 PAGE_LIMIT = 50
@@ -121,7 +122,7 @@ def payment_view(row: Record) -> dict[str, Any]:
 def rate_terms(session: Record) -> pricing.RateTerms:
     """The rate joined to the session (LEFT JOIN: a garage without a rate row pays the defaults)."""
     if session["hourlyRateCents"] is None:
-        return pricing.DEFAULT_RATE
+        return DEFAULT_RATE
     return pricing.RateTerms(
         hourly_rate_cents=session["hourlyRateCents"], increment_minutes=session["incrementMinutes"],
         grace_minutes=session["graceMinutes"], daily_max_cents=session["dailyMaxCents"],

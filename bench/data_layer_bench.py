@@ -70,14 +70,14 @@ from garage.config import Settings  # noqa: E402
 from garage.config.development_secrets import copy_development_secrets  # noqa: E402
 from garage.db import create_prisma, transaction  # noqa: E402
 from garage.repositories.payments import PaymentRepository  # noqa: E402
-from garage.repositories.rates import RateValues  # noqa: E402
+from garage.vocabulary import RateTerms as RateValues  # noqa: E402
 from garage.repositories.sessions import SessionRepository  # noqa: E402
 from garage.repositories.spots import NewSpot, SpotRepository  # noqa: E402
 from garage.repositories.tickets import TicketRepository  # noqa: E402
 from garage.repositories.vehicles import VehicleRepository  # noqa: E402
 from garage.services import pricing  # noqa: E402
 from garage.services.container import Services  # noqa: E402
-from garage.services.parking import SPOT_PREFERENCE  # noqa: E402
+from garage.vocabulary import SPOT_PREFERENCE  # noqa: E402
 from garage.services.spot_numbers import spot_sort_key  # noqa: E402
 from garage.services.spots import MAX_BULK, SpotDraft  # noqa: E402
 from garage.services.tickets import new_ticket_code  # noqa: E402

@@ -55,7 +55,7 @@ from garage.repositories.sessions import SessionRepository  # noqa: E402
 from garage.repositories.spots import SpotRepository  # noqa: E402
 from garage.repositories.vehicles import VehicleRepository  # noqa: E402
 from garage.services.container import Services  # noqa: E402
-from garage.services.parking import SPOT_PREFERENCE  # noqa: E402
+from garage.vocabulary import SPOT_PREFERENCE  # noqa: E402
 from garage.services.reports import Bucket  # noqa: E402
 
 FULL_SIZES = [10_000, 100_000, 1_000_000]

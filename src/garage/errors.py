@@ -1,4 +1,14 @@
-"""The one error hierarchy of the service. routes/errors.py maps it to HTTP in one place."""
+"""The one error hierarchy of the project: every exception class defined in garage derives from
+GarageException (tests/services/test_error_hierarchy.py walks the package to hold that).
+
+- GarageError: what a client can cause or must be told about, with the API contract's HTTP status
+  and code; routes/errors.py maps it to a response in one place.
+- OperationalFailure: the service or a command could not do its job (a damaged or busy database,
+  Litestream refusing, a restore or import refused, a stored value that does not decrypt). The
+  message says what to do; the CLI prints it, the service logs it. Never mapped to a response
+  by itself: reaching a route unhandled it answers 500 INTERNAL, as any unexpected error.
+- A few signals derive from GarageException directly: they carry control flow, not a failure.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +17,15 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-class GarageError(Exception):
+class GarageException(Exception):
+    """The root: every exception class the project defines."""
+
+
+class OperationalFailure(GarageException):
+    """The service or a command could not do its job; the message says what to do."""
+
+
+class GarageError(GarageException):
     """An error a client can cause or must be told about: a code from the API contract."""
 
     status = 500

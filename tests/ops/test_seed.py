@@ -23,7 +23,8 @@ from prisma import Prisma
 from garage.config import load_settings
 from garage.db import create_prisma
 from garage.repositories.garages import GarageRepository
-from garage.repositories.rates import DEFAULT_RATE, RateRepository
+from garage.repositories.rates import RateRepository
+from garage.vocabulary import DEFAULT_RATE
 from garage.repositories.spots import SpotRepository
 from garage.security.crypto import FieldCipher
 from garage.services.vehicles import VehicleService

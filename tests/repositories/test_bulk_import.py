@@ -12,7 +12,8 @@ from prisma.errors import UniqueViolationError
 
 from garage.repositories.garages import GarageRepository
 from garage.repositories.payments import PaymentRepository
-from garage.repositories.rates import DEFAULT_RATE, RateRepository
+from garage.repositories.rates import RateRepository
+from garage.vocabulary import DEFAULT_RATE
 from garage.repositories.sessions import SessionRepository
 from garage.repositories.spots import SpotRepository
 from garage.repositories.tickets import TicketRepository

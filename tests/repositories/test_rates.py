@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from prisma import Prisma
 
-from garage.repositories.rates import DEFAULT_RATE, RateRepository, RateValues
+from garage.repositories.rates import RateRepository
+from garage.vocabulary import DEFAULT_RATE, RateTerms as RateValues
 from tests.repositories.test_garages import new_garage
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

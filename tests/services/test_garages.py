@@ -11,7 +11,7 @@ from prisma import Prisma
 from garage.errors import Conflict, NotFound
 from garage.repositories.audit import AuditRepository
 from garage.repositories.garages import GarageRepository
-from garage.repositories.rates import RateValues
+from garage.vocabulary import RateTerms as RateValues
 from garage.services.garages import GarageService
 from garage.services.spots import SpotDraft, SpotService
 

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from garage.services.pricing import DEFAULT_RATE, RateTerms, billable_minutes, fee_between, fee_for_minutes, increment_cents
+from garage.services.pricing import billable_minutes, fee_between, fee_for_minutes, increment_cents
+from garage.vocabulary import DEFAULT_RATE, RateTerms
 
 # Default rate: 300 c/h, 15 min increments, 10 min grace, 2500 daily max, 5000 lost ticket.
 # incrementCents = 300 * 15 / 60 = 75.

@@ -12,13 +12,14 @@ from datetime import date, datetime, time, timezone
 from garage.config import Settings
 from garage.config.settings import REPO_ROOT
 from garage.db import create_prisma
+from garage.errors import OperationalFailure
 from garage.services.archive import ArchivalService, create_archive_client
 
 PRISMA_FRONT_DOOR = REPO_ROOT / "tools" / "prisma"
 
 
-class ArchiveSetupFailed(RuntimeError):
-    pass
+class ArchiveSetupFailed(OperationalFailure):
+    """The archive database could not be created or migrated; nothing was archived."""
 
 
 def parse_before(value: str) -> datetime:

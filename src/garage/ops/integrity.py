@@ -30,6 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from garage.config import Settings
+from garage.errors import OperationalFailure
 from garage.ops.backups import BackupStore
 
 log = logging.getLogger("garage.integrity")
@@ -81,7 +82,7 @@ def database_problems(path: Path, *, thorough: bool = False) -> list[str]:
         return [f"cannot read the file: {error}"]
 
 
-class DatabaseDamaged(RuntimeError):
+class DatabaseDamaged(OperationalFailure):
     """The service refuses to serve the file; the message says what to do."""
 
 

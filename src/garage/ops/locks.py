@@ -16,6 +16,8 @@ import fcntl
 import os
 from pathlib import Path
 
+from garage.errors import OperationalFailure
+
 
 def serving_lock_path(database: Path) -> Path:
     return database.with_name(database.name + ".serving.lock")
@@ -52,7 +54,7 @@ def try_lock(path: Path, *, shared: bool) -> FileLock | None:
     return FileLock(path, fd)
 
 
-class DatabaseBusy(RuntimeError):
+class DatabaseBusy(OperationalFailure):
     """The service will not start: a restore holds the database."""
 
 

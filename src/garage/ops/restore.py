@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from garage.errors import OperationalFailure
 from garage.ops.diskspace import format_bytes, free_bytes
 from garage.ops.integrity import clear_damage, database_problems, read_only
 from garage.ops.locks import serving_lock_path, try_lock
@@ -35,7 +36,7 @@ from garage.ops.readiness import migration_names
 SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
-class RestoreRefused(RuntimeError):
+class RestoreRefused(OperationalFailure):
     """Nothing was changed; the message says why."""
 
 

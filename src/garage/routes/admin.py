@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import ConfigDict, Field, field_validator
 
@@ -30,7 +30,7 @@ class CreatedApiKeyOut(ApiModel):
 
 class CreateApiKeyIn(RequestModel):
     name: str = Field(min_length=1, max_length=100)
-    role: Literal["admin", "operator", "viewer"]
+    role: Role
 
 
 class AuditEntryOut(ApiModel):
@@ -62,7 +62,7 @@ class AuditQuery(ListQuery):
           tag="admin", body=CreateApiKeyIn, response=CreatedApiKeyOut, status=201)
 async def create_api_key(call: Call[CreateApiKeyIn, None]) -> CreatedApiKeyOut:
     assert call.principal is not None
-    created = await call.services.keys.create(name=call.body.name, role=Role(call.body.role), actor=call.principal.key_id)
+    created = await call.services.keys.create(name=call.body.name, role=call.body.role, actor=call.principal.key_id)
     record = created.record
     return CreatedApiKeyOut(id=record.id, name=record.name, role=Role(record.role), key=created.key, created_at=record.createdAt)
 

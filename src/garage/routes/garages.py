@@ -8,11 +8,11 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, field_validator
 
-from garage.repositories.rates import RateValues
 from garage.routes.endpoint import Call, endpoint
 from garage.routes.models import ApiModel, ListQuery, ListResponse, RequestModel, Timestamp, list_response
 from garage.security.roles import Role
 from garage.services.garages import Occupancy, StatusTotals
+from garage.vocabulary import RateTerms
 
 
 def _printable(value: str) -> str:
@@ -208,7 +208,7 @@ async def get_rate(call: Call[None, None]) -> RateOut:
 async def put_rate(call: Call[PutRateIn, None]) -> RateOut:
     assert call.principal is not None
     body = call.body
-    values = RateValues(
+    values = RateTerms(
         hourly_rate_cents=body.hourly_rate_cents, increment_minutes=body.increment_minutes,
         grace_minutes=body.grace_minutes, daily_max_cents=body.daily_max_cents,
         lost_ticket_fee_cents=body.lost_ticket_fee_cents,

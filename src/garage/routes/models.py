@@ -5,9 +5,12 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime, timezone
+from enum import StrEnum
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic import (
+    AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema, field_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from garage.repositories.pagination import Page
@@ -44,6 +47,13 @@ InstantIn = Annotated[
     Field(description="ISO 8601 with a UTC offset, e.g. 2026-01-31T08:00:00Z; 1970 to 9999"),
 ]
 """A timestamp in requests: must carry its offset (a naive time is ambiguous)."""
+
+def inline_enum(enum: type[StrEnum]) -> WithJsonSchema:
+    """The schema of an enum in a query model, written out: build_spec (routes/openapi.py) copies a
+    query model's properties into parameters, where a `$ref` to the model's own `$defs` would dangle.
+    Use as `Annotated[SpotType, inline_enum(SpotType)]`; bodies and responses name the enum instead."""
+    return WithJsonSchema({"enum": [member.value for member in enum], "type": "string"})
+
 
 IdText = Annotated[str, Field(min_length=1, max_length=100)]
 """An id given in a query or body (NUL characters are refused for every request in endpoint.py)."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from garage.routes.endpoint import Call, endpoint
@@ -11,11 +9,10 @@ from garage.routes.models import ApiModel, IdText, InstantIn, RequestModel, Time
 from garage.routes.payments import PaymentOut
 from garage.routes.sessions import SessionOut, TicketOut
 from garage.routes.spots import SpotOut
-from garage.routes.vehicles import LicensePlate, VehicleType
+from garage.routes.vehicles import LicensePlate
 from garage.security.roles import Role
 from garage.services.parking import CheckedOut
-
-PaymentMethod = Literal["CASH", "CARD", "MOBILE", "VALIDATION"]
+from garage.vocabulary import PaymentMethod, VehicleType
 
 
 class CheckInIn(RequestModel):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import ConfigDict, Field
 
 from garage.routes.endpoint import Call, endpoint
 from garage.routes.models import ApiModel, IdText, InstantIn, ListQuery, ListResponse, Timestamp, list_response
 from garage.security.roles import Role
+from garage.vocabulary import PaymentMethod, PaymentStatus
 
 
 class PaymentOut(ApiModel):
@@ -16,8 +15,8 @@ class PaymentOut(ApiModel):
     session_id: str
     amount_cents: int
     currency: str
-    method: Literal["CASH", "CARD", "MOBILE", "VALIDATION"]
-    status: Literal["COMPLETED", "REFUNDED"]
+    method: PaymentMethod
+    status: PaymentStatus
     reference: str | None = Field(description="Sensitive: encrypted at rest")
     created_at: Timestamp = Field(description="The check-out time")
     refunded_at: Timestamp | None

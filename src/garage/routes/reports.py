@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from garage.routes.endpoint import Call, endpoint
-from garage.routes.models import ApiModel, InstantIn, Timestamp, format_timestamp
+from garage.routes.models import ApiModel, InstantIn, Timestamp, format_timestamp, inline_enum
 from garage.security.roles import Role
 from garage.services.reports import Bucket, UsageBucket
 
@@ -21,7 +22,7 @@ class UsageQuery(BaseModel):
 
     since: InstantIn = Field(alias="from")
     until: InstantIn = Field(alias="to")
-    bucket: Bucket = Bucket.DAY
+    bucket: Annotated[Bucket, inline_enum(Bucket)] = Bucket.DAY
     # Also count sessions moved to the archive database by `garage archive`.
     include_archive: bool = Field(False, alias="includeArchive")
 

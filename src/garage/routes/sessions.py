@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from prisma.models import ParkingSession
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from garage.routes.endpoint import Call, endpoint
-from garage.routes.models import ApiModel, IdText, InstantIn, ListQuery, ListResponse, Timestamp, list_response
+from garage.routes.models import ApiModel, IdText, InstantIn, ListQuery, ListResponse, Timestamp, inline_enum, list_response
 from garage.security.roles import Role
 from garage.services.plates import normalise_plate
+from garage.vocabulary import SessionStatus, TicketStatus
 
 
 class SessionOut(ApiModel):
@@ -20,7 +21,7 @@ class SessionOut(ApiModel):
     vehicle_id: str
     license_plate: str
     ticket_code: str | None
-    status: Literal["ACTIVE", "COMPLETED"]
+    status: SessionStatus
     start_time: Timestamp
     end_time: Timestamp | None
     fee_cents: int | None
@@ -39,7 +40,7 @@ class TicketOut(ApiModel):
     code: str
     session_id: str
     issued_at: Timestamp
-    status: Literal["OPEN", "PAID", "LOST"]
+    status: TicketStatus
 
 
 class TicketWithSessionOut(ApiModel):
@@ -51,7 +52,7 @@ class SessionQuery(ListQuery):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     garage_id: IdText | None = Field(None, alias="garageId")
-    status: Literal["ACTIVE", "COMPLETED"] | None = None
+    status: Annotated[SessionStatus, inline_enum(SessionStatus)] | None = None
     plate: Annotated[str, Field(max_length=100), AfterValidator(normalise_plate)] | None = Field(
         None, description="Exact plate as recorded at check-in (normalised before matching)"
     )

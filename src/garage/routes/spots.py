@@ -8,23 +8,21 @@ SPOT_NOT_AVAILABLE).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, Discriminator, Field, RootModel, Tag
 
 from garage.errors import Forbidden
 from garage.routes.endpoint import Call, endpoint
 from garage.routes.garages import PatchModel, ShortText
-from garage.routes.models import ApiModel, ListQuery, ListResponse, RequestModel, Timestamp, list_response
+from garage.routes.models import ApiModel, ListQuery, ListResponse, RequestModel, Timestamp, inline_enum, list_response
 from garage.security.roles import Role
 from garage.services.spots import MAX_BULK, SpotDraft
-
-SpotType = Literal["MOTORCYCLE", "COMPACT", "STANDARD", "LARGE", "EV", "HANDICAP"]
-SpotStatus = Literal["AVAILABLE", "OCCUPIED", "RESERVED", "MAINTENANCE"]
+from garage.vocabulary import SpotStatus, SpotType
 
 
-def _not_occupied(value: str) -> str:
-    if value == "OCCUPIED":
+def _not_occupied(value: SpotStatus) -> SpotStatus:
+    if value is SpotStatus.OCCUPIED:
         raise ValueError("OCCUPIED is set only by check-in; choose AVAILABLE, RESERVED or MAINTENANCE")
     return value
 
@@ -50,7 +48,7 @@ class SpotIn(RequestModel):
     level: Level
     number: ShortText
     type: SpotType
-    status: ManualStatus = "AVAILABLE"
+    status: ManualStatus = SpotStatus.AVAILABLE
 
     def draft(self) -> SpotDraft:
         return SpotDraft(level=self.level, number=self.number, type=self.type, status=self.status)
@@ -87,8 +85,8 @@ class CreateSpotsOut(RootModel[SpotOut | CreatedSpotsOut]):
 
 class SpotListQuery(ListQuery):
     level: int | None = Field(None, ge=-20, le=200)
-    type: SpotType | None = None
-    status: SpotStatus | None = None
+    type: Annotated[SpotType, inline_enum(SpotType)] | None = None
+    status: Annotated[SpotStatus, inline_enum(SpotStatus)] | None = None
 
 
 class UpdateSpotIn(PatchModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, ConfigDict, Field
 
@@ -12,8 +12,7 @@ from garage.routes.models import ApiModel, ListQuery, ListResponse, RequestModel
 from garage.routes.sessions import SessionOut
 from garage.security.roles import Role
 from garage.services.plates import normalise_plate
-
-VehicleType = Literal["MOTORCYCLE", "CAR", "EV", "VAN", "TRUCK"]
+from garage.vocabulary import VehicleType
 
 LicensePlate = Annotated[
     str,

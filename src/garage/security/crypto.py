@@ -13,11 +13,14 @@ import os
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from garage.errors import OperationalFailure
+
 PREFIX = "v1"
 
 
-class DecryptionFailed(Exception):
-    pass
+class DecryptionFailed(OperationalFailure):
+    """A stored value does not decrypt with any configured key: a key is missing from
+    GARAGE_ENCRYPTION_KEYS, or the value was damaged or copied from another column."""
 
 
 class FieldCipher:

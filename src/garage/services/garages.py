@@ -15,11 +15,12 @@ from garage.errors import Conflict, found
 from garage.repositories.audit import AuditRepository
 from garage.repositories.garages import GarageRepository
 from garage.repositories.pagination import Page
-from garage.repositories.rates import DEFAULT_RATE, RateRepository, RateValues
+from garage.repositories.rates import RateRepository
 from garage.repositories.spots import SpotCount, SpotRepository
+from garage.vocabulary import DEFAULT_RATE, RateTerms, SpotStatus, SpotType
 
-SPOT_TYPES = ("MOTORCYCLE", "COMPACT", "STANDARD", "LARGE", "EV", "HANDICAP")
-SPOT_STATUSES = ("AVAILABLE", "OCCUPIED", "RESERVED", "MAINTENANCE")
+SPOT_TYPES = tuple(SpotType)
+SPOT_STATUSES = tuple(SpotStatus)
 
 
 @dataclass
@@ -144,7 +145,7 @@ class GarageService:
             )
         return rate
 
-    async def put_rate(self, garage_id: str, values: RateValues, *, actor: str) -> Rate:
+    async def put_rate(self, garage_id: str, values: RateTerms, *, actor: str) -> Rate:
         async def work(tx: Prisma) -> Rate:
             await live_garage(GarageRepository(tx), garage_id)
             rates = RateRepository(tx)

@@ -15,9 +15,8 @@ from garage.repositories.audit import AuditRepository
 from garage.repositories.payments import PaymentRepository
 from garage.repositories.vehicles import VehicleRepository
 from garage.security.crypto import FieldCipher
+from garage.vocabulary import PAYMENT_REFERENCE, VEHICLE_OWNER_FIELDS
 
-OWNER_FIELDS = (("ownerName", "Vehicle.ownerName"), ("ownerEmail", "Vehicle.ownerEmail"), ("ownerPhone", "Vehicle.ownerPhone"))
-REFERENCE_FIELD = "Payment.reference"
 
 
 @dataclass
@@ -53,8 +52,8 @@ class KeyRotationService:
                 """The batch's rows rewritten (counted per attempt: a retry starts again from 0)."""
                 vehicles, rewritten = VehicleRepository(tx), 0
                 for row in rows:
-                    current = {attr: getattr(row, attr) for attr, _ in OWNER_FIELDS}
-                    resealed = {attr: self._reseal(current[attr], field) for attr, field in OWNER_FIELDS}
+                    current = {attr: getattr(row, attr) for attr in VEHICLE_OWNER_FIELDS}
+                    resealed = {attr: self._reseal(current[attr], field) for attr, field in VEHICLE_OWNER_FIELDS.items()}
                     if resealed != current:
                         await vehicles.set_owner_fields(
                             row.id, name=resealed["ownerName"], email=resealed["ownerEmail"], phone=resealed["ownerPhone"]
@@ -73,7 +72,7 @@ class KeyRotationService:
                 """The batch's rows rewritten (counted per attempt: a retry starts again from 0)."""
                 payments, rewritten = PaymentRepository(tx), 0
                 for row in rows:
-                    resealed = self._reseal(row.reference, REFERENCE_FIELD)
+                    resealed = self._reseal(row.reference, PAYMENT_REFERENCE)
                     if resealed is not None and resealed != row.reference:
                         await payments.set_reference(row.id, resealed)
                         rewritten += 1

@@ -57,7 +57,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterat
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Annotated, Any, BinaryIO, Literal, TypedDict, TypeVar, cast
+from typing import Annotated, Any, BinaryIO, TypedDict, TypeVar, cast
 
 import ijson  # type: ignore[import-untyped]
 from prisma import Prisma
@@ -85,11 +85,12 @@ from pydantic import (
 )
 from pydantic.dataclasses import dataclass as record_type
 
+from garage.errors import OperationalFailure
 from garage.repositories.audit import AuditRepository
 from garage.repositories.garages import GarageRepository
 from garage.repositories.payments import PaymentRepository
 from garage.repositories.rows import at_db_precision, now_ms
-from garage.repositories.rates import DEFAULT_RATE, RateRepository
+from garage.repositories.rates import RateRepository
 from garage.repositories.sessions import SessionRepository
 from garage.repositories.spots import SpotRepository
 from garage.repositories.tickets import TicketRepository
@@ -98,6 +99,10 @@ from garage.security.crypto import FieldCipher
 from garage.services.plates import InvalidPlate, normalise_plate
 from garage.services.spot_numbers import spot_sort_key
 from garage.services.tickets import ALPHABET, new_ticket_code
+from garage.vocabulary import (
+    DEFAULT_RATE, PAYMENT_REFERENCE, VEHICLE_OWNER_FIELDS, PaymentMethod, PaymentStatus, SessionStatus, SpotStatus,
+    SpotType, TicketStatus, VehicleType,
+)
 
 KINDS = ("garages", "spots", "vehicles", "sessions", "tickets", "payments")
 REQUIRED_SECTIONS = ("garages", "spots", "vehicles", "sessions", "payments")
@@ -113,8 +118,6 @@ READ_SIZE = 64 * 1024
 # One transaction holds the whole import: 100k records take seconds, a slow disk may take minutes.
 TX_TIMEOUT = timedelta(minutes=15)
 TX_MAX_WAIT = timedelta(seconds=30)
-OWNER_FIELDS = (("ownerName", "Vehicle.ownerName"), ("ownerEmail", "Vehicle.ownerEmail"), ("ownerPhone", "Vehicle.ownerPhone"))
-REFERENCE_FIELD = "Payment.reference"
 # Fields not compared when deciding whether an existing row is "the same": set by the database.
 NOT_COMPARED = frozenset({"updatedAt"})
 
@@ -211,8 +214,8 @@ class LegacySpot:
     garageId: Id
     level: StrictInt = Field(ge=-20, le=200)
     number: Text
-    type: Literal["MOTORCYCLE", "COMPACT", "STANDARD", "LARGE", "EV", "HANDICAP"]
-    status: Literal["AVAILABLE", "OCCUPIED", "RESERVED", "MAINTENANCE"] = "AVAILABLE"
+    type: SpotType
+    status: SpotStatus = SpotStatus.AVAILABLE
     createdAt: Instant | None = None
     updatedAt: Instant | None = None
     deletedAt: Instant | None = None
@@ -222,7 +225,7 @@ class LegacySpot:
 class LegacyVehicle:
     id: Id
     licensePlate: Plate
-    type: Literal["MOTORCYCLE", "CAR", "EV", "VAN", "TRUCK"]
+    type: VehicleType
     ownerName: Text | None = None
     ownerEmail: Text | None = None
     ownerPhone: Text | None = None
@@ -240,7 +243,7 @@ class LegacySession:
     licensePlate: Plate | None = None
     ticketCode: TicketCode | None = None
     lostTicket: StrictBool = False
-    status: Literal["ACTIVE", "COMPLETED"]
+    status: SessionStatus
     startTime: Instant
     endTime: Instant | None = None
     feeCents: StrictInt | None = Field(None, ge=0, le=1_000_000_000)
@@ -253,7 +256,7 @@ class LegacyTicket:
     code: TicketCode
     sessionId: Id
     issuedAt: Instant | None = None
-    status: Literal["OPEN", "PAID", "LOST"]
+    status: TicketStatus
 
 
 @record_type(frozen=True, slots=True, kw_only=True, config=_RECORD)
@@ -263,8 +266,8 @@ class LegacyPayment:
     garageId: Id | None = None
     amount: Amount
     currency: Currency | None = None
-    method: Literal["CASH", "CARD", "MOBILE", "VALIDATION"]
-    status: Literal["COMPLETED", "REFUNDED"] = "COMPLETED"
+    method: PaymentMethod
+    status: PaymentStatus = PaymentStatus.COMPLETED
     reference: Text | None = None
     createdAt: Instant | None = None
     updatedAt: Instant | None = None
@@ -299,7 +302,7 @@ class Problem:
         return f"{_SINGULAR.get(self.kind, self.kind)} {self.legacy_id}: {self.problem}"
 
 
-class ImportRefused(Exception):
+class ImportRefused(OperationalFailure):
     """The snapshot cannot be imported; nothing was written. `problems` lists every offending record."""
 
     def __init__(self, problems: Sequence[Problem]) -> None:
@@ -309,7 +312,7 @@ class ImportRefused(Exception):
 
 
 class SnapshotUnreadable(ImportRefused):
-    pass
+    """The file is not JSON, or not shaped as a snapshot."""
 
 
 @dataclass
@@ -547,14 +550,14 @@ def check_references(snapshot: Snapshot, problems: list[Problem]) -> None:
     paid_sessions = Counter(payment.sessionId for payment in s.payments.values())
     for session in s.sessions.values():
         _check_session(s, session, paid_sessions, refers, problems)
-    active = [session for session in s.sessions.values() if session.status == "ACTIVE"]
+    active = [session for session in s.sessions.values() if session.status is SessionStatus.ACTIVE]
     _duplicates("sessions", ((x.id, x.spotId) for x in active), lambda spot: f"ACTIVE on spot {spot!r} as is session", problems)
     _duplicates("sessions", ((x.id, x.vehicleId) for x in active), lambda v: f"ACTIVE for vehicle {v!r} as is session", problems)
 
     for ticket in s.tickets.values():
         ticketed = s.sessions.get(ticket.sessionId)
         if refers("tickets", ticket.sessionId, "sessionId", "sessions", ticket.sessionId) and ticketed is not None:
-            expected = ("OPEN",) if ticketed.status == "ACTIVE" else ("PAID", "LOST")
+            expected = (TicketStatus.OPEN,) if ticketed.status is SessionStatus.ACTIVE else (TicketStatus.PAID, TicketStatus.LOST)
             if ticket.status not in expected:
                 problems.append(Problem("tickets", ticket.sessionId, f"status {ticket.status} for a {ticketed.status} session"))
             if ticketed.ticketCode is not None and ticketed.ticketCode != ticket.code:
@@ -585,7 +588,7 @@ def _check_session(
         problem(f"spot {spot.id!r} belongs to garage {spot.garageId!r}, not {session.garageId!r}")
     if session.endTime is not None and session.endTime < session.startTime:
         problem("endTime is before startTime")
-    if session.status == "ACTIVE":
+    if session.status is SessionStatus.ACTIVE:
         if session.endTime is not None or session.feeCents is not None:
             problem("an ACTIVE session has no endTime and no feeCents")
         for what, record in (("spot", spot), ("vehicle", vehicle), ("garage", garage)):
@@ -604,7 +607,7 @@ def _check_payment(payment: LegacyPayment, paid: LegacySession, paid_sessions: C
 
     if paid_sessions[payment.sessionId] > 1:
         problem(f"session {payment.sessionId!r} has {paid_sessions[payment.sessionId]} payments")
-    if paid.status != "COMPLETED":
+    if paid.status is not SessionStatus.COMPLETED:
         problem(f"pays for session {paid.id!r}, which is {paid.status}")
     elif paid.feeCents is not None and paid_sessions[payment.sessionId] == 1 and cents_of(payment.amount) != paid.feeCents:
         # listed under the session: its fee is what check-out would have charged and stored as the amount
@@ -612,7 +615,7 @@ def _check_payment(payment: LegacyPayment, paid: LegacySession, paid_sessions: C
                                                      f"amount {payment.amount} is {cents_of(payment.amount)} cents"))
     if payment.garageId is not None and payment.garageId != paid.garageId:
         problem(f"garageId {payment.garageId!r} is not its session's garage")
-    if payment.status == "COMPLETED" and payment.refundedAt is not None:
+    if payment.status is PaymentStatus.COMPLETED and payment.refundedAt is not None:
         problem("a COMPLETED payment has no refundedAt")
     created = _payment_created(payment, paid)
     if payment.refundedAt is not None and created is not None and payment.refundedAt < created:
@@ -690,7 +693,7 @@ def payment_fields(payment: LegacyPayment, session: LegacySession, garage: Legac
     """The payment as stored, reference in clear (encrypted just before writing). A REFUNDED one's
     refundedAt: the record's, else its updatedAt, else its creation time (module docstring)."""
     created = _payment_created(payment, session) or now
-    refunded = None if payment.status != "REFUNDED" else payment.refundedAt or payment.updatedAt or created
+    refunded = None if payment.status is not PaymentStatus.REFUNDED else payment.refundedAt or payment.updatedAt or created
     return {
         "id": payment.id, "sessionId": payment.sessionId, "garageId": session.garageId,
         "amountCents": cents_of(payment.amount), "currency": payment.currency or garage.currency,
@@ -804,13 +807,14 @@ class LegacyImportService:
                 plan.garages.append(garage)
         report.rates_created = len(plan.garages)
 
-        occupied = {x.spotId for x in s.sessions.values() if x.status == "ACTIVE"}
+        occupied = {x.spotId for x in s.sessions.values() if x.status is SessionStatus.ACTIVE}
         spots = SpotRepository(db)
         async for spot, stored_spot in _with_stored(list(s.spots.values()), spots.with_ids, _id):
-            status = "OCCUPIED" if spot.id in occupied else ("AVAILABLE" if spot.status == "OCCUPIED" else spot.status)
+            status = (SpotStatus.OCCUPIED if spot.id in occupied
+                      else SpotStatus.AVAILABLE if spot.status is SpotStatus.OCCUPIED else spot.status)
             if self._existing("spots", spot_row(spot, status, now), stored_spot, spot.createdAt, report, problems):
                 plan.spots.append((spot, status))
-                report.spots_normalised += spot.status == "OCCUPIED" and status == "AVAILABLE"
+                report.spots_normalised += spot.status is SpotStatus.OCCUPIED and status is SpotStatus.AVAILABLE
         self._check_spot_clashes(s, plan, await _lookup(list(s.garages), spots.live_in_garages), problems)
 
         vehicles = VehicleRepository(db)
@@ -838,7 +842,7 @@ class LegacyImportService:
             if self._existing("sessions", row, stored, session.createdAt, report, problems):
                 plan.sessions.append(session)
                 new_ids.add(session.id)
-        new_active = [x for x in plan.sessions if x.status == "ACTIVE"]
+        new_active = [x for x in plan.sessions if x.status is SessionStatus.ACTIVE]
         by_spot = {x.spotId: x.id for x in new_active}
         by_vehicle = {x.vehicleId: x.id for x in new_active}
         for chunk in _chunks(new_active, LOOKUP_CHUNK // 2):
@@ -898,7 +902,7 @@ class LegacyImportService:
                 fields = payment_fields(payment, session, s.garages[session.garageId], plan.now)
                 stored = by_id.get(payment.id)
                 clear = None if stored is None else stored.model_copy(
-                    update={"reference": self._cipher.decrypt_optional(stored.reference, REFERENCE_FIELD)}
+                    update={"reference": self._cipher.decrypt_optional(stored.reference, PAYMENT_REFERENCE)}
                 )
                 if self._existing("payments", fields, clear, True, report, problems):
                     other = by_session.get(payment.sessionId)
@@ -923,7 +927,7 @@ class LegacyImportService:
 
     def _with_owner_in_clear(self, stored: Any) -> Any:
         return stored.model_copy(
-            update={attr: self._cipher.decrypt_optional(getattr(stored, attr), name) for attr, name in OWNER_FIELDS}
+            update={attr: self._cipher.decrypt_optional(getattr(stored, attr), name) for attr, name in VEHICLE_OWNER_FIELDS.items()}
         )
 
     @staticmethod
@@ -986,11 +990,11 @@ class LegacyImportService:
         return payment_fields(payment, session, s.garages[session.garageId], now)
 
     def _sealed_vehicle(self, row: dict[str, Any]) -> VehicleCreateWithoutRelationsInput:
-        sealed = {**row, **{attr: self._cipher.encrypt_optional(row[attr], name) for attr, name in OWNER_FIELDS}}
+        sealed = {**row, **{attr: self._cipher.encrypt_optional(row[attr], name) for attr, name in VEHICLE_OWNER_FIELDS.items()}}
         return cast(VehicleCreateWithoutRelationsInput, sealed)
 
     def _sealed_payment(self, row: dict[str, Any]) -> PaymentCreateWithoutRelationsInput:
-        sealed = {**row, "reference": self._cipher.encrypt_optional(row["reference"], REFERENCE_FIELD)}
+        sealed = {**row, "reference": self._cipher.encrypt_optional(row["reference"], PAYMENT_REFERENCE)}
         return cast(PaymentCreateWithoutRelationsInput, sealed)
 
 
@@ -1009,7 +1013,7 @@ def _session_id(row: Any) -> str:
     return cast(str, row.sessionId)
 
 
-def _generated_status(session: LegacySession) -> Literal["OPEN", "PAID", "LOST"]:
-    if session.status == "ACTIVE":
-        return "OPEN"
-    return "LOST" if session.lostTicket else "PAID"
+def _generated_status(session: LegacySession) -> TicketStatus:
+    if session.status is SessionStatus.ACTIVE:
+        return TicketStatus.OPEN
+    return TicketStatus.LOST if session.lostTicket else TicketStatus.PAID

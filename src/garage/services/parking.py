@@ -40,6 +40,7 @@ from garage.repositories.garages import GarageRepository
 from garage.repositories.pagination import Page
 from garage.repositories.rows import at_db_precision, now_ms
 from garage.repositories.payments import PaymentRepository
+from garage.repositories.rates import terms_of
 from garage.repositories.sessions import SessionRepository
 from garage.repositories.spots import SpotRepository
 from garage.repositories.tickets import TicketRepository
@@ -49,20 +50,13 @@ from garage.services import pricing
 from garage.services.garages import live_garage
 from garage.services.tickets import new_ticket_code, normalise_ticket_code
 from garage.services.vehicles import audit_view as vehicle_audit_view
+from garage.vocabulary import (
+    DEFAULT_RATE, HANDICAP_VEHICLES, PAYMENT_REFERENCE, SPOT_PREFERENCE, PaymentMethod, RateTerms, SessionStatus,
+    SpotStatus, SpotType, TicketStatus, VehicleType,
+)
 
-# API.md, Clarifications ("Spot fit"): the spot types a vehicle may be given, in preference order.
-SPOT_PREFERENCE: dict[str, tuple[str, ...]] = {
-    "MOTORCYCLE": ("MOTORCYCLE", "COMPACT", "STANDARD", "LARGE"),
-    "CAR": ("COMPACT", "STANDARD", "LARGE"),
-    "EV": ("EV", "COMPACT", "STANDARD", "LARGE"),
-    "VAN": ("LARGE",),
-    "TRUCK": ("LARGE",),
-}
-# HANDICAP spots are never picked automatically; asked for by spotId they take these vehicles.
 log = logging.getLogger(__name__)
-HANDICAP_VEHICLES = frozenset({"MOTORCYCLE", "CAR", "EV"})
 CLOCK_SKEW = timedelta(seconds=5)
-REFERENCE_FIELD = "Payment.reference"
 # Check-ins wait behind each other (and behind other workers) for the write lock up to the
 # client's wait limit (GARAGE_DB_WAIT_SECONDS, garage/db.py), then 503. Once started, a busy
 # machine may need more than the default 5 s to finish one.
@@ -72,9 +66,9 @@ TX_LIMITS: dict[str, Any] = {"timeout": timedelta(seconds=15)}
 _CHECK_IN_ATTEMPTS = 5
 
 
-def spot_accepts(spot_type: str, vehicle_type: str) -> bool:
-    """Whether a spot asked for by id can take the vehicle."""
-    if spot_type == "HANDICAP":
+def spot_accepts(spot_type: str, vehicle_type: VehicleType) -> bool:
+    """Whether a spot asked for by id can take the vehicle (API.md, Clarifications: "Spot fit")."""
+    if spot_type == SpotType.HANDICAP:
         return vehicle_type in HANDICAP_VEHICLES
     return spot_type in SPOT_PREFERENCE[vehicle_type]
 
@@ -100,7 +94,7 @@ class ParkingService:
 
     # ---- check-in -------------------------------------------------------------------------
     async def check_in(
-        self, garage_id: str, *, license_plate: str, vehicle_type: str | None, spot_id: str | None,
+        self, garage_id: str, *, license_plate: str, vehicle_type: VehicleType | None, spot_id: str | None,
         at: datetime | None, actor: str,
     ) -> CheckedIn:
         """`license_plate` is normalised. Raises NotFound, ValidationFailed or Conflict
@@ -137,7 +131,7 @@ class ParkingService:
         raise AssertionError("unreachable")
 
     async def _occupy(
-        self, tx: Prisma, spot: Spot, vehicle: Vehicle | None, plate: str, parked_as: str, start: datetime, actor: str
+        self, tx: Prisma, spot: Spot, vehicle: Vehicle | None, plate: str, parked_as: VehicleType, start: datetime, actor: str
     ) -> CheckedIn:
         now = now_ms()
         async with tx.batch_() as batch:
@@ -160,7 +154,7 @@ class ParkingService:
         return CheckedIn(session=session.model_copy(update={"ticket": ticket}), ticket=ticket, spot=occupied)
 
     @staticmethod
-    async def _choose_spot(spots: SpotRepository, garage_id: str, spot_id: str | None, vehicle_type: str) -> Spot:
+    async def _choose_spot(spots: SpotRepository, garage_id: str, spot_id: str | None, vehicle_type: VehicleType) -> Spot:
         if spot_id is None:
             spot = await spots.first_available(garage_id, list(SPOT_PREFERENCE[vehicle_type]))
             if spot is None:
@@ -171,7 +165,7 @@ class ParkingService:
             raise NotFound(f"No spot {spot_id} in garage {garage_id}")
         if not spot_accepts(spot.type, vehicle_type):
             raise Conflict(f"A {spot.type} spot does not take a {vehicle_type}", code="SPOT_INCOMPATIBLE")
-        if spot.status != "AVAILABLE":
+        if spot.status != SpotStatus.AVAILABLE:
             raise Conflict(f"Spot {spot.number} is {spot.status}", code="SPOT_NOT_AVAILABLE")
         return spot
 
@@ -188,23 +182,23 @@ class ParkingService:
         return pricing.fee_between(session.startTime, end, _rate_terms(session), lost_ticket=lost_ticket), end
 
     async def check_out(
-        self, session_id: str, *, payment_method: str, reference: str | None, lost_ticket: bool,
+        self, session_id: str, *, payment_method: PaymentMethod, reference: str | None, lost_ticket: bool,
         at: datetime | None, actor: str,
     ) -> CheckedOut:
-        sealed = self._cipher.encrypt_optional(reference, REFERENCE_FIELD)
+        sealed = self._cipher.encrypt_optional(reference, PAYMENT_REFERENCE)
         session = await _session(SessionRepository(self._db), session_id, with_garage_and_rate=True)
         return self._revealed(await self._complete(session, payment_method, sealed, lost_ticket, at, actor))
 
     async def check_out_ticket(
-        self, code: str, *, payment_method: str, reference: str | None, lost_ticket: bool,
+        self, code: str, *, payment_method: PaymentMethod, reference: str | None, lost_ticket: bool,
         at: datetime | None, actor: str,
     ) -> CheckedOut:
-        sealed = self._cipher.encrypt_optional(reference, REFERENCE_FIELD)
+        sealed = self._cipher.encrypt_optional(reference, PAYMENT_REFERENCE)
         session = await _session_of_ticket(SessionRepository(self._db), code, with_garage_and_rate=True)
         return self._revealed(await self._complete(session, payment_method, sealed, lost_ticket, at, actor))
 
     async def _complete(
-        self, session: ParkingSession, method: str, sealed_reference: str | None, lost_ticket: bool,
+        self, session: ParkingSession, method: PaymentMethod, sealed_reference: str | None, lost_ticket: bool,
         at: datetime | None, actor: str,
     ) -> CheckedOut:
         """Ends `session` (read with its ticket, garage and rate) with ONE batch of writes: no
@@ -224,18 +218,18 @@ class ParkingService:
                     batch, session_id=session.id, garage_id=session.garageId, amount_cents=fee.fee_cents,
                     currency=session.garage.currency, method=method, reference=sealed_reference, created_at=end, now=now,
                 )
-                ticket = TicketRepository.queue_set_status(batch, session.ticket, "LOST" if lost_ticket else "PAID", now=now)
+                ticket = TicketRepository.queue_set_status(batch, session.ticket, TicketStatus.LOST if lost_ticket else TicketStatus.PAID, now=now)
                 SpotRepository.queue_release(batch, session.spotId, now=now)
                 completed = session.model_copy(update={
-                    "status": "COMPLETED", "endTime": end, "feeCents": fee.fee_cents, "updatedAt": now,
+                    "status": SessionStatus.COMPLETED, "endTime": end, "feeCents": fee.fee_cents, "updatedAt": now,
                     "ticket": ticket, "garage": None,
                 })
                 AuditRepository.queue_records(batch, actor=actor, entries=[
                     AuditEntry("CHECK_OUT", "Session", session.id, before=_session_view(session),
                                after={**_session_view(completed), "ticketStatus": ticket.status, "minutes": fee.minutes}),
                     AuditEntry("CREATE", "Payment", payment.id, after=payment_audit_view(payment)),
-                    AuditEntry("UPDATE", "Spot", session.spotId, before={"status": "OCCUPIED", "sessionId": session.id},
-                               after={"status": "AVAILABLE"}),
+                    AuditEntry("UPDATE", "Spot", session.spotId, before={"status": SpotStatus.OCCUPIED, "sessionId": session.id},
+                               after={"status": SpotStatus.AVAILABLE}),
                 ])
         except (RecordNotFoundError, UniqueViolationError) as error:
             # the session was completed by someone else between the read and the batch
@@ -250,7 +244,7 @@ class ParkingService:
         return await _session(SessionRepository(self._db), session_id)
 
     async def sessions(
-        self, *, garage_id: str | None, status: str | None, license_plate: str | None, since: datetime | None,
+        self, *, garage_id: str | None, status: SessionStatus | None, license_plate: str | None, since: datetime | None,
         until: datetime | None, limit: int, cursor: str | None,
     ) -> Page[ParkingSession]:
         return await SessionRepository(self._db).list(
@@ -295,7 +289,7 @@ class PaymentService:
 
 
 def reveal_payment(cipher: FieldCipher, payment: Payment) -> Payment:
-    return payment.model_copy(update={"reference": cipher.decrypt_optional(payment.reference, REFERENCE_FIELD)})
+    return payment.model_copy(update={"reference": cipher.decrypt_optional(payment.reference, PAYMENT_REFERENCE)})
 
 
 def payment_audit_view(payment: Payment) -> dict[str, Any]:
@@ -322,31 +316,29 @@ def _end_time(at: datetime | None, start: datetime) -> datetime:
     return at_db_precision(max(start, min(at, now)))
 
 
-def _rate_terms(session: ParkingSession) -> pricing.RateTerms:
+def _rate_terms(session: ParkingSession) -> RateTerms:
     """The rate of the session's garage (read with it)."""
     rate = session.garage.rate if session.garage is not None else None
     if rate is None:  # garages get a rate row at creation; imported data may lack one
-        return pricing.DEFAULT_RATE
-    return pricing.RateTerms(
-        hourly_rate_cents=rate.hourlyRateCents, increment_minutes=rate.incrementMinutes,
-        grace_minutes=rate.graceMinutes, daily_max_cents=rate.dailyMaxCents,
-        lost_ticket_fee_cents=rate.lostTicketFeeCents,
-    )
+        return DEFAULT_RATE
+    return terms_of(rate)
 
 
-def _vehicle_may_enter(vehicle: Vehicle | None, plate: str, vehicle_type: str | None, start: datetime) -> str:
+def _vehicle_may_enter(
+    vehicle: Vehicle | None, plate: str, vehicle_type: VehicleType | None, start: datetime
+) -> VehicleType:
     """The type the vehicle parks as, or why it may not check in (read with its latest session)."""
     if vehicle is None:
         if vehicle_type is None:
             raise _invalid("vehicleType", "is required for a plate seen for the first time")
         return vehicle_type
     latest = vehicle.sessions[0] if vehicle.sessions else None
-    if latest is not None and latest.status == "ACTIVE":
+    if latest is not None and latest.status == SessionStatus.ACTIVE:
         raise _already_parked(plate)
     if latest is not None and latest.endTime is not None and start < latest.endTime:
         raise _invalid("at", f"is before this vehicle's last check-out ({latest.endTime.isoformat()})")
     # a known plate keeps its stored type, whatever the gate says (API.md, Clarifications)
-    return vehicle.type
+    return VehicleType(vehicle.type)
 
 
 async def _refuse_if_parked_meanwhile(vehicles: VehicleRepository, plate: str) -> None:
@@ -355,7 +347,7 @@ async def _refuse_if_parked_meanwhile(vehicles: VehicleRepository, plate: str) -
     answers such a loser VEHICLE_ALREADY_PARKED, not GARAGE_FULL or SPOT_NOT_AVAILABLE, so the
     plate is read again here (only on this path: a successful check-in pays no extra round trip)."""
     vehicle = await vehicles.live_by_plate_with_latest_session(plate)
-    if vehicle is not None and vehicle.sessions and vehicle.sessions[0].status == "ACTIVE":
+    if vehicle is not None and vehicle.sessions and vehicle.sessions[0].status == SessionStatus.ACTIVE:
         raise _already_parked(plate)
 
 
@@ -377,7 +369,7 @@ async def _payment(payments: PaymentRepository, payment_id: str) -> Payment:
 
 
 def _require_active(session: ParkingSession) -> None:
-    if session.status != "ACTIVE":
+    if session.status != SessionStatus.ACTIVE:
         raise _not_active()
 
 

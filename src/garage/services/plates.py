@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 
+from garage.errors import ValidationFailed
+
 _SEPARATORS = re.compile(r"[\s\-]+")
 _NORMAL_FORM = re.compile(r"[A-Z0-9]{2,10}")
 
 
-class InvalidPlate(ValueError):
-    pass
+class InvalidPlate(ValidationFailed, ValueError):
+    """A 400 VALIDATION_ERROR; also a ValueError, which pydantic's AfterValidator turns into a
+    field error (routes/vehicles.py LicensePlate)."""
 
 
 def normalise_plate(raw: str) -> str:

@@ -10,23 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from garage.vocabulary import RateTerms
+
 MINUTES_PER_DAY = 1440
 _MICROSECONDS_PER_MINUTE = 60_000_000
-
-
-@dataclass(frozen=True)
-class RateTerms:
-    hourly_rate_cents: int
-    increment_minutes: int
-    grace_minutes: int
-    daily_max_cents: int
-    lost_ticket_fee_cents: int
-
-
-# API.md: the rate of a new garage (used when a garage has no rate row).
-DEFAULT_RATE = RateTerms(
-    hourly_rate_cents=300, increment_minutes=15, grace_minutes=10, daily_max_cents=2500, lost_ticket_fee_cents=5000
-)
 
 
 @dataclass(frozen=True)

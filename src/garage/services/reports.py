@@ -6,7 +6,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from enum import Enum
+from enum import StrEnum
 
 from prisma import Prisma
 
@@ -19,7 +19,7 @@ from garage.services.archive import ArchiveReader
 MAX_WINDOW = timedelta(days=366)
 
 
-class Bucket(str, Enum):
+class Bucket(StrEnum):
     HOUR = "hour"
     DAY = "day"
 

@@ -21,6 +21,7 @@ from garage.repositories.pagination import Page
 from garage.repositories.spots import NewSpot, SpotRepository
 from garage.services.garages import live_garage
 from garage.services.spot_numbers import spot_sort_key
+from garage.vocabulary import SpotStatus, SpotType
 
 MAX_BULK = 5000
 # A bulk of MAX_BULK spots is two statements, but on a busy machine they may outlast the default 5 s.
@@ -31,8 +32,8 @@ BULK_TIMEOUT = timedelta(seconds=60)
 class SpotDraft:
     level: int
     number: str
-    type: str
-    status: str = "AVAILABLE"
+    type: SpotType
+    status: SpotStatus = SpotStatus.AVAILABLE
 
 
 class SpotService:
@@ -103,7 +104,7 @@ class SpotService:
             spots = SpotRepository(tx)
             before = await _live_spot(spots, spot_id)
             status = changes.get("status")
-            if status is not None and status != before.status and before.status == "OCCUPIED":
+            if status is not None and status != before.status and before.status == SpotStatus.OCCUPIED:
                 raise Conflict(
                     "The spot is occupied by an active session; check the vehicle out to free it",
                     code="SPOT_NOT_AVAILABLE", details={"status": before.status},

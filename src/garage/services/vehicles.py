@@ -15,9 +15,7 @@ from garage.repositories.pagination import Page
 from garage.repositories.sessions import SessionRepository
 from garage.repositories.vehicles import VehicleRepository
 from garage.security.crypto import FieldCipher
-
-# Model field -> the cipher's field name (bound into the ciphertext, so values cannot be swapped).
-OWNER_FIELDS = {name: f"Vehicle.{name}" for name in ("ownerName", "ownerEmail", "ownerPhone")}
+from garage.vocabulary import VEHICLE_OWNER_FIELDS
 
 
 class VehicleService:
@@ -28,11 +26,11 @@ class VehicleService:
     def reveal(self, vehicle: Vehicle) -> Vehicle:
         """A copy with the owner fields decrypted (what the API returns)."""
         return vehicle.model_copy(
-            update={name: self._cipher.decrypt_optional(getattr(vehicle, name), field) for name, field in OWNER_FIELDS.items()}
+            update={name: self._cipher.decrypt_optional(getattr(vehicle, name), field) for name, field in VEHICLE_OWNER_FIELDS.items()}
         )
 
     def _seal(self, owner: dict[str, str | None]) -> dict[str, str | None]:
-        return {name: self._cipher.encrypt_optional(value, OWNER_FIELDS[name]) for name, value in owner.items()}
+        return {name: self._cipher.encrypt_optional(value, VEHICLE_OWNER_FIELDS[name]) for name, value in owner.items()}
 
     async def create(
         self, *, license_plate: str, type: str, owner: dict[str, str | None], actor: str
@@ -71,7 +69,7 @@ class VehicleService:
         """`changes` uses model names (licensePlate normalised, type, owner fields as plaintext or
         None to clear); only the fields given change."""
         stored = {
-            name: (self._cipher.encrypt_optional(value, OWNER_FIELDS[name]) if name in OWNER_FIELDS else value)
+            name: (self._cipher.encrypt_optional(value, VEHICLE_OWNER_FIELDS[name]) if name in VEHICLE_OWNER_FIELDS else value)
             for name, value in changes.items()
         }
         plate = changes.get("licensePlate")
@@ -122,7 +120,7 @@ class VehicleService:
 def audit_view(vehicle: Vehicle) -> dict[str, Any]:
     """What the audit log keeps of a vehicle: owner fields only as "set" or null, never values."""
     view = vehicle.model_dump(mode="json", exclude={"sessions"})
-    for name in OWNER_FIELDS:
+    for name in VEHICLE_OWNER_FIELDS:
         view[name] = "(set)" if view.get(name) is not None else None
     return view
 

@@ -1,0 +1,137 @@
+"""The domain's words, written once: the enums of the API contract (../shared/API.md), which fields
+are encrypted at rest, and the rate with its defaults.
+
+Request and response models, the services' rules, the legacy import, seed.py and the OpenAPI
+document derive from these; the migrations' CHECK constraints repeat the enum values in SQL, and
+tests/migrations/test_check_constraints_match_vocabulary.py fails when the two drift apart.
+
+A flat module rather than a `domain/` package: it holds words, not behaviour, and every layer
+(routes, services, repositories, ops, seed.py) imports it, so it imports nothing of the project's
+but the roles (which live with the rest of the authorisation code in security/roles.py).
+
+The enums are StrEnums: a member IS its string (`SpotType.EV == "EV"`, JSON `"EV"`), so values read
+from the database compare equal to members and members go to the database unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+
+from garage.security.roles import Role
+
+__all__ = [
+    "DEFAULT_RATE", "HANDICAP_VEHICLES", "PAYMENT_REFERENCE", "SENSITIVE_FIELDS", "SPOT_PREFERENCE",
+    "VEHICLE_OWNER_FIELDS", "PaymentMethod", "PaymentStatus", "RateTerms", "Role", "SessionStatus",
+    "SpotStatus", "SpotType", "TicketStatus", "VehicleType",
+]
+
+
+class SpotType(StrEnum):
+    MOTORCYCLE = "MOTORCYCLE"
+    COMPACT = "COMPACT"
+    STANDARD = "STANDARD"
+    LARGE = "LARGE"
+    EV = "EV"
+    HANDICAP = "HANDICAP"
+
+
+class SpotStatus(StrEnum):
+    """OCCUPIED is set only by check-in and check-out."""
+
+    AVAILABLE = "AVAILABLE"
+    OCCUPIED = "OCCUPIED"
+    RESERVED = "RESERVED"
+    MAINTENANCE = "MAINTENANCE"
+
+
+class VehicleType(StrEnum):
+    MOTORCYCLE = "MOTORCYCLE"
+    CAR = "CAR"
+    EV = "EV"
+    VAN = "VAN"
+    TRUCK = "TRUCK"
+
+
+class SessionStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    COMPLETED = "COMPLETED"
+
+
+class TicketStatus(StrEnum):
+    OPEN = "OPEN"
+    PAID = "PAID"
+    LOST = "LOST"
+
+
+class PaymentMethod(StrEnum):
+    CASH = "CASH"
+    CARD = "CARD"
+    MOBILE = "MOBILE"
+    VALIDATION = "VALIDATION"
+
+
+class PaymentStatus(StrEnum):
+    COMPLETED = "COMPLETED"
+    REFUNDED = "REFUNDED"
+
+
+# --- spot fit (API.md, Clarifications: "Spot fit") ------------------------------------------------
+
+SPOT_PREFERENCE: Mapping[VehicleType, tuple[SpotType, ...]] = MappingProxyType({
+    VehicleType.MOTORCYCLE: (SpotType.MOTORCYCLE, SpotType.COMPACT, SpotType.STANDARD, SpotType.LARGE),
+    VehicleType.CAR: (SpotType.COMPACT, SpotType.STANDARD, SpotType.LARGE),
+    VehicleType.EV: (SpotType.EV, SpotType.COMPACT, SpotType.STANDARD, SpotType.LARGE),
+    VehicleType.VAN: (SpotType.LARGE,),
+    VehicleType.TRUCK: (SpotType.LARGE,),
+})
+"""The spot types a vehicle may be given, in preference order."""
+
+HANDICAP_VEHICLES = frozenset({VehicleType.MOTORCYCLE, VehicleType.CAR, VehicleType.EV})
+"""HANDICAP spots are never picked automatically; asked for by spotId they take these vehicles."""
+
+
+# --- sensitive fields (encrypted at rest, security/crypto.py) ---------------------------------------
+
+def _sealed(model: str, *attributes: str) -> Mapping[str, str]:
+    """Model attribute -> the associated data bound into its ciphertext, "<Model>.<attribute>", so a
+    value copied into another column does not decrypt. Changing one makes stored values unreadable."""
+    return MappingProxyType({attribute: f"{model}.{attribute}" for attribute in attributes})
+
+
+VEHICLE_OWNER_FIELDS = _sealed("Vehicle", "ownerName", "ownerEmail", "ownerPhone")
+PAYMENT_REFERENCE = _sealed("Payment", "reference")["reference"]
+SENSITIVE_FIELDS: Mapping[str, Mapping[str, str]] = MappingProxyType({
+    "Vehicle": VEHICLE_OWNER_FIELDS,
+    "Payment": MappingProxyType({"reference": PAYMENT_REFERENCE}),
+})
+"""Every encrypted column: model -> attribute -> associated data."""
+
+
+# --- the rate ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RateTerms:
+    """A garage's rate as the fee rule reads it (services/pricing.py); the defaults are what a new
+    garage gets (API.md: 300, 15, 10, 2500, 5000)."""
+
+    hourly_rate_cents: int = 300
+    increment_minutes: int = 15
+    grace_minutes: int = 10
+    daily_max_cents: int = 2500
+    lost_ticket_fee_cents: int = 5000
+
+    def as_row(self) -> dict[str, int]:
+        """The Rate row's columns (and the API's field names)."""
+        return {
+            "hourlyRateCents": self.hourly_rate_cents,
+            "incrementMinutes": self.increment_minutes,
+            "graceMinutes": self.grace_minutes,
+            "dailyMaxCents": self.daily_max_cents,
+            "lostTicketFeeCents": self.lost_ticket_fee_cents,
+        }
+
+
+DEFAULT_RATE = RateTerms()

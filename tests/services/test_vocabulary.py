@@ -1,0 +1,88 @@
+"""The vocabulary (garage/vocabulary.py) is the API contract's words, and what derives from it
+says the same: the OpenAPI document's enums, the request models, the rate defaults."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from garage.routes.openapi import build_spec
+from garage.routes.parking import CheckOutIn
+from garage.routes.spots import SpotListQuery
+from garage.vocabulary import (
+    DEFAULT_RATE, HANDICAP_VEHICLES, PAYMENT_REFERENCE, SENSITIVE_FIELDS, SPOT_PREFERENCE, VEHICLE_OWNER_FIELDS,
+    PaymentMethod, PaymentStatus, RateTerms, SessionStatus, SpotStatus, SpotType, TicketStatus, VehicleType,
+)
+
+# ../shared/API.md, "Resources", word for word.
+CONTRACT = {
+    SpotType: "MOTORCYCLE | COMPACT | STANDARD | LARGE | EV | HANDICAP",
+    SpotStatus: "AVAILABLE | OCCUPIED | RESERVED | MAINTENANCE",
+    VehicleType: "MOTORCYCLE | CAR | EV | VAN | TRUCK",
+    SessionStatus: "ACTIVE | COMPLETED",
+    TicketStatus: "OPEN | PAID | LOST",
+    PaymentMethod: "CASH | CARD | MOBILE | VALIDATION",
+    PaymentStatus: "COMPLETED | REFUNDED",
+}
+
+
+@pytest.mark.parametrize("enum", list(CONTRACT), ids=lambda enum: enum.__name__)
+def test_enums_are_the_contract_values_and_their_own_strings(enum: Any) -> None:
+    assert [member.value for member in enum] == CONTRACT[enum].split(" | ")
+    for member in enum:
+        assert member == member.value and f"{member}" == member.value and json.dumps(member) == f'"{member.value}"'
+
+
+def test_the_openapi_document_names_each_enum_with_the_contract_values() -> None:
+    schemas = build_spec()["components"]["schemas"]
+    for enum, values in CONTRACT.items():
+        assert schemas[enum.__name__]["enum"] == values.split(" | "), enum
+
+
+def test_the_openapi_document_has_no_dangling_references() -> None:
+    spec = build_spec()
+    text = json.dumps(spec)
+    assert "#/$defs/" not in text
+    for name in set(part.split('"')[0] for part in text.split('"$ref": "#/components/schemas/')[1:]):
+        assert name in spec["components"]["schemas"], name
+
+
+def test_query_enums_are_written_out_in_the_parameters() -> None:
+    parameters = build_spec()["paths"]["/api/v1/garages/{id}/spots"]["get"]["parameters"]
+    by_name = {parameter["name"]: parameter["schema"] for parameter in parameters}
+    assert by_name["type"]["anyOf"][0] == {"enum": [t.value for t in SpotType], "type": "string"}
+    assert SpotListQuery.model_validate({"type": "EV"}).type is SpotType.EV
+
+
+def test_request_models_refuse_words_outside_the_vocabulary() -> None:
+    assert CheckOutIn.model_validate({"paymentMethod": "CARD"}).payment_method is PaymentMethod.CARD
+    with pytest.raises(ValidationError, match="Input should be 'CASH', 'CARD', 'MOBILE' or 'VALIDATION'"):
+        CheckOutIn.model_validate({"paymentMethod": "CHEQUE"})
+
+
+def test_spot_fit_covers_every_vehicle_and_only_known_spot_types() -> None:
+    assert set(SPOT_PREFERENCE) == set(VehicleType)
+    assert all(SpotType.HANDICAP not in types for types in SPOT_PREFERENCE.values())
+    assert HANDICAP_VEHICLES == {VehicleType.MOTORCYCLE, VehicleType.CAR, VehicleType.EV}
+
+
+def test_sensitive_fields_bind_model_and_attribute_as_associated_data() -> None:
+    # Changing one of these makes every stored value of that column undecryptable.
+    assert dict(VEHICLE_OWNER_FIELDS) == {
+        "ownerName": "Vehicle.ownerName", "ownerEmail": "Vehicle.ownerEmail", "ownerPhone": "Vehicle.ownerPhone",
+    }
+    assert PAYMENT_REFERENCE == "Payment.reference"
+    assert {model: dict(fields) for model, fields in SENSITIVE_FIELDS.items()} == {
+        "Vehicle": dict(VEHICLE_OWNER_FIELDS), "Payment": {"reference": "Payment.reference"},
+    }
+
+
+def test_the_default_rate_is_the_contracts() -> None:
+    assert DEFAULT_RATE == RateTerms(300, 15, 10, 2500, 5000)
+    assert DEFAULT_RATE.as_row() == {
+        "hourlyRateCents": 300, "incrementMinutes": 15, "graceMinutes": 10, "dailyMaxCents": 2500,
+        "lostTicketFeeCents": 5000,
+    }
