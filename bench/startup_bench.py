@@ -124,6 +124,16 @@ BENCH_SECRET_KEY = secrets.token_urlsafe(32)
 BENCH_ENCRYPTION_KEYS = "bench:" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
+def _info_line(line: str) -> bool:
+    """An INFO line of the service's log: JSON (GARAGE_ENV=test) or uvicorn's plain format."""
+    if line.startswith("{"):
+        try:
+            return bool(json.loads(line).get("level") == "INFO")
+        except ValueError:
+            return False
+    return line.startswith("INFO:")
+
+
 def serve_env(database: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GARAGE_")}
     # secrets given as production gives them (a database without them would first generate its own)
@@ -207,10 +217,10 @@ def main() -> None:
                 add(f"garage serve all workers started, w={workers}", served["all workers"], section,
                     baseline=base_all, target=TARGET_S)
                 add(f"garage serve stop (SIGTERM), w={workers}", served["stop"], section)
-        # Anything above uvicorn's INFO lines (warnings, errors, tracebacks) from the service's runs.
+        # Anything above INFO (warnings, errors, tracebacks) from the service's runs.
         serve_log = [line for log in sorted(tmp.glob("serve-*.log"))
                      for line in log.read_text(errors="replace").splitlines()
-                     if line.strip() and not line.startswith("INFO:")]
+                     if line.strip() and not _info_line(line)]
 
     rows: list[dict[str, Any]] = []
     for name, values in samples.items():

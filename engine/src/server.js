@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { parseOptions } from './options.js';
 import { readDatamodel, resolveDatasource } from './datasource.js';
-import { Logger, parseLevel } from './logger.js';
+import { Logger, parseLevel, requestContext, requestIdFrom } from './logger.js';
 import { Metrics } from './metrics.js';
 import { EngineHost, EnginePanicError, EngineUnavailableError, isWasmTrap } from './wasm-engine.js';
 import { TransactionManager } from './transactions.js';
@@ -93,7 +93,7 @@ export class EngineServer {
     this.queries = queries;
     this.metrics = metrics;
     this.logger = logger;
-    this.server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => { void this.#route(req, res); });
+    this.server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => { void this.#routeWithRequestId(req, res); });
     this.port = 0;
   }
 
@@ -131,6 +131,12 @@ export class EngineServer {
     } catch (error) {
       this.#answerFailure(res, error);
     }
+  }
+
+  /** The request's work runs with its X-Request-ID known to the logger (query log lines carry it). */
+  /** @param {http.IncomingMessage} req @param {http.ServerResponse} res */
+  #routeWithRequestId(req, res) {
+    return requestContext.run(requestIdFrom(req.headers['x-request-id']), () => this.#route(req, res));
   }
 
   /**

@@ -25,6 +25,11 @@ not answered for LIVENESS_LIMIT seconds without doing any work (stopped, hung) -
 LIVENESS_BUSY_LIMIT seconds even while computing - is SIGKILLed and replaced, and the calls that
 were waiting on it fail over to the new one (reads, and transactions before their commit, are
 retried; a single write in flight gets 503 with its outcome unknown).
+
+Observability. The engine's output is read and logged with source=engine (garage/logging_setup.py);
+each request to it carries the HTTP request's id (X-Request-ID), which the engine puts on its query
+log lines. Calls are timed in `garage_db_call_duration_seconds` (read, write, transaction) and
+engine replacements counted in `garage_engine_restarts_total` (/metrics).
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from prometheus_client import Counter, Histogram
 from prisma import Prisma
 from prisma._builder import METHOD_OPERATION_MAPPING, QueryBuilder, dumps
 from prisma.client import Batch
@@ -60,6 +66,7 @@ from prisma.utils import DEBUG
 from garage.config import Settings
 from garage.engine_http import AiohttpEngineSession
 from garage.errors import DatabaseUnavailable
+from garage.logging_setup import REQUEST_ID, fold_engine_output
 from garage.retry import (
     AT_COMMIT, BEFORE_COMMIT, SINGLE_READ, SINGLE_WRITE, Failure, RetryPolicy, DEFAULT_POLICY, classify, retry_when,
     retrying,
@@ -87,6 +94,16 @@ LIVENESS_LIMIT = 3.0
 # longer; "computing" means it used at least this share of a CPU while it did not answer.
 LIVENESS_BUSY_LIMIT = 60.0
 LIVENESS_BUSY_SHARE = 0.1
+
+# Database calls as the services make them, timed here on the client (so the figures include the
+# HTTP hop to the engine and any retries, and add up over uvicorn workers in /metrics): a single
+# read, a single write (a batch, a bulk insert), a whole interactive transaction.
+DB_CALLS = Histogram(
+    "garage_db_call_duration_seconds", "Database calls by kind (read, write, transaction) and outcome (ok, error)",
+    ["operation", "outcome"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+ENGINE_RESTARTS = Counter("garage_engine_restarts_total", "Query engine processes replaced (died or stopped answering)")
 
 # The deadline (time.monotonic()) of the database call in progress, read by the engine's requests.
 _DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("garage_database_deadline", default=None)
@@ -127,6 +144,18 @@ def _call_deadline(db: Prisma) -> float:
     limit = time.monotonic() + wait_seconds_of(db)
     outer = _DEADLINE.get()
     return limit if outer is None else min(limit, outer)
+
+
+@contextmanager
+def _timed(operation: str) -> Iterator[None]:
+    """Observes the call's duration in DB_CALLS under `operation`, with its outcome."""
+    started = time.perf_counter()
+    outcome = "error"
+    try:
+        yield
+        outcome = "ok"
+    finally:
+        DB_CALLS.labels(operation, outcome).observe(time.perf_counter() - started)
 
 
 @contextmanager
@@ -244,10 +273,14 @@ class RestartingQueryEngine(AsyncQueryEngine):
         if self._log_queries:
             env["LOG_QUERIES"] = "y"
         setup = _engine_child_setup(os.getpid(), die_with_parent=threading.current_thread() is threading.main_thread())
+        # Its output (JSON lines) is read by a thread of its own and logged with source=engine
+        # (logging_setup.py): one log stream for the service, and the pipe never fills up.
         process = subprocess.Popen(
             [str(file.absolute()), "-p", str(port), "--enable-metrics", "--enable-raw-queries"],
-            env=env, stdout=sys.stdout, stderr=sys.stderr, preexec_fn=setup,
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=setup,
         )
+        assert process.stdout is not None
+        fold_engine_output(process.stdout, process.pid)
         self.process = process
         return self.url, process
 
@@ -258,6 +291,9 @@ class RestartingQueryEngine(AsyncQueryEngine):
         if path == "/status":  # spawn() polls the new engine's /status while it replaces the old one
             return await self._send(method, path, content=content, headers=headers, parse_response=parse_response,
                                     timeout=LIVENESS_PING_TIMEOUT)
+        request_id = REQUEST_ID.get()
+        if request_id is not None:  # the engine puts it on its query log lines
+            headers = {**(headers or {}), "x-request-id": request_id}
         deadline = _DEADLINE.get()
         if path == "/transaction/start":
             deadline = time.monotonic() + _max_wait_of(content) + ENGINE_ANSWER_SLACK
@@ -328,6 +364,7 @@ class RestartingQueryEngine(AsyncQueryEngine):
                 self._kill_process(timeout=timedelta(seconds=1))  # the next call tries again
                 raise engine_errors.NotConnectedError(f"could not start a new query engine: {error}") from error
             self.restarts += 1
+            ENGINE_RESTARTS.inc()
             log.warning("a new query engine (pid %d) serves %s", self.process.pid if self.process else -1, self.url)
         finally:
             self._replacement = None
@@ -397,10 +434,11 @@ class GaragePrisma(Prisma):
 
         if self.is_transaction():  # the whole transaction is retried, never one of its calls
             return await call()
-        allowed = SINGLE_READ if METHOD_OPERATION_MAPPING.get(method) == "query" else SINGLE_WRITE
+        reading = METHOD_OPERATION_MAPPING.get(method) == "query"
+        allowed = SINGLE_READ if reading else SINGLE_WRITE
         deadline = _call_deadline(self)
         try:
-            with _within(deadline):
+            with _timed("read" if reading else "write"), _within(deadline):
                 return await retrying(call, retry_on=retry_when(allowed), what=f"{method} {getattr(model, '__name__', '')}",
                                       until=deadline - ENGINE_ANSWER_SLACK)
         except Exception as error:
@@ -473,7 +511,7 @@ async def _write_request(db: Prisma, send: Callable[[], Awaitable[T]], *, what: 
         return await send()
     deadline = _call_deadline(db)
     try:
-        with _within(deadline):
+        with _timed("write"), _within(deadline):
             return await retrying(send, retry_on=retry_when(SINGLE_WRITE), what=what, until=deadline - ENGINE_ANSWER_SLACK)
     except Exception as error:
         failure = classify(error)
@@ -534,8 +572,9 @@ async def transaction(
         return result
 
     try:
-        return await retrying(attempt, retry_on=retry_when(BEFORE_COMMIT), what="transaction", policy=policy,
-                              until=deadline - ENGINE_ANSWER_SLACK)
+        with _timed("transaction"):
+            return await retrying(attempt, retry_on=retry_when(BEFORE_COMMIT), what="transaction", policy=policy,
+                                  until=deadline - ENGINE_ANSWER_SLACK)
     except DatabaseUnavailable:
         raise
     except Exception as error:

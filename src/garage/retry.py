@@ -53,6 +53,7 @@ from typing import TypeVar
 
 import aiohttp
 import httpx
+from prometheus_client import Counter
 from prisma import errors as prisma_errors
 from prisma.engine import errors as engine_errors
 
@@ -61,6 +62,9 @@ from garage.ops.diskspace import says_disk_full
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+RETRIES = Counter("garage_db_retries_total", "Database calls retried after a transient failure, by kind of failure",
+                  ["failure"])
 
 
 class Failure(enum.Enum):
@@ -143,10 +147,6 @@ SINGLE_READ = frozenset(Failure)
 SINGLE_WRITE = frozenset({Failure.NOT_REACHED, Failure.REFUSED})
 
 
-class OutcomeUnknown(Exception):
-    """The connection broke while the engine committed: the write may or may not be stored."""
-
-
 async def retrying(
     attempt: Callable[[], Awaitable[T]],
     *,
@@ -167,7 +167,9 @@ async def retrying(
             wait = policy.delay(number)
             if until is not None and time.monotonic() + wait > until:
                 raise
-            log.warning("%s failed (%s: %s); retry %d/%d in %.0f ms", what, classify(error), type(error).__name__,
+            failure = classify(error)
+            RETRIES.labels(failure.value if failure is not None else "other").inc()
+            log.warning("%s failed (%s: %s); retry %d/%d in %.0f ms", what, failure, type(error).__name__,
                         number, policy.attempts - 1, wait * 1000)
             await asyncio.sleep(wait)
     raise AssertionError("unreachable")  # pragma: no cover

@@ -20,6 +20,8 @@ from pathlib import Path
 from types import TracebackType
 
 from garage.config import Settings
+from garage.errors import OperationalFailure
+from garage.logging_setup import fold_litestream_output
 from garage.ops.diskspace import database_bytes, format_bytes, free_bytes
 
 log = logging.getLogger("garage.replication")
@@ -29,7 +31,7 @@ LOG_LEVELS = {"critical": "error", "error": "error", "warning": "warn", "info": 
 STOP_TIMEOUT_SECONDS = 15
 
 
-class ReplicationError(RuntimeError):
+class ReplicationError(OperationalFailure):
     """Litestream is missing or refused: the message says what to do."""
 
 
@@ -120,11 +122,15 @@ class Replicator:
         binary = litestream_binary()
         prepare_local_replica(self._settings)
         config = write_service_config(self._settings)
+        # Its logfmt lines are read by a thread of their own and logged with source=litestream
+        # (garage/logging_setup.py): one log stream for the service.
         self._process = subprocess.Popen(
             [str(binary), "replicate", "-config", str(config)],
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )
+        assert self._process.stdout is not None
+        fold_litestream_output(self._process.stdout, self._process.pid)
         threading.Thread(target=self._watch, name="litestream-watch", daemon=True).start()
         log.info("replicating %s to %s (litestream pid %d)", self._settings.database_path, self._settings.replica_url,
                  self._process.pid)

@@ -1,5 +1,5 @@
-"""ASGI middleware: the answer to unexpected errors (500), request body limit (413) and request
-metrics by route."""
+"""ASGI middleware: the request id, the answer to unexpected errors (500), request body limit (413)
+and request metrics by route."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from garage.errors import PayloadTooLarge
+from garage.logging_setup import REQUEST_ID, new_request_id, valid_request_id
 from garage.routes.errors import error_response, internal_error_response
 
 REQUESTS = Counter("garage_http_requests_total", "HTTP requests by route, method and status", ["route", "method", "status"])
@@ -17,6 +18,35 @@ LATENCY = Histogram(
     "garage_http_request_duration_seconds", "HTTP request latency by route and method", ["route", "method"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+
+
+class RequestId:
+    """Gives each request an id: the client's X-Request-ID when it is a sane one (1-128 characters
+    of A-Z a-z 0-9 . _ : -; anything else is replaced, so that nothing hostile reaches the logs),
+    else a new random one. It is echoed in the response's X-Request-ID, stamped on every log line
+    of the request (logging_setup.REQUEST_ID) and sent to the engine with its queries (db.py)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = valid_request_id(given) or new_request_id()
+        header = (b"x-request-id", request_id.encode("ascii"))
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), header]}
+            await send(message)
+
+        token = REQUEST_ID.set(request_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            REQUEST_ID.reset(token)
 
 
 class AnswerUnexpectedErrors:
