@@ -15,10 +15,10 @@ from garage.ops.integrity import refuse_damaged_database
 from garage.ops.locks import hold_serving_lock
 from garage.ops.scheduler import start_maintenance
 from garage.services.container import Services
-from garage.routes import admin, garages, openapi, parking, payments, reports, service, sessions, spots, vehicles  # noqa: F401  (route modules register their endpoints)
+from garage.routes import api, openapi, service
 from garage.routes.endpoint import starlette_routes
 from garage.routes.errors import EXCEPTION_HANDLERS
-from garage.routes.middleware import AnswerUnexpectedErrors, BodySizeLimit, RequestMetrics
+from garage.routes.middleware import AnswerUnexpectedErrors, BodySizeLimit, RequestId, RequestMetrics
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -43,9 +43,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
 
     app = Starlette(
-        routes=[*service.ROUTES, *openapi.ROUTES, *starlette_routes()],
+        routes=[*service.ROUTES, *openapi.routes(api.ENDPOINTS), *starlette_routes(api.ENDPOINTS)],
         middleware=[
-            # outermost: an exception nothing else handled is answered here (routes/middleware.py)
+            # outermost: the request id, on every response and every log line of the request
+            Middleware(RequestId),
+            # an exception nothing else handled is answered here (routes/middleware.py)
             Middleware(AnswerUnexpectedErrors),
             Middleware(RequestMetrics),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),

@@ -7,9 +7,12 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, field_validator
 
-from garage.routes.endpoint import Call, endpoint
+from garage.routes.endpoint import Call, Router
 from garage.routes.models import ApiModel, InstantIn, ListQuery, ListResponse, RequestModel, Timestamp, list_response
 from garage.security.roles import Role
+
+ROUTER = Router()
+"""This module's endpoints (listed in routes/api.py)."""
 
 
 class ApiKeyOut(ApiModel):
@@ -58,32 +61,30 @@ class AuditQuery(ListQuery):
     until: InstantIn | None = Field(None, alias="to")
 
 
-@endpoint("POST", "/admin/api-keys", role=Role.ADMIN, summary="Create an API key (the key is shown once)",
-          tag="admin", body=CreateApiKeyIn, response=CreatedApiKeyOut, status=201)
+@ROUTER.endpoint("POST", "/admin/api-keys", role=Role.ADMIN, summary="Create an API key (the key is shown once)",
+                 tag="admin", body=CreateApiKeyIn, response=CreatedApiKeyOut, status=201)
 async def create_api_key(call: Call[CreateApiKeyIn, None]) -> CreatedApiKeyOut:
-    assert call.principal is not None
     created = await call.services.keys.create(name=call.body.name, role=call.body.role, actor=call.principal.key_id)
     record = created.record
     return CreatedApiKeyOut(id=record.id, name=record.name, role=Role(record.role), key=created.key, created_at=record.createdAt)
 
 
-@endpoint("GET", "/admin/api-keys", role=Role.ADMIN, summary="List API keys", tag="admin",
-          query=ListQuery, response=ListResponse[ApiKeyOut])
+@ROUTER.endpoint("GET", "/admin/api-keys", role=Role.ADMIN, summary="List API keys", tag="admin",
+                 query=ListQuery, response=ListResponse[ApiKeyOut])
 async def list_api_keys(call: Call[None, ListQuery]) -> dict[str, object]:
     page = await call.services.keys.list(limit=call.query.limit, cursor=call.query.after_id)
     return list_response(page, ApiKeyOut)
 
 
-@endpoint("DELETE", "/admin/api-keys/{id}", role=Role.ADMIN, summary="Revoke an API key", tag="admin",
-          response=ApiKeyOut, errors=("NOT_FOUND",))
+@ROUTER.endpoint("DELETE", "/admin/api-keys/{id}", role=Role.ADMIN, summary="Revoke an API key", tag="admin",
+                 response=ApiKeyOut, errors=("NOT_FOUND",))
 async def revoke_api_key(call: Call[None, None]) -> ApiKeyOut:
-    assert call.principal is not None
     record = await call.services.keys.revoke(call.path("id"), actor=call.principal.key_id)
     return ApiKeyOut.model_validate(record)
 
 
-@endpoint("GET", "/admin/audit", role=Role.ADMIN, summary="The audit log, newest first", tag="admin",
-          query=AuditQuery, response=ListResponse[AuditEntryOut])
+@ROUTER.endpoint("GET", "/admin/audit", role=Role.ADMIN, summary="The audit log, newest first", tag="admin",
+                 query=AuditQuery, response=ListResponse[AuditEntryOut])
 async def list_audit(call: Call[None, AuditQuery]) -> dict[str, object]:
     q = call.query
     page = await call.services.audit.list(
@@ -98,9 +99,10 @@ class BackupOut(ApiModel):
     created_at: Timestamp
 
 
-@endpoint("POST", "/admin/backups", role=Role.ADMIN, summary="Take a consistent backup now (the service keeps serving)",
-          tag="admin", response=BackupOut, status=201,
-          responses={507: "INSUFFICIENT_STORAGE: not enough free disk space for the copy (nothing is left behind)"})
+@ROUTER.endpoint("POST", "/admin/backups", role=Role.ADMIN,
+                 summary="Take a consistent backup now (the service keeps serving)", tag="admin",
+                 response=BackupOut, status=201,
+                 responses={507: "INSUFFICIENT_STORAGE: not enough free disk space for the copy (nothing is left behind)"})
 async def create_backup(call: Call[None, None]) -> BackupOut:
     """507 INSUFFICIENT_STORAGE when the backup folder's file system cannot hold a copy of the
     database with GARAGE_MIN_FREE_BYTES to spare, or filled up during the copy: the service and
@@ -109,8 +111,8 @@ async def create_backup(call: Call[None, None]) -> BackupOut:
     return BackupOut.model_validate(backup)
 
 
-@endpoint("GET", "/admin/backups", role=Role.ADMIN, summary="Backups taken, newest first", tag="admin",
-          response=ListResponse[BackupOut])
+@ROUTER.endpoint("GET", "/admin/backups", role=Role.ADMIN, summary="Backups taken, newest first", tag="admin",
+                 response=ListResponse[BackupOut])
 async def list_backups(call: Call[None, None]) -> dict[str, object]:
     return {"items": [BackupOut.model_validate(b).model_dump(mode="json", by_alias=True) for b in call.services.backups.list()],
             "nextCursor": None}

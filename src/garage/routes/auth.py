@@ -16,7 +16,7 @@ from garage.services.container import Services
 __all__ = ["Principal", "authenticate"]
 
 
-async def authenticate(request: Request, required: Role) -> Principal:
+async def authenticate(request: Request, required: Role, services: Services) -> Principal:
     sent = request.headers.getlist("authorization")
     if len(sent) > 1:
         raise ValidationFailed(
@@ -27,7 +27,6 @@ async def authenticate(request: Request, required: Role) -> Principal:
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise Unauthenticated("Send an API key as 'Authorization: Bearer <key>'")
-    services: Services = request.app.state.services
     principal = await services.keys.verify(key.strip())
     if principal is None:
         raise Unauthenticated("The API key is unknown or revoked")

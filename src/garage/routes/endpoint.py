@@ -1,10 +1,17 @@
 """Declaring endpoints: one decorator gives each route its auth rule, its request and response
-models and its OpenAPI entry, so parsing, authorisation and the spec cannot drift apart."""
+models and its OpenAPI entry, so parsing, authorisation and the spec cannot drift apart.
+
+Each route module declares its endpoints on its own `Router`; the route table and the OpenAPI
+document are built from the explicit list of routers in routes/api.py (no registration by import
+side effect). A handler receives a `Call` typed all the way down: its body and query are the
+models declared for it (checked when it is declared), `services` is the app's `Services` and
+`principal` is never None (every /api/v1 endpoint needs a key)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+import typing
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -16,37 +23,36 @@ from starlette.routing import Route
 from garage.errors import NotFound, ValidationFailed
 from garage.routes.auth import Principal, authenticate
 from garage.security.roles import Role
+from garage.services.container import Services
 
 BodyT = TypeVar("BodyT", bound=BaseModel | None)
 QueryT = TypeVar("QueryT", bound=BaseModel | None)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Call(Generic[BodyT, QueryT]):
-    """What a handler receives: the parsed request and who made it."""
+    """What a handler receives: the parsed request, who made it and the app's services."""
 
     request: Request
-    principal: Principal | None
+    principal: Principal
     body: BodyT
     query: QueryT
+    services: Services
 
     def path(self, name: str) -> str:
         return str(self.request.path_params[name])
 
-    @property
-    def services(self) -> Any:
-        return self.request.app.state.services
+
+Handler = Callable[[Call[Any, Any]], Awaitable[object]]
+HandlerT = TypeVar("HandlerT", bound=Handler)
 
 
-Handler = Callable[[Call[Any, Any]], Awaitable[Any]]
-
-
-@dataclass
+@dataclass(frozen=True)
 class Endpoint:
     method: str
     path: str
     handler: Handler
-    role: Role | None
+    role: Role
     summary: str
     tag: str
     body: type[BaseModel] | None = None
@@ -58,37 +64,53 @@ class Endpoint:
     csv: bool = False
 
 
-REGISTRY: list[Endpoint] = []
+class Router:
+    """The endpoints of one route module, in the order they are declared."""
+
+    def __init__(self) -> None:
+        self.endpoints: list[Endpoint] = []
+
+    def endpoint(
+        self,
+        method: str,
+        path: str,
+        *,
+        role: Role,
+        summary: str,
+        tag: str,
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        response: Any = None,
+        status: int = 200,
+        errors: tuple[str, ...] = (),
+        csv: bool = False,
+        responses: dict[int, str] | None = None,
+    ) -> Callable[[HandlerT], HandlerT]:
+        """`responses`: error answers beyond the usual ones, status -> its contract code (OpenAPI)."""
+
+        def declare(handler: HandlerT) -> HandlerT:
+            check_call_type(handler, body, query)
+            self.endpoints.append(Endpoint(method, path, handler, role, summary, tag, body, query, response, status,
+                                           errors, responses or {}, csv=csv))
+            return handler
+
+        return declare
 
 
-def endpoint(
-    method: str,
-    path: str,
-    *,
-    role: Role | None,
-    summary: str,
-    tag: str,
-    body: type[BaseModel] | None = None,
-    query: type[BaseModel] | None = None,
-    response: Any = None,
-    status: int = 200,
-    errors: tuple[str, ...] = (),
-    csv: bool = False,
-    responses: dict[int, str] | None = None,
-) -> Callable[[Handler], Handler]:
-    """`responses`: error answers beyond the usual ones, status -> its contract code (OpenAPI)."""
-
-    def register(handler: Handler) -> Handler:
-        REGISTRY.append(Endpoint(method, path, handler, role, summary, tag, body, query, response, status, errors,
-                                 responses or {}, csv=csv))
-        return handler
-
-    return register
+def check_call_type(handler: Handler, body: type[BaseModel] | None, query: type[BaseModel] | None) -> None:
+    """A handler's `Call[Body, Query]` annotation must name the models its endpoint parses, so the
+    types mypy checks the handler against are the ones it gets (TypeError when declared otherwise)."""
+    hints = typing.get_type_hints(handler)
+    parameter = next((hint for name, hint in hints.items() if name != "return"), None)
+    expected = (body or type(None), query or type(None))
+    if typing.get_origin(parameter) is not Call or typing.get_args(parameter) != expected:
+        names = ", ".join("None" if model is type(None) else model.__name__ for model in expected)
+        raise TypeError(f"{handler.__name__} must take a Call[{names}], not {parameter}")
 
 
-def starlette_routes(prefix: str = "/api/v1") -> list[Route]:
+def starlette_routes(endpoints: Sequence[Endpoint], prefix: str = "/api/v1") -> list[Route]:
     by_path: dict[str, dict[str, Endpoint]] = {}
-    for ep in REGISTRY:
+    for ep in endpoints:
         by_path.setdefault(ep.path, {})[ep.method] = ep
     return [Route(prefix + path, _dispatcher(methods), methods=list(methods)) for path, methods in by_path.items()]
 
@@ -97,7 +119,8 @@ def _dispatcher(methods: dict[str, Endpoint]) -> Callable[[Request], Awaitable[R
     async def dispatch(request: Request) -> Response:
         # Starlette routes HEAD to every GET route: it is the GET, answered without the body
         ep = methods["GET" if request.method == "HEAD" else request.method]
-        principal = await authenticate(request, ep.role) if ep.role is not None else None
+        services: Services = request.app.state.services
+        principal = await authenticate(request, ep.role, services)
         refuse_nul_characters(request)
         query = parse_query(ep.query, request) if ep.query else None
         if ep.body is not None:
@@ -105,7 +128,7 @@ def _dispatcher(methods: dict[str, Endpoint]) -> Callable[[Request], Awaitable[R
         else:
             await refuse_body(request)
             body = None
-        result = await ep.handler(Call(request, principal, body, query))
+        result = await ep.handler(Call(request, principal, body, query, services))
         if isinstance(result, Response):
             return result
         if result is None:

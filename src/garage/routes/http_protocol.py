@@ -46,7 +46,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from garage.config import Settings, load_settings
-from garage.errors import GarageError, HeadersTooLarge, RequestTimeout, UriTooLong, ValidationFailed
+from garage.errors import GarageError, GarageException, HeadersTooLarge, RequestTimeout, UriTooLong, ValidationFailed
 from garage.routes.errors import error_body
 
 # How long a refused connection is still read (and the input discarded) before it is closed.
@@ -78,7 +78,7 @@ def configured_limits() -> ServerLimits:
     return ServerLimits.from_settings(load_settings())
 
 
-class RequestRefused(Exception):
+class RequestRefused(GarageException):
     """Raised in a parser callback; httptools re-raises it from feed_data as the context of an
     HttpParserCallbackError."""
 

@@ -1,8 +1,10 @@
-"""GET /openapi.json, generated from the endpoint registry and its pydantic models, and /docs."""
+"""GET /openapi.json, generated from the declared endpoints (routes/api.py) and their pydantic
+models, and /docs."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -11,7 +13,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from garage.routes.endpoint import MAX_JSON_DEPTH, REGISTRY, Endpoint
+from garage.routes.api import ENDPOINTS
+from garage.routes.endpoint import MAX_JSON_DEPTH, Endpoint
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -30,9 +33,9 @@ ERROR_SCHEMA = {
 }
 
 
-def build_spec(prefix: str = "/api/v1") -> dict[str, Any]:
+def build_spec(endpoints: Sequence[Endpoint] = ENDPOINTS, prefix: str = "/api/v1") -> dict[str, Any]:
     models: list[tuple[type[BaseModel], Literal['validation', 'serialization']]] = []
-    for ep in REGISTRY:
+    for ep in endpoints:
         if ep.body is not None:
             models.append((ep.body, "validation"))
         if isinstance(ep.response, type) and issubclass(ep.response, BaseModel):
@@ -40,7 +43,7 @@ def build_spec(prefix: str = "/api/v1") -> dict[str, Any]:
     refs, definitions = models_json_schema(models, by_alias=True, ref_template="#/components/schemas/{model}")
     definitions = definitions.get("$defs", {})
     paths: dict[str, Any] = {}
-    for ep in REGISTRY:
+    for ep in endpoints:
         paths.setdefault(prefix + ep.path, {})[ep.method.lower()] = _operation(ep, refs)
     paths.update(SERVICE_PATHS)
     return {
@@ -84,10 +87,9 @@ def _operation(ep: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
     operation["responses"][str(ep.status)] = success
     error_ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     operation["responses"]["400"] = {"description": "VALIDATION_ERROR", **error_ref}
-    if ep.role is not None:
-        operation["security"] = [{"apiKey": []}]
-        operation["responses"]["401"] = {"description": "UNAUTHENTICATED", **error_ref}
-        operation["responses"]["403"] = {"description": "FORBIDDEN: needs the " + ep.role.value + " role", **error_ref}
+    operation["security"] = [{"apiKey": []}]
+    operation["responses"]["401"] = {"description": "UNAUTHENTICATED", **error_ref}
+    operation["responses"]["403"] = {"description": "FORBIDDEN: needs the " + ep.role.value + " role", **error_ref}
     conflicts = [code for code in ep.errors if code != "NOT_FOUND"]
     if "NOT_FOUND" in ep.errors or "{" in ep.path:
         operation["responses"]["404"] = {"description": "NOT_FOUND", **error_ref}
@@ -127,14 +129,16 @@ SERVICE_PATHS: dict[str, Any] = {
                                                "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
 }
 
-_SPEC: dict[str, Any] | None = None
 
+def openapi_json(endpoints: Sequence[Endpoint]) -> Callable[[Request], Awaitable[Response]]:
+    spec: dict[str, Any] = {}
 
-async def openapi_json(_: Request) -> Response:
-    global _SPEC
-    if _SPEC is None:
-        _SPEC = build_spec()
-    return JSONResponse(_SPEC)
+    async def serve(_: Request) -> Response:
+        if not spec:  # built on the first request, not at startup
+            spec.update(build_spec(endpoints))
+        return JSONResponse(spec)
+
+    return serve
 
 
 DOCS_PAGE = """<!doctype html>
@@ -158,4 +162,6 @@ async def docs(_: Request) -> Response:
     return HTMLResponse(DOCS_PAGE)
 
 
-ROUTES = [Route("/openapi.json", openapi_json, methods=["GET"]), Route("/docs", docs, methods=["GET"])]
+def routes(endpoints: Sequence[Endpoint]) -> list[Route]:
+    """/openapi.json describing `endpoints`, and /docs rendering it."""
+    return [Route("/openapi.json", openapi_json(endpoints), methods=["GET"]), Route("/docs", docs, methods=["GET"])]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from garage.routes.endpoint import Call, endpoint
+from garage.routes.endpoint import Call, Router
 from garage.routes.models import ApiModel, IdText, InstantIn, RequestModel, Timestamp
 from garage.routes.payments import PaymentOut
 from garage.routes.sessions import SessionOut, TicketOut
@@ -13,6 +13,9 @@ from garage.routes.vehicles import LicensePlate
 from garage.security.roles import Role
 from garage.services.parking import CheckedOut
 from garage.vocabulary import PaymentMethod, VehicleType
+
+ROUTER = Router()
+"""This module's endpoints (listed in routes/api.py)."""
 
 
 class CheckInIn(RequestModel):
@@ -79,11 +82,10 @@ class QuoteOut(ApiModel):
 _CHECK_IN_ERRORS = ("NOT_FOUND", "GARAGE_FULL", "SPOT_NOT_AVAILABLE", "SPOT_INCOMPATIBLE", "VEHICLE_ALREADY_PARKED")
 
 
-@endpoint("POST", "/garages/{id}/check-in", role=Role.OPERATOR,
-          summary="Check a vehicle in: picks (or takes the given) spot, opens a session, issues a ticket",
-          tag="parking", body=CheckInIn, response=CheckInOut, status=201, errors=_CHECK_IN_ERRORS)
+@ROUTER.endpoint("POST", "/garages/{id}/check-in", role=Role.OPERATOR,
+                 summary="Check a vehicle in: picks (or takes the given) spot, opens a session, issues a ticket",
+                 tag="parking", body=CheckInIn, response=CheckInOut, status=201, errors=_CHECK_IN_ERRORS)
 async def check_in(call: Call[CheckInIn, None]) -> CheckInOut:
-    assert call.principal is not None
     body = call.body
     result = await call.services.parking.check_in(
         call.path("id"), license_plate=body.license_plate, vehicle_type=body.vehicle_type, spot_id=body.spot_id,
@@ -93,8 +95,9 @@ async def check_in(call: Call[CheckInIn, None]) -> CheckInOut:
                       spot=SpotOut.model_validate(result.spot))
 
 
-@endpoint("GET", "/sessions/{id}/quote", role=Role.VIEWER, summary="What check-out would charge (writes nothing)",
-          tag="parking", query=QuoteQuery, response=QuoteOut, errors=("NOT_FOUND", "SESSION_NOT_ACTIVE"))
+@ROUTER.endpoint("GET", "/sessions/{id}/quote", role=Role.VIEWER,
+                 summary="What check-out would charge (writes nothing)", tag="parking",
+                 query=QuoteQuery, response=QuoteOut, errors=("NOT_FOUND", "SESSION_NOT_ACTIVE"))
 async def quote(call: Call[None, QuoteQuery]) -> QuoteOut:
     session_id = call.path("id")
     fee, at = await call.services.parking.quote(session_id, at=call.query.at, lost_ticket=call.query.lost_ticket)
@@ -102,11 +105,10 @@ async def quote(call: Call[None, QuoteQuery]) -> QuoteOut:
                     breakdown=BreakdownOut.model_validate(fee.breakdown))
 
 
-@endpoint("POST", "/sessions/{id}/check-out", role=Role.OPERATOR,
-          summary="Check out: ends the session, charges the fee, records the payment, frees the spot",
-          tag="parking", body=CheckOutIn, response=CheckOutOut, errors=("NOT_FOUND", "SESSION_NOT_ACTIVE"))
+@ROUTER.endpoint("POST", "/sessions/{id}/check-out", role=Role.OPERATOR,
+                 summary="Check out: ends the session, charges the fee, records the payment, frees the spot",
+                 tag="parking", body=CheckOutIn, response=CheckOutOut, errors=("NOT_FOUND", "SESSION_NOT_ACTIVE"))
 async def check_out(call: Call[CheckOutIn, None]) -> CheckOutOut:
-    assert call.principal is not None
     body = call.body
     result = await call.services.parking.check_out(
         call.path("id"), payment_method=body.payment_method, reference=body.reference,
@@ -115,11 +117,10 @@ async def check_out(call: Call[CheckOutIn, None]) -> CheckOutOut:
     return _checked_out(result)
 
 
-@endpoint("POST", "/tickets/{code}/check-out", role=Role.OPERATOR,
-          summary="Check out by ticket code (case-insensitive), for pay stations that only know the ticket",
-          tag="parking", body=CheckOutIn, response=CheckOutOut, errors=("NOT_FOUND", "SESSION_NOT_ACTIVE"))
+@ROUTER.endpoint("POST", "/tickets/{code}/check-out", role=Role.OPERATOR,
+                 summary="Check out by ticket code (case-insensitive), for pay stations that only know the ticket",
+                 tag="parking", body=CheckOutIn, response=CheckOutOut, errors=("NOT_FOUND", "SESSION_NOT_ACTIVE"))
 async def check_out_ticket(call: Call[CheckOutIn, None]) -> CheckOutOut:
-    assert call.principal is not None
     body = call.body
     result = await call.services.parking.check_out_ticket(
         call.path("code"), payment_method=body.payment_method, reference=body.reference,

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pydantic import ConfigDict, Field
 
-from garage.routes.endpoint import Call, endpoint
+from garage.routes.endpoint import Call, Router
 from garage.routes.models import ApiModel, IdText, InstantIn, ListQuery, ListResponse, Timestamp, list_response
 from garage.security.roles import Role
 from garage.vocabulary import PaymentMethod, PaymentStatus
+
+ROUTER = Router()
+"""This module's endpoints (listed in routes/api.py)."""
 
 
 class PaymentOut(ApiModel):
@@ -30,8 +33,9 @@ class PaymentQuery(ListQuery):
     until: InstantIn | None = Field(None, alias="to", description="createdAt < to")
 
 
-@endpoint("GET", "/payments", role=Role.VIEWER, summary="List payments, newest first (createdAt = check-out time)",
-          tag="payments", query=PaymentQuery, response=ListResponse[PaymentOut])
+@ROUTER.endpoint("GET", "/payments", role=Role.VIEWER,
+                 summary="List payments, newest first (createdAt = check-out time)", tag="payments",
+                 query=PaymentQuery, response=ListResponse[PaymentOut])
 async def list_payments(call: Call[None, PaymentQuery]) -> dict[str, object]:
     q = call.query
     page = await call.services.payments.list(
@@ -40,15 +44,14 @@ async def list_payments(call: Call[None, PaymentQuery]) -> dict[str, object]:
     return list_response(page, PaymentOut)
 
 
-@endpoint("GET", "/payments/{id}", role=Role.VIEWER, summary="A payment", tag="payments",
-          response=PaymentOut, errors=("NOT_FOUND",))
+@ROUTER.endpoint("GET", "/payments/{id}", role=Role.VIEWER, summary="A payment", tag="payments",
+                 response=PaymentOut, errors=("NOT_FOUND",))
 async def get_payment(call: Call[None, None]) -> PaymentOut:
     return PaymentOut.model_validate(await call.services.payments.get(call.path("id")))
 
 
-@endpoint("POST", "/payments/{id}/refund", role=Role.ADMIN,
-          summary="Refund a payment (status REFUNDED; a second refund: 409 PAYMENT_ALREADY_REFUNDED)",
-          tag="payments", response=PaymentOut, errors=("NOT_FOUND", "PAYMENT_ALREADY_REFUNDED"))
+@ROUTER.endpoint("POST", "/payments/{id}/refund", role=Role.ADMIN,
+                 summary="Refund a payment (status REFUNDED; a second refund: 409 PAYMENT_ALREADY_REFUNDED)",
+                 tag="payments", response=PaymentOut, errors=("NOT_FOUND", "PAYMENT_ALREADY_REFUNDED"))
 async def refund_payment(call: Call[None, None]) -> PaymentOut:
-    assert call.principal is not None
     return PaymentOut.model_validate(await call.services.payments.refund(call.path("id"), actor=call.principal.key_id))

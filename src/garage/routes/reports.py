@@ -9,10 +9,13 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from garage.routes.endpoint import Call, endpoint
+from garage.routes.endpoint import Call, Router
 from garage.routes.models import ApiModel, InstantIn, Timestamp, format_timestamp, inline_enum
 from garage.security.roles import Role
 from garage.services.reports import Bucket, UsageBucket
+
+ROUTER = Router()
+"""This module's endpoints (listed in routes/api.py)."""
 
 CSV_COLUMNS = ("start", "checkIns", "checkOuts", "revenueCents", "peakOccupied")
 
@@ -39,9 +42,9 @@ class UsageReportOut(ApiModel):
     buckets: list[UsageBucketOut]
 
 
-@endpoint("GET", "/garages/{id}/reports/usage", role=Role.VIEWER, tag="reports", query=UsageQuery,
-          response=UsageReportOut, csv=True, errors=("NOT_FOUND",),
-          summary="Usage per UTC hour or day: check-ins, check-outs, revenue, peak occupancy (Accept: text/csv for CSV)")
+@ROUTER.endpoint("GET", "/garages/{id}/reports/usage", role=Role.VIEWER, tag="reports", query=UsageQuery,
+                 response=UsageReportOut, csv=True, errors=("NOT_FOUND",),
+                 summary="Usage per UTC hour or day: check-ins, check-outs, revenue, peak occupancy (Accept: text/csv for CSV)")
 async def usage_report(call: Call[None, UsageQuery]) -> UsageReportOut | Response:
     q = call.query
     buckets = await call.services.reports.usage(call.path("id"), q.since, q.until, q.bucket,

@@ -7,11 +7,14 @@ from typing import Annotated, Any
 from prisma.models import ParkingSession
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
-from garage.routes.endpoint import Call, endpoint
+from garage.routes.endpoint import Call, Router
 from garage.routes.models import ApiModel, IdText, InstantIn, ListQuery, ListResponse, Timestamp, inline_enum, list_response
 from garage.security.roles import Role
 from garage.services.plates import normalise_plate
 from garage.vocabulary import SessionStatus, TicketStatus
+
+ROUTER = Router()
+"""This module's endpoints (listed in routes/api.py)."""
 
 
 class SessionOut(ApiModel):
@@ -60,8 +63,8 @@ class SessionQuery(ListQuery):
     until: InstantIn | None = Field(None, alias="to", description="startTime < to")
 
 
-@endpoint("GET", "/sessions", role=Role.VIEWER, summary="List sessions, newest startTime first", tag="sessions",
-          query=SessionQuery, response=ListResponse[SessionOut])
+@ROUTER.endpoint("GET", "/sessions", role=Role.VIEWER, summary="List sessions, newest startTime first", tag="sessions",
+                 query=SessionQuery, response=ListResponse[SessionOut])
 async def list_sessions(call: Call[None, SessionQuery]) -> dict[str, object]:
     q = call.query
     page = await call.services.parking.sessions(
@@ -71,14 +74,14 @@ async def list_sessions(call: Call[None, SessionQuery]) -> dict[str, object]:
     return list_response(page, SessionOut)
 
 
-@endpoint("GET", "/sessions/{id}", role=Role.VIEWER, summary="A session", tag="sessions",
-          response=SessionOut, errors=("NOT_FOUND",))
+@ROUTER.endpoint("GET", "/sessions/{id}", role=Role.VIEWER, summary="A session", tag="sessions",
+                 response=SessionOut, errors=("NOT_FOUND",))
 async def get_session(call: Call[None, None]) -> SessionOut:
     return SessionOut.model_validate(await call.services.parking.session(call.path("id")))
 
 
-@endpoint("GET", "/tickets/{code}", role=Role.VIEWER, summary="A ticket and its session (code case-insensitive)",
-          tag="sessions", response=TicketWithSessionOut, errors=("NOT_FOUND",))
+@ROUTER.endpoint("GET", "/tickets/{code}", role=Role.VIEWER, summary="A ticket and its session (code case-insensitive)",
+                 tag="sessions", response=TicketWithSessionOut, errors=("NOT_FOUND",))
 async def get_ticket(call: Call[None, None]) -> TicketWithSessionOut:
     ticket, session = await call.services.parking.ticket(call.path("code"))
     return TicketWithSessionOut(ticket=TicketOut.model_validate(ticket), session=SessionOut.model_validate(session))

@@ -13,12 +13,15 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Discriminator, Field, RootModel, Tag
 
 from garage.errors import Forbidden
-from garage.routes.endpoint import Call, endpoint
+from garage.routes.endpoint import Call, Router
 from garage.routes.garages import PatchModel, ShortText
 from garage.routes.models import ApiModel, ListQuery, ListResponse, RequestModel, Timestamp, inline_enum, list_response
 from garage.security.roles import Role
 from garage.services.spots import MAX_BULK, SpotDraft
 from garage.vocabulary import SpotStatus, SpotType
+
+ROUTER = Router()
+"""This module's endpoints (listed in routes/api.py)."""
 
 
 def _not_occupied(value: SpotStatus) -> SpotStatus:
@@ -96,9 +99,9 @@ class UpdateSpotIn(PatchModel):
     status: ManualStatus | None = None
 
 
-@endpoint("GET", "/garages/{id}/spots", role=Role.VIEWER, tag="spots", query=SpotListQuery,
-          response=ListResponse[SpotOut], errors=("NOT_FOUND",),
-          summary="List a garage's spots by level, then number (numeric-aware: 2 < 10 < 10A)")
+@ROUTER.endpoint("GET", "/garages/{id}/spots", role=Role.VIEWER, tag="spots", query=SpotListQuery,
+                 response=ListResponse[SpotOut], errors=("NOT_FOUND",),
+                 summary="List a garage's spots by level, then number (numeric-aware: 2 < 10 < 10A)")
 async def list_spots(call: Call[None, SpotListQuery]) -> dict[str, object]:
     q = call.query
     page = await call.services.spots.list(
@@ -107,11 +110,10 @@ async def list_spots(call: Call[None, SpotListQuery]) -> dict[str, object]:
     return list_response(page, SpotOut)
 
 
-@endpoint("POST", "/garages/{id}/spots", role=Role.ADMIN, tag="spots", body=CreateSpotsIn, status=201,
-          response=CreateSpotsOut, errors=("NOT_FOUND", "CAPACITY_EXCEEDED", "DUPLICATE_SPOT"),
-          summary='Create one spot (-> the spot) or {"spots": [...]} (up to 5000, all or nothing -> {"spots": [...]})')
+@ROUTER.endpoint("POST", "/garages/{id}/spots", role=Role.ADMIN, tag="spots", body=CreateSpotsIn, status=201,
+                 response=CreateSpotsOut, errors=("NOT_FOUND", "CAPACITY_EXCEEDED", "DUPLICATE_SPOT"),
+                 summary='Create one spot (-> the spot) or {"spots": [...]} (up to 5000, all or nothing -> {"spots": [...]})')
 async def create_spots(call: Call[CreateSpotsIn, None]) -> CreateSpotsOut:
-    assert call.principal is not None
     body = call.body.root
     drafts = [body.draft()] if isinstance(body, SpotIn) else [spot.draft() for spot in body.spots]
     created = await call.services.spots.create(call.path("id"), drafts, actor=call.principal.key_id)
@@ -120,18 +122,17 @@ async def create_spots(call: Call[CreateSpotsIn, None]) -> CreateSpotsOut:
     return CreateSpotsOut(CreatedSpotsOut(spots=[SpotOut.model_validate(spot) for spot in created]))
 
 
-@endpoint("GET", "/spots/{id}", role=Role.VIEWER, summary="A spot", tag="spots", response=SpotOut,
-          errors=("NOT_FOUND",))
+@ROUTER.endpoint("GET", "/spots/{id}", role=Role.VIEWER, summary="A spot", tag="spots", response=SpotOut,
+                 errors=("NOT_FOUND",))
 async def get_spot(call: Call[None, None]) -> SpotOut:
     return SpotOut.model_validate(await call.services.spots.get(call.path("id")))
 
 
-@endpoint("PATCH", "/spots/{id}", role=Role.OPERATOR, tag="spots", body=UpdateSpotIn, response=SpotOut,
-          errors=("NOT_FOUND", "SPOT_NOT_AVAILABLE", "DUPLICATE_SPOT"),
-          summary="Change a spot: operators only its status (AVAILABLE/RESERVED/MAINTENANCE), admins anything; "
-                  "an OCCUPIED spot's status: 409 SPOT_NOT_AVAILABLE")
+@ROUTER.endpoint("PATCH", "/spots/{id}", role=Role.OPERATOR, tag="spots", body=UpdateSpotIn, response=SpotOut,
+                 errors=("NOT_FOUND", "SPOT_NOT_AVAILABLE", "DUPLICATE_SPOT"),
+                 summary="Change a spot: operators only its status (AVAILABLE/RESERVED/MAINTENANCE), admins anything; "
+                         "an OCCUPIED spot's status: 409 SPOT_NOT_AVAILABLE")
 async def update_spot(call: Call[UpdateSpotIn, None]) -> SpotOut:
-    assert call.principal is not None
     changes = call.body.changes()
     beyond_status = sorted(set(changes) - {"status"})
     if beyond_status and not call.principal.role.includes(Role.ADMIN):
@@ -140,9 +141,8 @@ async def update_spot(call: Call[UpdateSpotIn, None]) -> SpotOut:
     return SpotOut.model_validate(spot)
 
 
-@endpoint("DELETE", "/spots/{id}", role=Role.ADMIN, tag="spots", status=204,
-          summary="Soft-delete a spot (409 HAS_ACTIVE_SESSIONS while a vehicle is parked on it)",
-          errors=("NOT_FOUND", "HAS_ACTIVE_SESSIONS"))
+@ROUTER.endpoint("DELETE", "/spots/{id}", role=Role.ADMIN, tag="spots", status=204,
+                 summary="Soft-delete a spot (409 HAS_ACTIVE_SESSIONS while a vehicle is parked on it)",
+                 errors=("NOT_FOUND", "HAS_ACTIVE_SESSIONS"))
 async def delete_spot(call: Call[None, None]) -> None:
-    assert call.principal is not None
     await call.services.spots.delete(call.path("id"), actor=call.principal.key_id)

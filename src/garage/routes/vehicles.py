@@ -7,12 +7,15 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, ConfigDict, Field
 
 from garage.errors import ValidationFailed
-from garage.routes.endpoint import Call, endpoint
+from garage.routes.endpoint import Call, Router
 from garage.routes.models import ApiModel, ListQuery, ListResponse, RequestModel, Timestamp, list_response
 from garage.routes.sessions import SessionOut
 from garage.security.roles import Role
 from garage.services.plates import normalise_plate
 from garage.vocabulary import VehicleType
+
+ROUTER = Router()
+"""This module's endpoints (listed in routes/api.py)."""
 
 LicensePlate = Annotated[
     str,
@@ -70,18 +73,17 @@ _MODEL_NAMES = {
 _OWNER = ("owner_name", "owner_email", "owner_phone")
 
 
-@endpoint("GET", "/vehicles", role=Role.VIEWER, summary="List live vehicles, newest first (filter: exact plate)",
-          tag="vehicles", query=VehicleQuery, response=ListResponse[VehicleOut])
+@ROUTER.endpoint("GET", "/vehicles", role=Role.VIEWER, summary="List live vehicles, newest first (filter: exact plate)",
+                 tag="vehicles", query=VehicleQuery, response=ListResponse[VehicleOut])
 async def list_vehicles(call: Call[None, VehicleQuery]) -> dict[str, object]:
     q = call.query
     page = await call.services.vehicles.list(license_plate=q.plate, limit=q.limit, cursor=q.after_id)
     return list_response(page, VehicleOut)
 
 
-@endpoint("POST", "/vehicles", role=Role.OPERATOR, summary="Register a vehicle", tag="vehicles",
-          body=CreateVehicleIn, response=VehicleOut, status=201, errors=("DUPLICATE_PLATE",))
+@ROUTER.endpoint("POST", "/vehicles", role=Role.OPERATOR, summary="Register a vehicle", tag="vehicles",
+                 body=CreateVehicleIn, response=VehicleOut, status=201, errors=("DUPLICATE_PLATE",))
 async def create_vehicle(call: Call[CreateVehicleIn, None]) -> VehicleOut:
-    assert call.principal is not None
     body = call.body
     vehicle = await call.services.vehicles.create(
         license_plate=body.license_plate, type=body.type,
@@ -90,17 +92,16 @@ async def create_vehicle(call: Call[CreateVehicleIn, None]) -> VehicleOut:
     return VehicleOut.model_validate(vehicle)
 
 
-@endpoint("GET", "/vehicles/{id}", role=Role.VIEWER, summary="A live vehicle", tag="vehicles",
-          response=VehicleOut, errors=("NOT_FOUND",))
+@ROUTER.endpoint("GET", "/vehicles/{id}", role=Role.VIEWER, summary="A live vehicle", tag="vehicles",
+                 response=VehicleOut, errors=("NOT_FOUND",))
 async def get_vehicle(call: Call[None, None]) -> VehicleOut:
     return VehicleOut.model_validate(await call.services.vehicles.get(call.path("id")))
 
 
-@endpoint("PATCH", "/vehicles/{id}", role=Role.OPERATOR,
-          summary="Change a vehicle (fields sent change; owner fields sent as null are cleared)", tag="vehicles",
-          body=PatchVehicleIn, response=VehicleOut, errors=("NOT_FOUND", "DUPLICATE_PLATE"))
+@ROUTER.endpoint("PATCH", "/vehicles/{id}", role=Role.OPERATOR,
+                 summary="Change a vehicle (fields sent change; owner fields sent as null are cleared)", tag="vehicles",
+                 body=PatchVehicleIn, response=VehicleOut, errors=("NOT_FOUND", "DUPLICATE_PLATE"))
 async def patch_vehicle(call: Call[PatchVehicleIn, None]) -> VehicleOut:
-    assert call.principal is not None
     body = call.body
     changes: dict[str, Any] = {}
     for name in body.model_fields_set:
@@ -113,16 +114,16 @@ async def patch_vehicle(call: Call[PatchVehicleIn, None]) -> VehicleOut:
     return VehicleOut.model_validate(vehicle)
 
 
-@endpoint("DELETE", "/vehicles/{id}", role=Role.OPERATOR,
-          summary="Soft-delete a vehicle (its history stays; a parked vehicle: 409 HAS_ACTIVE_SESSIONS)",
-          tag="vehicles", status=204, errors=("NOT_FOUND", "HAS_ACTIVE_SESSIONS"))
+@ROUTER.endpoint("DELETE", "/vehicles/{id}", role=Role.OPERATOR,
+                 summary="Soft-delete a vehicle (its history stays; a parked vehicle: 409 HAS_ACTIVE_SESSIONS)",
+                 tag="vehicles", status=204, errors=("NOT_FOUND", "HAS_ACTIVE_SESSIONS"))
 async def delete_vehicle(call: Call[None, None]) -> None:
-    assert call.principal is not None
     await call.services.vehicles.delete(call.path("id"), actor=call.principal.key_id)
 
 
-@endpoint("GET", "/vehicles/{id}/sessions", role=Role.VIEWER, summary="A vehicle's parking history, newest first",
-          tag="vehicles", query=ListQuery, response=ListResponse[SessionOut], errors=("NOT_FOUND",))
+@ROUTER.endpoint("GET", "/vehicles/{id}/sessions", role=Role.VIEWER,
+                 summary="A vehicle's parking history, newest first", tag="vehicles",
+                 query=ListQuery, response=ListResponse[SessionOut], errors=("NOT_FOUND",))
 async def vehicle_sessions(call: Call[None, ListQuery]) -> dict[str, object]:
     page = await call.services.vehicles.history(call.path("id"), limit=call.query.limit, cursor=call.query.after_id)
     return list_response(page, SessionOut)
