@@ -18,6 +18,8 @@ reset`. With GARAGE_ENV=production it writes nothing (and exits 0: `make run` se
 Deterministic: random.Random(RANDOM_SEED) drives every choice (plates from a stream of their own),
 times are relative to "now" (history must lie in the past); ids and ticket codes come from the
 services and differ from run to run.
+Progress: on a terminal, stderr shows a bar per phase (garages and spots, vehicles, visits,
+refunds); nothing when stderr is not a terminal (`make run`, CI, a log file).
 Size: a check-in plus its check-out costs about 27 engine round trips (40-60 ms on a 2-core
 machine), so the history holds ~430 completed sessions to keep the whole seed near 20-25 s.
 """
@@ -39,6 +41,7 @@ from garage.config import load_settings
 from garage.config.settings import Environment
 from garage.db import create_prisma
 from garage.errors import Conflict
+from garage.ops.progress import Bar, Phases, phase_bars
 from garage.services.container import Services
 from garage.services.parking import CheckedIn
 from garage.services.plates import normalise_plate
@@ -304,7 +307,7 @@ class Parked:
 
 async def run_visits(
     services: Services, rng: random.Random, garages: list[Garage], handicap_spots: list[list[Spot]],
-    visits: list[Visit], tally: Tally,
+    visits: list[Visit], tally: Tally, progress: Bar,
 ) -> list[str]:
     """Check-ins and check-outs in time order (so spot assignment sees the garage as it was),
     check-outs first at equal times. Returns the ids of payments with a fee (refund candidates)."""
@@ -320,6 +323,7 @@ async def run_visits(
     busy_handicap: set[str] = set()
     paid: list[str] = []
     for moment, kind, number in events:
+        progress.advance(1)
         visit = visits[number]
         if kind == 1:
             spot_id = None
@@ -391,7 +395,7 @@ async def existing_seed(services: Services) -> list[Garage]:
         cursor = page.next_after_id
 
 
-async def seed(services: Services) -> Tally | None:
+async def seed(services: Services, phases: Phases) -> Tally | None:
     already = await existing_seed(services)
     if already:
         names = ", ".join(sorted(garage.name for garage in already))
@@ -406,6 +410,7 @@ async def seed(services: Services) -> Tally | None:
     tally = Tally()
     garages: list[Garage] = []
     handicap_spots: list[list[Spot]] = []
+    building = phases.start("garages and spots", len(GARAGES))
     for spec in GARAGES:
         garage = await services.garages.create(
             name=spec.name, address=spec.address, timezone=spec.timezone, currency="USD", capacity=spec.capacity,
@@ -417,15 +422,18 @@ async def seed(services: Services) -> Tally | None:
         tally.spots.update(spot.type for spot in spots)
         garages.append(garage)
         handicap_spots.append([s for s in spots if s.type == "HANDICAP" and s.status == "AVAILABLE"])
+        building.advance(1)
 
     taken: set[str] = set()
     visits: list[Visit] = []
+    registering = phases.start("vehicles", sum(spec.commuters + spec.visitor_pool for spec in GARAGES))
     for index, spec in enumerate(GARAGES):
         commuters = [
             await create_vehicle(services, rng, plates, pick(rng, COMMUTER_MIX), with_owner=True,
                                  accessible=number == 0, taken=taken, tally=tally)
             for number in range(spec.commuters)
         ]
+        registering.advance(spec.commuters)
         visitors = []
         for _ in range(spec.visitor_pool):
             vehicle_type = pick(rng, VEHICLE_MIX)
@@ -433,13 +441,19 @@ async def seed(services: Services) -> Tally | None:
                 services, rng, plates, vehicle_type, with_owner=rng.random() < 0.3,
                 accessible=vehicle_type in ("CAR", "EV") and rng.random() < 0.06, taken=taken, tally=tally,
             ))
+            registering.advance(1)
         visits += plan_visits(rng, index, spec, commuters, visitors, now)
 
-    paid = await run_visits(services, rng, garages, handicap_spots, visits, tally)
-    for payment_id in rng.sample(paid, min(REFUNDS, len(paid))):
+    moves = sum(1 + (visit.end is not None) for visit in visits)  # a check-in, and a check-out when it ended
+    paid = await run_visits(services, rng, garages, handicap_spots, visits, tally, phases.start("visits", moves))
+    refunds = rng.sample(paid, min(REFUNDS, len(paid)))
+    refunding = phases.start("refunds", len(refunds))
+    for payment_id in refunds:
         refunded = await services.payments.refund(payment_id, actor=ACTOR)
         tally.refunded += 1
         tally.revenue_cents -= refunded.amountCents
+        refunding.advance(1)
+    phases.finish()
     return tally
 
 
@@ -471,7 +485,8 @@ async def main() -> int:
     db = create_prisma(settings)
     await db.connect()
     try:
-        tally = await seed(Services.build(settings, db))
+        with phase_bars() as phases:
+            tally = await seed(Services.build(settings, db), phases)
     except BaseException:
         print("seed.py: the seed stopped part-way; on a development database start over with "
               "`prisma migrate reset`", file=sys.stderr)

@@ -24,7 +24,7 @@ from garage.security.crypto import FieldCipher
 from garage.services.legacy_import import ImportRefused, read_snapshot
 from garage.services.spot_numbers import spot_sort_key
 from tests.database import REPO, apply_migrations
-from tests.ops.test_cli import garage
+from tests.ops.serving import garage
 
 MODELS = re.findall(r"^model (\w+) \{", (REPO / "schema.prisma").read_text(), re.MULTILINE)
 

@@ -153,6 +153,12 @@ async def test_seed_history_keeps_the_invariants(seeded: Seeded) -> None:
         assert await db.auditlog.count(where={"after": {"contains": "@example"}}) == 0
 
 
+def test_seed_writes_no_progress_bar_when_stderr_is_not_a_terminal(seeded: Seeded) -> None:
+    # prisma db seed hands the seed a pipe, as `make run` and CI do: bars are for terminals only
+    for text in ("garages and spots", "vehicles", "visits", "refunds", "\r", "[#", "#]"):
+        assert text not in seeded.first_run.stderr, output(seeded.first_run)
+
+
 async def test_a_second_seed_changes_nothing(seeded: Seeded) -> None:
     async with connected(seeded.database) as db:
         before = await row_counts(db)

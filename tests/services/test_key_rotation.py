@@ -57,3 +57,21 @@ async def test_rotation_reseals_old_values_and_leaves_current_ones(db: Prisma) -
     assert (again.vehicles, again.payments) == (0, 0)
     audit = await db.auditlog.find_first(where={"action": "ROTATE_KEYS"}, order={"createdAt": "desc"})
     assert audit is not None and audit.actor == "test"
+
+
+async def test_rotation_reports_its_progress_per_batch(db: Prisma) -> None:
+    old_only, both = FieldCipher((OLD,)), FieldCipher((OLD, NEW))
+    vehicles = VehicleRepository(db)
+    for name in ("Bo", "Cy", "Di"):
+        await vehicles.create(license_plate=uuid.uuid4().hex[:8].upper(), type="CAR",
+                              owner_name=old_only.encrypt(name, "Vehicle.ownerName"))
+    heard: list[tuple[int, int]] = []
+
+    await KeyRotationService(db, both).rotate(actor="test", batch_size=2, on_progress=lambda done, total: heard.append((done, total)))
+
+    totals = {total for _, total in heard}
+    assert len(totals) == 1 and totals.pop() >= 3, heard  # counted once, before the first batch
+    done = [done for done, _ in heard]
+    assert done[0] == 0 and done == sorted(done) and len(set(done)) == len(done), heard
+    assert done[-1] == heard[-1][1], heard  # every row counted was gone through
+    assert len(heard) >= 3, heard  # batches of 2: a call per batch, not one at the end

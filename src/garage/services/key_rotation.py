@@ -2,10 +2,13 @@
 
 After adding a key to the end of GARAGE_ENCRYPTION_KEYS (keeping the old ones so existing values
 still decrypt), this rewrites every value sealed with an older key, in batches, each batch one
-transaction. Once it reports nothing left, the old keys can be removed from the setting."""
+transaction. Once it reports nothing left, the old keys can be removed from the setting.
+Progress: the rows to go through are counted first; `on_progress` hears (rows gone through, rows
+in all) after each batch."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from prisma import Prisma
@@ -17,6 +20,8 @@ from garage.repositories.vehicles import VehicleRepository
 from garage.security.crypto import FieldCipher
 from garage.vocabulary import PAYMENT_REFERENCE, VEHICLE_OWNER_FIELDS
 
+# (rows gone through so far, rows to go through in all: vehicles with owner fields, payments with a reference)
+RotationProgress = Callable[[int, int], None]
 
 
 @dataclass
@@ -30,10 +35,15 @@ class KeyRotationService:
         self._db = db
         self._cipher = cipher
 
-    async def rotate(self, *, actor: str, batch_size: int = 200) -> RotationReport:
+    async def rotate(self, *, actor: str, batch_size: int = 200, on_progress: RotationProgress | None = None) -> RotationReport:
         report = RotationReport()
-        report.vehicles = await self._rotate_vehicles(batch_size)
-        report.payments = await self._rotate_payments(batch_size)
+        progress = _Progress(on_progress)
+        if on_progress is not None:
+            progress.total = (await VehicleRepository(self._db).count_with_owner_fields()
+                              + await PaymentRepository(self._db).count_with_reference())
+            on_progress(0, progress.total)
+        report.vehicles = await self._rotate_vehicles(batch_size, progress)
+        report.payments = await self._rotate_payments(batch_size, progress)
         await AuditRepository(self._db).record(
             actor=actor, action="ROTATE_KEYS", entity="EncryptionKey", entity_id=self._cipher.current_key_id,
             after={"vehiclesReencrypted": report.vehicles, "paymentsReencrypted": report.payments},
@@ -45,7 +55,7 @@ class KeyRotationService:
             return stored
         return self._cipher.encrypt(self._cipher.decrypt(stored, field), field)
 
-    async def _rotate_vehicles(self, batch_size: int) -> int:
+    async def _rotate_vehicles(self, batch_size: int, progress: _Progress) -> int:
         changed, after_id = 0, None
         while rows := await VehicleRepository(self._db).with_owner_fields(after_id=after_id, limit=batch_size):
             async def work(tx: Prisma) -> int:
@@ -63,9 +73,10 @@ class KeyRotationService:
 
             changed += await transaction(self._db, work)
             after_id = rows[-1].id
+            progress.went_through(len(rows))
         return changed
 
-    async def _rotate_payments(self, batch_size: int) -> int:
+    async def _rotate_payments(self, batch_size: int, progress: _Progress) -> int:
         changed, after_id = 0, None
         while rows := await PaymentRepository(self._db).with_reference(after_id=after_id, limit=batch_size):
             async def work(tx: Prisma) -> int:
@@ -80,4 +91,20 @@ class KeyRotationService:
 
             changed += await transaction(self._db, work)
             after_id = rows[-1].id
+            progress.went_through(len(rows))
         return changed
+
+
+class _Progress:
+    """Rows gone through, reported to the caller's callback (if any) after each batch. Rows
+    written meanwhile may make the count pass the total counted at the start: it is capped."""
+
+    def __init__(self, callback: RotationProgress | None) -> None:
+        self._callback = callback
+        self.total = 0
+        self._done = 0
+
+    def went_through(self, rows: int) -> None:
+        self._done += rows
+        if self._callback is not None:
+            self._callback(min(self._done, self.total), self.total)
