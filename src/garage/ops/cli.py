@@ -16,13 +16,16 @@ from typing import TypeVar
 
 import click
 import uvicorn
+from pydantic import ValidationError
 
 from garage.config import load_settings
 from garage.db import create_prisma
-from garage.errors import GarageError
+from garage.errors import GarageError, GarageException
+from garage.logging_setup import configure_logging, logging_config
 from garage.ops.diskspace import disk_space
 from garage.ops.doctor import examine
 from garage.ops.integrity import damage_at_start
+from garage.ops.progress import Bar, phase_bars
 from garage.ops.replication import ReplicationError, Replicator, restore_to
 from garage.ops.restore import RestoreRefused
 from garage.ops.restore import restore as swap_in_backup
@@ -42,6 +45,18 @@ def main() -> None:
     """Garage parking service."""
     # Database and backup files this process creates are private to their owner.
     os.umask(0o077)
+    _configure_logging()
+
+
+def _configure_logging() -> None:
+    """Logging for every command (garage/logging_setup.py): GARAGE_LOG_LEVEL, GARAGE_LOG_FORMAT.
+    Settings that do not load leave the defaults here; the command itself then reports why."""
+    try:
+        settings = load_settings()
+    except ValidationError:
+        configure_logging("info", "console")
+        return
+    configure_logging(settings.log_level, settings.log_format)
 
 
 @main.command()
@@ -76,6 +91,8 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
                 # and the idle timeout (GARAGE_MAX_URL_BYTES, ...: routes/http_protocol.py).
                 http=LimitedHttpToolsProtocol,
                 log_level=settings.log_level,
+                # the service's one logging setup, applied by uvicorn in each worker process too
+                log_config=logging_config(settings.log_level, settings.log_format),
                 proxy_headers=False,
             )
     except Terminated:
@@ -83,7 +100,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         signal.raise_signal(signal.SIGTERM)
 
 
-class Terminated(Exception):
+class Terminated(GarageException):
     """SIGTERM reached `garage serve`."""
 
 
@@ -127,14 +144,26 @@ def run_with_services(work: Callable[[Services], Awaitable[T]]) -> T:
 @main.command("rotate-keys")
 @click.option("--batch-size", type=click.IntRange(1, 5000), default=200, show_default=True)
 def rotate_keys(batch_size: int) -> None:
-    """Re-encrypt every sensitive field under the newest key of GARAGE_ENCRYPTION_KEYS."""
+    """Re-encrypt every sensitive field under the newest key of GARAGE_ENCRYPTION_KEYS.
 
-    async def rotate(services: Services) -> str:
-        report = await KeyRotationService(services.db, services.cipher).rotate(actor=CLI_ACTOR, batch_size=batch_size)
-        return (f"re-encrypted under key {services.cipher.current_key_id!r}: "
-                f"{report.vehicles} vehicles, {report.payments} payments")
+    On a terminal, stderr shows a bar of the rows gone through; nothing when it is not a terminal."""
+    with phase_bars() as phases:
+        bars: list[Bar] = []
 
-    click.echo(run_with_services(rotate))
+        def went_through(done: int, total: int) -> None:
+            if not bars:  # the first call carries the total the service counted
+                bars.append(phases.start("re-encrypting", total))
+            bars[0].reach(done)
+
+        async def rotate(services: Services) -> str:
+            report = await KeyRotationService(services.db, services.cipher).rotate(
+                actor=CLI_ACTOR, batch_size=batch_size, on_progress=went_through
+            )
+            return (f"re-encrypted under key {services.cipher.current_key_id!r}: "
+                    f"{report.vehicles} vehicles, {report.payments} payments")
+
+        outcome = run_with_services(rotate)
+    click.echo(outcome)
 
 
 def _instant(value: str) -> datetime:
@@ -254,32 +283,43 @@ def doctor() -> None:
 @click.argument("snapshot", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check everything and report; write nothing.")
 def import_memory_store(snapshot: Path, dry_run: bool) -> None:
-    """Import a MemoryStore JSON snapshot: all or nothing, legacy ids kept, safe to run twice."""
-    with ExitStack() as bars:
+    """Import a MemoryStore JSON snapshot: all or nothing, legacy ids kept, safe to run twice.
 
-        def start_bar(report: ImportReport) -> None:
-            if not report.rows_to_write:
-                return
-            bar = click.progressbar(length=report.rows_to_write, label="writing", file=sys.stderr)
-            progress.append(bars.enter_context(bar).update)
+    On a terminal, stderr shows a bar per phase: reading and checking (bytes of the file), checking
+    against the database (records), writing (rows); nothing when stderr is not a terminal."""
+    with phase_bars() as phases:
+        reading = phases.start("reading and checking", snapshot.stat().st_size)
+        planning: list[Bar] = []
+        writing: list[Bar] = []
 
-        # the bar starts once the plan knows how many rows will be written
-        progress: list[Callable[[int], None]] = []
+        def read(records: int, bytes_read: int) -> None:
+            reading.reach(bytes_read)
 
-        def advance(rows: int) -> None:
-            for update in progress:
-                update(rows)
+        def compared(done: int, total: int) -> None:
+            if not planning:  # the total is known once the snapshot is read
+                planning.append(phases.start("checking against the database", total))
+            planning[0].reach(done)
+
+        def start_writing(report: ImportReport) -> None:
+            # the bar starts once the plan knows how many rows will be written
+            writing.append(phases.start("writing", report.rows_to_write))
+
+        def written(rows: int) -> None:
+            for bar in writing:
+                bar.advance(rows)
 
         async def run(services: Services) -> ImportReport:
             # streamed: the service reads the file record by record, never whole
             with snapshot.open("rb") as source:
                 return await LegacyImportService(services.db, services.cipher).run(
-                    source, actor=CLI_ACTOR, dry_run=dry_run, on_planned=start_bar, on_progress=advance
+                    source, actor=CLI_ACTOR, dry_run=dry_run, on_read=read, on_planning=compared,
+                    on_planned=start_writing, on_progress=written,
                 )
 
         try:
             report = run_with_services(run)
         except ImportRefused as refused:
+            phases.finish()
             click.echo(f"refused, nothing was written: {refused}", err=True)
             for problem in refused.problems:
                 click.echo(f"  {problem}", err=True)
