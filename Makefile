@@ -11,7 +11,7 @@ ENGINE_NODE_STAMP := engine/node_modules/.package-lock.json
 # Prisma Studio 7.10.1 in its own folder; better-sqlite3 is compiled from its npm sources (tools/studio/README.md).
 STUDIO_STAMP := tools/studio/node_modules/better-sqlite3/build/Release/better_sqlite3.node
 
-.PHONY: help run venv node_modules studio generate generate-test-client migrate db-reset test typecheck lint-engine test-engine-node test-python test-repository-coverage bench-engine bench-db-init bench-data-layer bench-http bench-startup bench-bulk bench-scaling bench clean
+.PHONY: help run venv node_modules studio generate generate-test-client migrate db-reset test typecheck lint-python lint-engine test-engine-node test-python test-repository-coverage bench-engine bench-db-init bench-data-layer bench-http bench-startup bench-bulk bench-scaling bench clean
 
 help:
 	@echo "make run                   install, check the database file (garage check), migrate (prisma migrate deploy), seed, serve (PORT, DATABASE_URL, GARAGE_ADMIN_API_KEY)"
@@ -85,10 +85,18 @@ db-reset: venv node_modules
 generate-test-client: venv node_modules
 	tools/generate_test_client.sh
 
-test: typecheck lint-engine test-engine-node test-python
+test: lint-python typecheck lint-engine test-engine-node test-python
 
-typecheck: generate
+# Python outside tests/ ([tool.ruff] in pyproject.toml: the rules and why): lint, then layout (about a second).
+lint-python: venv
+	$(VENV)/bin/ruff check
+	$(VENV)/bin/ruff format --check
+
+# src/garage strict ([tool.mypy] files), then tests/ and bench/ under the same rules (pyproject.toml says why);
+# the engine tests and engine_bench import their generated client (build/engine-test-client).
+typecheck: generate generate-test-client
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy tests bench
 
 # engine/: ESLint (engine/eslint.config.js) and the JSDoc type check (tsc, engine/tsconfig.json).
 lint-engine: node_modules

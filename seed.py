@@ -32,7 +32,7 @@ import sys
 import time as clock
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from prisma.models import Garage, Spot
@@ -104,7 +104,10 @@ GARAGES = (
             (("HANDICAP", 2), ("EV", 4), ("COMPACT", 16), ("STANDARD", 40), ("LARGE", 18)),
         ),
         rate=RateTerms(
-            hourly_rate_cents=400, increment_minutes=30, grace_minutes=15, daily_max_cents=1800,
+            hourly_rate_cents=400,
+            increment_minutes=30,
+            grace_minutes=15,
+            daily_max_cents=1800,
             lost_ticket_fee_cents=6000,
         ),
         commuters=5,
@@ -120,12 +123,60 @@ COMMUTER_MIX = (("CAR", 70), ("EV", 25), ("MOTORCYCLE", 5))
 PAYMENT_MIX = (("CARD", 50), ("CASH", 20), ("MOBILE", 20), ("VALIDATION", 10))
 LOST_TICKETS = 3
 REFUNDS = 2
-FIRST_NAMES = ("Ava", "Ben", "Chloe", "Daniel", "Elena", "Farah", "George", "Hana", "Ivan", "Julia", "Kofi",
-               "Lena", "Marco", "Nadia", "Omar", "Priya", "Quinn", "Rosa", "Sam", "Tariq", "Uma", "Victor",
-               "Wen", "Yusuf", "Zoe")
-LAST_NAMES = ("Anderson", "Brooks", "Chen", "Diaz", "Evans", "Fischer", "Garcia", "Hughes", "Ito", "Johnson",
-              "Kowalski", "Lopez", "Murphy", "Nguyen", "Okafor", "Patel", "Quintero", "Rossi", "Smith",
-              "Tanaka", "Usman", "Volkov", "Walsh", "Young", "Zhang")
+FIRST_NAMES = (
+    "Ava",
+    "Ben",
+    "Chloe",
+    "Daniel",
+    "Elena",
+    "Farah",
+    "George",
+    "Hana",
+    "Ivan",
+    "Julia",
+    "Kofi",
+    "Lena",
+    "Marco",
+    "Nadia",
+    "Omar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sam",
+    "Tariq",
+    "Uma",
+    "Victor",
+    "Wen",
+    "Yusuf",
+    "Zoe",
+)
+LAST_NAMES = (
+    "Anderson",
+    "Brooks",
+    "Chen",
+    "Diaz",
+    "Evans",
+    "Fischer",
+    "Garcia",
+    "Hughes",
+    "Ito",
+    "Johnson",
+    "Kowalski",
+    "Lopez",
+    "Murphy",
+    "Nguyen",
+    "Okafor",
+    "Patel",
+    "Quintero",
+    "Rossi",
+    "Smith",
+    "Tanaka",
+    "Usman",
+    "Volkov",
+    "Walsh",
+    "Young",
+    "Zhang",
+)
 AREA_CODES = ("617", "312", "773", "857", "708")
 
 
@@ -180,7 +231,9 @@ def spot_drafts(spec: GarageSpec) -> list[SpotDraft]:
 
 
 def _draft(spec: GarageSpec, level: int, number: str, spot_type: str) -> SpotDraft:
-    return SpotDraft(level=level, number=number, type=spot_type, status=spec.out_of_use.get((level, number), "AVAILABLE"))
+    return SpotDraft(
+        level=level, number=number, type=spot_type, status=spec.out_of_use.get((level, number), "AVAILABLE")
+    )
 
 
 # ---- vehicles ---------------------------------------------------------------------------------
@@ -196,11 +249,13 @@ def plate_candidate(rng: random.Random, vehicle_type: str) -> str:
     elif vehicle_type in ("VAN", "TRUCK"):
         raw = f"{letter()}{letter()} {digit()}{digit()}{digit()}{digit()}{digit()}"
     else:
-        raw = rng.choice((
-            f"{digit()}{letter()}{letter()}{letter()}{digit()}{digit()}{digit()}",  # 7ABC123
-            f"{letter()}{letter()}{letter()}-{digit()}{digit()}{digit()}{digit()}",  # ABC-1234
-            f"{letter()}{letter()} {digit()}{digit()}{digit()}{digit()}",  # AB 1234
-        ))
+        raw = rng.choice(
+            (
+                f"{digit()}{letter()}{letter()}{letter()}{digit()}{digit()}{digit()}",  # 7ABC123
+                f"{letter()}{letter()}{letter()}-{digit()}{digit()}{digit()}{digit()}",  # ABC-1234
+                f"{letter()}{letter()} {digit()}{digit()}{digit()}{digit()}",  # AB 1234
+            )
+        )
     return normalise_plate(raw)
 
 
@@ -215,8 +270,15 @@ def owner_details(rng: random.Random) -> dict[str, str | None]:
 
 
 async def create_vehicle(
-    services: Services, rng: random.Random, plates: random.Random, vehicle_type: str, *, with_owner: bool,
-    accessible: bool, taken: set[str], tally: Tally,
+    services: Services,
+    rng: random.Random,
+    plates: random.Random,
+    vehicle_type: str,
+    *,
+    with_owner: bool,
+    accessible: bool,
+    taken: set[str],
+    tally: Tally,
 ) -> SeedVehicle:
     owner = owner_details(rng) if with_owner else {}
     while True:
@@ -232,15 +294,16 @@ async def create_vehicle(
             continue  # the plate belongs to data that was here before the seed: try another
         tally.vehicles[vehicle_type] += 1
         tally.owners += bool(owner)
-        return SeedVehicle(plate=plate, type=vehicle_type, accessible=accessible,
-                           free_at=datetime.min.replace(tzinfo=timezone.utc))
+        return SeedVehicle(
+            plate=plate, type=vehicle_type, accessible=accessible, free_at=datetime.min.replace(tzinfo=UTC)
+        )
 
 
 # ---- the plan: who parks where and when --------------------------------------------------------
 def local(day: date, hour: float, zone: ZoneInfo) -> datetime:
     minutes = round(hour * 60)
     moment = datetime.combine(day, time(minutes // 60, minutes % 60), tzinfo=zone)
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def visitor_stay(rng: random.Random) -> tuple[float, timedelta]:
@@ -256,7 +319,11 @@ def visitor_stay(rng: random.Random) -> tuple[float, timedelta]:
 
 
 def plan_visits(
-    rng: random.Random, index: int, spec: GarageSpec, commuters: list[SeedVehicle], visitors: list[SeedVehicle],
+    rng: random.Random,
+    index: int,
+    spec: GarageSpec,
+    commuters: list[SeedVehicle],
+    visitors: list[SeedVehicle],
     now: datetime,
 ) -> list[Visit]:
     zone = ZoneInfo(spec.timezone)
@@ -306,8 +373,13 @@ class Parked:
 
 
 async def run_visits(
-    services: Services, rng: random.Random, garages: list[Garage], handicap_spots: list[list[Spot]],
-    visits: list[Visit], tally: Tally, progress: Bar,
+    services: Services,
+    rng: random.Random,
+    garages: list[Garage],
+    handicap_spots: list[list[Spot]],
+    visits: list[Visit],
+    tally: Tally,
+    progress: Bar,
 ) -> list[str]:
     """Check-ins and check-outs in time order (so spot assignment sees the garage as it was),
     check-outs first at equal times. Returns the ids of payments with a fee (refund candidates)."""
@@ -331,8 +403,12 @@ async def run_visits(
                 spot_id = next((s.id for s in handicap_spots[visit.garage] if s.id not in busy_handicap), None)
             try:
                 checked_in = await services.parking.check_in(
-                    garages[visit.garage].id, license_plate=visit.vehicle.plate, vehicle_type=visit.vehicle.type,
-                    spot_id=spot_id, at=moment, actor=ACTOR,
+                    garages[visit.garage].id,
+                    license_plate=visit.vehicle.plate,
+                    vehicle_type=visit.vehicle.type,
+                    spot_id=spot_id,
+                    at=moment,
+                    actor=ACTOR,
                 )
             except Conflict as error:
                 if error.code != "GARAGE_FULL":
@@ -354,13 +430,21 @@ async def run_visits(
         if method in ("CASH", "VALIDATION") and not lost_ticket:
             # pay stations know the ticket, not the session
             result = await services.parking.check_out_ticket(
-                stay.checked_in.ticket.code, payment_method=method, reference=reference, lost_ticket=False,
-                at=moment, actor=ACTOR,
+                stay.checked_in.ticket.code,
+                payment_method=method,
+                reference=reference,
+                lost_ticket=False,
+                at=moment,
+                actor=ACTOR,
             )
         else:
             result = await services.parking.check_out(
-                stay.checked_in.session.id, payment_method=method, reference=reference, lost_ticket=lost_ticket,
-                at=moment, actor=ACTOR,
+                stay.checked_in.session.id,
+                payment_method=method,
+                reference=reference,
+                lost_ticket=lost_ticket,
+                at=moment,
+                actor=ACTOR,
             )
         if stay.handicap_spot is not None:
             busy_handicap.discard(stay.handicap_spot)
@@ -399,21 +483,27 @@ async def seed(services: Services, phases: Phases) -> Tally | None:
     already = await existing_seed(services)
     if already:
         names = ", ".join(sorted(garage.name for garage in already))
-        print(f"Seed data is already there ({names}): nothing to do. "
-              "To start over on a development database: prisma migrate reset")
+        print(
+            f"Seed data is already there ({names}): nothing to do. "
+            "To start over on a development database: prisma migrate reset"
+        )
         return None
 
     rng = random.Random(RANDOM_SEED)
     # plates have their own stream: a plate taken by other data shifts the plates, not the plan
     plates = random.Random(RANDOM_SEED + 1)
-    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
     tally = Tally()
     garages: list[Garage] = []
     handicap_spots: list[list[Spot]] = []
     building = phases.start("garages and spots", len(GARAGES))
     for spec in GARAGES:
         garage = await services.garages.create(
-            name=spec.name, address=spec.address, timezone=spec.timezone, currency="USD", capacity=spec.capacity,
+            name=spec.name,
+            address=spec.address,
+            timezone=spec.timezone,
+            currency="USD",
+            capacity=spec.capacity,
             actor=ACTOR,
         )
         if spec.rate is not None:
@@ -429,18 +519,34 @@ async def seed(services: Services, phases: Phases) -> Tally | None:
     registering = phases.start("vehicles", sum(spec.commuters + spec.visitor_pool for spec in GARAGES))
     for index, spec in enumerate(GARAGES):
         commuters = [
-            await create_vehicle(services, rng, plates, pick(rng, COMMUTER_MIX), with_owner=True,
-                                 accessible=number == 0, taken=taken, tally=tally)
+            await create_vehicle(
+                services,
+                rng,
+                plates,
+                pick(rng, COMMUTER_MIX),
+                with_owner=True,
+                accessible=number == 0,
+                taken=taken,
+                tally=tally,
+            )
             for number in range(spec.commuters)
         ]
         registering.advance(spec.commuters)
         visitors = []
         for _ in range(spec.visitor_pool):
             vehicle_type = pick(rng, VEHICLE_MIX)
-            visitors.append(await create_vehicle(
-                services, rng, plates, vehicle_type, with_owner=rng.random() < 0.3,
-                accessible=vehicle_type in ("CAR", "EV") and rng.random() < 0.06, taken=taken, tally=tally,
-            ))
+            visitors.append(
+                await create_vehicle(
+                    services,
+                    rng,
+                    plates,
+                    vehicle_type,
+                    with_owner=rng.random() < 0.3,
+                    accessible=vehicle_type in ("CAR", "EV") and rng.random() < 0.06,
+                    taken=taken,
+                    tally=tally,
+                )
+            )
             registering.advance(1)
         visits += plan_visits(rng, index, spec, commuters, visitors, now)
 
@@ -488,8 +594,10 @@ async def main() -> int:
         with phase_bars() as phases:
             tally = await seed(Services.build(settings, db), phases)
     except BaseException:
-        print("seed.py: the seed stopped part-way; on a development database start over with "
-              "`prisma migrate reset`", file=sys.stderr)
+        print(
+            "seed.py: the seed stopped part-way; on a development database start over with `prisma migrate reset`",
+            file=sys.stderr,
+        )
         raise
     finally:
         await db.disconnect()

@@ -26,7 +26,7 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -35,14 +35,22 @@ from sqlalchemy.engine import Connection as SyncConnection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from bench._sqlalchemy_schema import (
-    IsoDateTime, audit_log, garage, iso_ms, parking_session, payment, rate, spot, ticket, vehicle,
+    IsoDateTime,
+    audit_log,
+    garage,
+    iso_ms,
+    parking_session,
+    payment,
+    rate,
+    spot,
+    ticket,
+    vehicle,
 )
 from garage.errors import Conflict, NotFound, ValidationFailed
 from garage.repositories.spots import NewSpot
 from garage.services import pricing
-from garage.vocabulary import SPOT_PREFERENCE
 from garage.services.tickets import new_ticket_code
-from garage.vocabulary import DEFAULT_RATE
+from garage.vocabulary import DEFAULT_RATE, SPOT_PREFERENCE, RateTerms, VehicleType
 
 ACTOR = "bench"
 PAGE_LIMIT = 50
@@ -50,12 +58,43 @@ BUSY_TIMEOUT_MS = 10_000  # the engine's default ENGINE_BUSY_TIMEOUT_MS
 _CODE_ATTEMPTS = 5
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
-SESSION_FIELDS = ("id", "garageId", "spotId", "vehicleId", "licensePlate", "status", "startTime", "endTime",
-                  "feeCents", "createdAt", "updatedAt")
-VEHICLE_FIELDS = ("id", "licensePlate", "type", "ownerName", "ownerEmail", "ownerPhone", "createdAt", "updatedAt",
-                  "deletedAt")
-PAYMENT_FIELDS = ("id", "sessionId", "garageId", "amountCents", "currency", "method", "status", "reference",
-                  "createdAt", "updatedAt", "refundedAt")
+SESSION_FIELDS = (
+    "id",
+    "garageId",
+    "spotId",
+    "vehicleId",
+    "licensePlate",
+    "status",
+    "startTime",
+    "endTime",
+    "feeCents",
+    "createdAt",
+    "updatedAt",
+)
+VEHICLE_FIELDS = (
+    "id",
+    "licensePlate",
+    "type",
+    "ownerName",
+    "ownerEmail",
+    "ownerPhone",
+    "createdAt",
+    "updatedAt",
+    "deletedAt",
+)
+PAYMENT_FIELDS = (
+    "id",
+    "sessionId",
+    "garageId",
+    "amountCents",
+    "currency",
+    "method",
+    "status",
+    "reference",
+    "createdAt",
+    "updatedAt",
+    "refundedAt",
+)
 OWNER_FIELDS = ("ownerName", "ownerEmail", "ownerPhone")
 RATE_FIELDS = ("hourlyRateCents", "incrementMinutes", "graceMinutes", "dailyMaxCents", "lostTicketFeeCents")
 
@@ -69,7 +108,7 @@ class Record(Protocol):
 # ---- values the application chooses -------------------------------------------------------------
 def now_ms() -> datetime:
     """Now in UTC at the database's millisecond precision."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
@@ -97,9 +136,20 @@ def _json_default(value: Any) -> str:
     return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
-def audit_row(action: str, entity: str, entity_id: str, now: datetime, *, before: Any = None, after: Any = None) -> dict[str, Any]:
-    return {"id": new_id(), "actor": ACTOR, "action": action, "entity": entity, "entityId": entity_id,
-            "before": _json(before), "after": _json(after), "createdAt": now, "updatedAt": now}
+def audit_row(
+    action: str, entity: str, entity_id: str, now: datetime, *, before: Any = None, after: Any = None
+) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "actor": ACTOR,
+        "action": action,
+        "entity": entity,
+        "entityId": entity_id,
+        "before": _json(before),
+        "after": _json(after),
+        "createdAt": now,
+        "updatedAt": now,
+    }
 
 
 def session_view(session: Record) -> dict[str, Any]:
@@ -119,21 +169,35 @@ def payment_view(row: Record) -> dict[str, Any]:
     return view
 
 
-def rate_terms(session: Record) -> pricing.RateTerms:
+def rate_terms(session: Record) -> RateTerms:
     """The rate joined to the session (LEFT JOIN: a garage without a rate row pays the defaults)."""
     if session["hourlyRateCents"] is None:
         return DEFAULT_RATE
-    return pricing.RateTerms(
-        hourly_rate_cents=session["hourlyRateCents"], increment_minutes=session["incrementMinutes"],
-        grace_minutes=session["graceMinutes"], daily_max_cents=session["dailyMaxCents"],
+    return RateTerms(
+        hourly_rate_cents=session["hourlyRateCents"],
+        increment_minutes=session["incrementMinutes"],
+        grace_minutes=session["graceMinutes"],
+        daily_max_cents=session["dailyMaxCents"],
         lost_ticket_fee_cents=session["lostTicketFeeCents"],
     )
 
 
 def spot_rows(garage_id: str, spots: Sequence[NewSpot]) -> list[dict[str, Any]]:
     now = now_ms()
-    return [{"id": new_id(), "garageId": garage_id, "level": s.level, "number": s.number, "sortKey": s.sort_key,
-             "type": s.type, "status": s.status, "createdAt": now, "updatedAt": now} for s in spots]
+    return [
+        {
+            "id": new_id(),
+            "garageId": garage_id,
+            "level": s.level,
+            "number": s.number,
+            "sortKey": s.sort_key,
+            "type": s.type,
+            "status": s.status,
+            "createdAt": now,
+            "updatedAt": now,
+        }
+        for s in spots
+    ]
 
 
 # ---- the flow both baselines run ----------------------------------------------------------------------
@@ -175,26 +239,58 @@ async def check_in_flow(tx: BaselineTx, garage_id: str, plate: str, vehicle_type
         last_exit = await tx.last_exit(vehicle["id"])
         if last_exit is not None and start < last_exit:
             raise ValidationFailed("at is before this vehicle's last check-out")
-    chosen = await first_available(tx, garage_id, SPOT_PREFERENCE[parked_as])
+    chosen = await first_available(tx, garage_id, SPOT_PREFERENCE[VehicleType(parked_as)])
     if chosen is None:
         raise Conflict(f"No free spot fits a {parked_as}", code="GARAGE_FULL")
     now = now_ms()
     audit: list[dict[str, Any]] = []
     if vehicle is None:
-        vehicle = await tx.insert_returning("Vehicle", {"id": new_id(), "licensePlate": plate, "type": parked_as,
-                                                        "createdAt": now, "updatedAt": now})
+        vehicle = await tx.insert_returning(
+            "Vehicle", {"id": new_id(), "licensePlate": plate, "type": parked_as, "createdAt": now, "updatedAt": now}
+        )
         audit.append(audit_row("CREATE", "Vehicle", vehicle["id"], now, after=vehicle_view(vehicle)))
-    session = await tx.insert_returning("Session", {
-        "id": new_id(), "garageId": garage_id, "spotId": chosen["id"], "vehicleId": vehicle["id"], "licensePlate": plate,
-        "status": "ACTIVE", "startTime": start, "createdAt": now, "updatedAt": now,
-    })
-    issued = await tx.insert_returning("Ticket", {"id": new_id(), "code": await unused_code(tx), "sessionId": session["id"],
-                                                  "issuedAt": start, "status": "OPEN", "createdAt": now, "updatedAt": now})
+    session = await tx.insert_returning(
+        "Session",
+        {
+            "id": new_id(),
+            "garageId": garage_id,
+            "spotId": chosen["id"],
+            "vehicleId": vehicle["id"],
+            "licensePlate": plate,
+            "status": "ACTIVE",
+            "startTime": start,
+            "createdAt": now,
+            "updatedAt": now,
+        },
+    )
+    issued = await tx.insert_returning(
+        "Ticket",
+        {
+            "id": new_id(),
+            "code": await unused_code(tx),
+            "sessionId": session["id"],
+            "issuedAt": start,
+            "status": "OPEN",
+            "createdAt": now,
+            "updatedAt": now,
+        },
+    )
     occupied = await tx.set_spot_status(chosen["id"], "OCCUPIED", now)
-    audit.append(audit_row("CHECK_IN", "Session", session["id"], now,
-                           after={**session_view(session), "ticketCode": issued["code"]}))
-    audit.append(audit_row("UPDATE", "Spot", chosen["id"], now, before={"status": chosen["status"]},
-                           after={"status": occupied["status"], "sessionId": session["id"]}))
+    audit.append(
+        audit_row(
+            "CHECK_IN", "Session", session["id"], now, after={**session_view(session), "ticketCode": issued["code"]}
+        )
+    )
+    audit.append(
+        audit_row(
+            "UPDATE",
+            "Spot",
+            chosen["id"],
+            now,
+            before={"status": chosen["status"]},
+            after={"status": occupied["status"], "sessionId": session["id"]},
+        )
+    )
     await tx.insert_audit(audit)
     return session
 
@@ -207,7 +303,9 @@ async def unused_code(tx: BaselineTx) -> str:
     raise RuntimeError("no unused ticket code found")
 
 
-async def check_out_flow(tx: BaselineTx, session_id: str, method: str, reference: str | None, lost_ticket: bool) -> Record:
+async def check_out_flow(
+    tx: BaselineTx, session_id: str, method: str, reference: str | None, lost_ticket: bool
+) -> Record:
     session = await tx.session_for_check_out(session_id)
     if session is None:
         raise NotFound(f"No session {session_id}")
@@ -219,21 +317,45 @@ async def check_out_flow(tx: BaselineTx, session_id: str, method: str, reference
     now = now_ms()
     if not await tx.complete_session(session_id, end, fee.fee_cents, now):
         raise Conflict("The session has already ended", code="SESSION_NOT_ACTIVE")
-    paid = await tx.insert_returning("Payment", {
-        "id": new_id(), "sessionId": session_id, "garageId": session["garageId"], "amountCents": fee.fee_cents,
-        "currency": session["currency"], "method": method, "status": "COMPLETED", "reference": reference,
-        "createdAt": end, "updatedAt": now,
-    })
+    paid = await tx.insert_returning(
+        "Payment",
+        {
+            "id": new_id(),
+            "sessionId": session_id,
+            "garageId": session["garageId"],
+            "amountCents": fee.fee_cents,
+            "currency": session["currency"],
+            "method": method,
+            "status": "COMPLETED",
+            "reference": reference,
+            "createdAt": end,
+            "updatedAt": now,
+        },
+    )
     closed = await tx.set_ticket_status(session_id, "LOST" if lost_ticket else "PAID", now)
     released = await tx.set_spot_status(session["spotId"], "AVAILABLE", now)
     completed = await tx.session_with_ticket(session_id)
-    await tx.insert_audit([
-        audit_row("CHECK_OUT", "Session", session_id, now, before=session_view(session),
-                  after={**session_view(completed), "ticketStatus": closed["status"], "minutes": fee.minutes}),
-        audit_row("CREATE", "Payment", paid["id"], now, after=payment_view(paid)),
-        audit_row("UPDATE", "Spot", released["id"], now, before={"status": "OCCUPIED", "sessionId": session_id},
-                  after={"status": released["status"]}),
-    ])
+    await tx.insert_audit(
+        [
+            audit_row(
+                "CHECK_OUT",
+                "Session",
+                session_id,
+                now,
+                before=session_view(session),
+                after={**session_view(completed), "ticketStatus": closed["status"], "minutes": fee.minutes},
+            ),
+            audit_row("CREATE", "Payment", paid["id"], now, after=payment_view(paid)),
+            audit_row(
+                "UPDATE",
+                "Spot",
+                released["id"],
+                now,
+                before={"status": "OCCUPIED", "sessionId": session_id},
+                after={"status": released["status"]},
+            ),
+        ]
+    )
     return completed
 
 
@@ -249,41 +371,73 @@ def _session_with_ticket() -> Select[Any]:
 
 
 SA_LIVE_GARAGE = select(garage.c.id).where(garage.c.id == bindparam("garage_id"), garage.c.deletedAt.is_(None))
-SA_VEHICLE_BY_PLATE = select(vehicle).where(
-    vehicle.c.licensePlate == bindparam("plate"), vehicle.c.deletedAt.is_(None)
-).limit(1)
-SA_ACTIVE_OF_VEHICLE = select(parking_session.c.id).where(
-    parking_session.c.vehicleId == bindparam("vehicle_id"), parking_session.c.status == "ACTIVE"
-).limit(1)
-SA_LAST_EXIT = select(parking_session.c.endTime).where(
-    parking_session.c.vehicleId == bindparam("vehicle_id"), parking_session.c.endTime.is_not(None)
-).order_by(parking_session.c.endTime.desc()).limit(1)
-SA_FIRST_AVAILABLE = select(spot).where(
-    spot.c.garageId == bindparam("garage_id"), spot.c.status == "AVAILABLE", spot.c.type == bindparam("spot_type"),
-    spot.c.deletedAt.is_(None),
-).order_by(spot.c.level, spot.c.sortKey, spot.c.id).limit(1)
+SA_VEHICLE_BY_PLATE = (
+    select(vehicle).where(vehicle.c.licensePlate == bindparam("plate"), vehicle.c.deletedAt.is_(None)).limit(1)
+)
+SA_ACTIVE_OF_VEHICLE = (
+    select(parking_session.c.id)
+    .where(parking_session.c.vehicleId == bindparam("vehicle_id"), parking_session.c.status == "ACTIVE")
+    .limit(1)
+)
+SA_LAST_EXIT = (
+    select(parking_session.c.endTime)
+    .where(parking_session.c.vehicleId == bindparam("vehicle_id"), parking_session.c.endTime.is_not(None))
+    .order_by(parking_session.c.endTime.desc())
+    .limit(1)
+)
+SA_FIRST_AVAILABLE = (
+    select(spot)
+    .where(
+        spot.c.garageId == bindparam("garage_id"),
+        spot.c.status == "AVAILABLE",
+        spot.c.type == bindparam("spot_type"),
+        spot.c.deletedAt.is_(None),
+    )
+    .order_by(spot.c.level, spot.c.sortKey, spot.c.id)
+    .limit(1)
+)
 SA_CODE_TAKEN = select(ticket.c.id).where(ticket.c.code == bindparam("code")).limit(1)
-SA_INSERT_RETURNING = {table.name: insert(table).returning(table) for table in (vehicle, parking_session, ticket, payment)}
-SA_SET_SPOT_STATUS = update(spot).where(spot.c.id == bindparam("b_id")).values(
-    status=bindparam("b_status"), updatedAt=bindparam("b_now", type_=IsoDateTime())
-).returning(spot)
-SA_SESSION_FOR_CHECK_OUT = select(
-    parking_session, garage.c.currency, *(rate.c[name] for name in RATE_FIELDS)
-).select_from(
-    parking_session.join(garage, garage.c.id == parking_session.c.garageId)
-    .outerjoin(rate, rate.c.garageId == parking_session.c.garageId)
-).where(parking_session.c.id == bindparam("session_id"))
-SA_COMPLETE_SESSION = update(parking_session).where(
-    parking_session.c.id == bindparam("b_id"), parking_session.c.status == "ACTIVE"
-).values(status="COMPLETED", endTime=bindparam("b_end", type_=IsoDateTime()), feeCents=bindparam("b_fee"),
-         updatedAt=bindparam("b_now", type_=IsoDateTime()))
-SA_SET_TICKET_STATUS = update(ticket).where(ticket.c.sessionId == bindparam("b_session_id")).values(
-    status=bindparam("b_status"), updatedAt=bindparam("b_now", type_=IsoDateTime())
-).returning(ticket)
+SA_INSERT_RETURNING = {
+    table.name: insert(table).returning(table) for table in (vehicle, parking_session, ticket, payment)
+}
+SA_SET_SPOT_STATUS = (
+    update(spot)
+    .where(spot.c.id == bindparam("b_id"))
+    .values(status=bindparam("b_status"), updatedAt=bindparam("b_now", type_=IsoDateTime()))
+    .returning(spot)
+)
+SA_SESSION_FOR_CHECK_OUT = (
+    select(parking_session, garage.c.currency, *(rate.c[name] for name in RATE_FIELDS))
+    .select_from(
+        parking_session.join(garage, garage.c.id == parking_session.c.garageId).outerjoin(
+            rate, rate.c.garageId == parking_session.c.garageId
+        )
+    )
+    .where(parking_session.c.id == bindparam("session_id"))
+)
+SA_COMPLETE_SESSION = (
+    update(parking_session)
+    .where(parking_session.c.id == bindparam("b_id"), parking_session.c.status == "ACTIVE")
+    .values(
+        status="COMPLETED",
+        endTime=bindparam("b_end", type_=IsoDateTime()),
+        feeCents=bindparam("b_fee"),
+        updatedAt=bindparam("b_now", type_=IsoDateTime()),
+    )
+)
+SA_SET_TICKET_STATUS = (
+    update(ticket)
+    .where(ticket.c.sessionId == bindparam("b_session_id"))
+    .values(status=bindparam("b_status"), updatedAt=bindparam("b_now", type_=IsoDateTime()))
+    .returning(ticket)
+)
 SA_SESSION_WITH_TICKET = _session_with_ticket().where(parking_session.c.id == bindparam("session_id"))
-SA_SESSION_PAGE = _session_with_ticket().where(parking_session.c.garageId == bindparam("garage_id")).order_by(
-    parking_session.c.startTime.desc(), parking_session.c.id.desc()
-).limit(PAGE_LIMIT + 1)
+SA_SESSION_PAGE = (
+    _session_with_ticket()
+    .where(parking_session.c.garageId == bindparam("garage_id"))
+    .order_by(parking_session.c.startTime.desc(), parking_session.c.id.desc())
+    .limit(PAGE_LIMIT + 1)
+)
 SA_INSERT_AUDIT = insert(audit_log)
 SA_INSERT_SPOTS = insert(spot)
 
@@ -328,7 +482,9 @@ class SqlAlchemyTx:
         return await self._first(SA_SESSION_FOR_CHECK_OUT, {"session_id": session_id})
 
     async def complete_session(self, session_id: str, end: datetime, fee_cents: int, now: datetime) -> bool:
-        result = await self._conn.execute(SA_COMPLETE_SESSION, {"b_id": session_id, "b_end": end, "b_fee": fee_cents, "b_now": now})
+        result = await self._conn.execute(
+            SA_COMPLETE_SESSION, {"b_id": session_id, "b_end": end, "b_fee": fee_cents, "b_now": now}
+        )
         return result.rowcount == 1
 
     async def set_ticket_status(self, session_id: str, status: str, now: datetime) -> Record:
@@ -350,14 +506,18 @@ def _configure_sqlalchemy(engine: AsyncEngine, *, writer: bool, synchronous: str
         if writer:
             dbapi_connection.isolation_level = None
         pragmas = [f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}"]
-        pragmas += (["PRAGMA journal_mode = WAL", f"PRAGMA synchronous = {synchronous}", "PRAGMA foreign_keys = ON"]
-                    if writer else ["PRAGMA query_only = ON"])
+        pragmas += (
+            ["PRAGMA journal_mode = WAL", f"PRAGMA synchronous = {synchronous}", "PRAGMA foreign_keys = ON"]
+            if writer
+            else ["PRAGMA query_only = ON"]
+        )
         cursor = dbapi_connection.cursor()
         for pragma in pragmas:
             cursor.execute(pragma)
         cursor.close()
 
     if writer:
+
         @event.listens_for(engine.sync_engine, "begin")
         def on_begin(conn: SyncConnection) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -420,16 +580,17 @@ SQL = {
     "vehicle_by_plate": 'SELECT * FROM "Vehicle" WHERE "licensePlate" = ? AND "deletedAt" IS NULL LIMIT 1',
     "active_of_vehicle": 'SELECT "id" FROM "Session" WHERE "vehicleId" = ? AND "status" = \'ACTIVE\' LIMIT 1',
     "last_exit": 'SELECT "endTime" FROM "Session" WHERE "vehicleId" = ? AND "endTime" IS NOT NULL '
-                 'ORDER BY "endTime" DESC LIMIT 1',
+    'ORDER BY "endTime" DESC LIMIT 1',
     "first_available": 'SELECT * FROM "Spot" WHERE "garageId" = ? AND "status" = \'AVAILABLE\' AND "type" = ? '
-                       'AND "deletedAt" IS NULL ORDER BY "level", "sortKey", "id" LIMIT 1',
+    'AND "deletedAt" IS NULL ORDER BY "level", "sortKey", "id" LIMIT 1',
     "code_taken": 'SELECT "id" FROM "Ticket" WHERE "code" = ? LIMIT 1',
     "set_spot_status": 'UPDATE "Spot" SET "status" = ?, "updatedAt" = ? WHERE "id" = ? RETURNING *',
-    "session_for_check_out": 'SELECT s.*, g."currency", ' + ", ".join(f'r."{name}"' for name in RATE_FIELDS)
-                             + ' FROM "Session" s JOIN "Garage" g ON g."id" = s."garageId" '
-                             'LEFT JOIN "Rate" r ON r."garageId" = s."garageId" WHERE s."id" = ?',
+    "session_for_check_out": 'SELECT s.*, g."currency", '
+    + ", ".join(f'r."{name}"' for name in RATE_FIELDS)
+    + ' FROM "Session" s JOIN "Garage" g ON g."id" = s."garageId" '
+    'LEFT JOIN "Rate" r ON r."garageId" = s."garageId" WHERE s."id" = ?',
     "complete_session": 'UPDATE "Session" SET "status" = \'COMPLETED\', "endTime" = ?, "feeCents" = ?, "updatedAt" = ? '
-                        'WHERE "id" = ? AND "status" = \'ACTIVE\'',
+    'WHERE "id" = ? AND "status" = \'ACTIVE\'',
     "set_ticket_status": 'UPDATE "Ticket" SET "status" = ?, "updatedAt" = ? WHERE "sessionId" = ? RETURNING *',
     "session_with_ticket": SESSION_WITH_TICKET_SQL + 'WHERE s."id" = ?',
     "session_page": SESSION_WITH_TICKET_SQL + 'WHERE s."garageId" = ? ORDER BY s."startTime" DESC, s."id" DESC LIMIT ?',
@@ -531,8 +692,12 @@ class Sqlite3Layer:
     def __init__(self, path: Path, synchronous: str) -> None:
         self._conn = sqlite3.connect(path, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
-        for pragma in (f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}", "PRAGMA journal_mode = WAL",
-                       f"PRAGMA synchronous = {synchronous}", "PRAGMA foreign_keys = ON"):
+        for pragma in (
+            f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
+            "PRAGMA journal_mode = WAL",
+            f"PRAGMA synchronous = {synchronous}",
+            "PRAGMA foreign_keys = ON",
+        ):
             self._conn.execute(pragma)
         self._tx = Sqlite3Tx(self._conn)
 

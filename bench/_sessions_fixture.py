@@ -38,7 +38,7 @@ import sys
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -54,7 +54,7 @@ from garage.config.development_secrets import copy_development_secrets  # noqa: 
 from garage.db import create_prisma  # noqa: E402
 from garage.repositories.garages import GarageRepository  # noqa: E402
 from garage.repositories.payments import PaymentRepository  # noqa: E402
-from garage.repositories.rates import DEFAULT_RATE, RateRepository  # noqa: E402
+from garage.repositories.rates import RateRepository  # noqa: E402
 from garage.repositories.sessions import SessionRepository  # noqa: E402
 from garage.repositories.spots import SpotRepository  # noqa: E402
 from garage.repositories.tickets import TicketRepository  # noqa: E402
@@ -63,6 +63,7 @@ from garage.security.crypto import FieldCipher  # noqa: E402
 from garage.services import pricing  # noqa: E402
 from garage.services.spot_numbers import spot_sort_key  # noqa: E402
 from garage.services.tickets import ALPHABET, CODE_LENGTH  # noqa: E402
+from garage.vocabulary import DEFAULT_RATE, RateTerms  # noqa: E402
 from tests.database import apply_migrations  # noqa: E402
 
 # Bump when the shape changes: cached files of another version are rebuilt.
@@ -75,9 +76,11 @@ METHODS = ["CASH", "CARD", "CARD", "MOBILE", "VALIDATION"]
 SAMPLES_PER_CHUNK = 5
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 _MASK50, _MASK64 = (1 << 50) - 1, (1 << 64) - 1
-RATE_TERMS = pricing.RateTerms(
-    hourly_rate_cents=DEFAULT_RATE.hourly_rate_cents, increment_minutes=DEFAULT_RATE.increment_minutes,
-    grace_minutes=DEFAULT_RATE.grace_minutes, daily_max_cents=DEFAULT_RATE.daily_max_cents,
+RATE_TERMS = RateTerms(
+    hourly_rate_cents=DEFAULT_RATE.hourly_rate_cents,
+    increment_minutes=DEFAULT_RATE.increment_minutes,
+    grace_minutes=DEFAULT_RATE.grace_minutes,
+    daily_max_cents=DEFAULT_RATE.daily_max_cents,
     lost_ticket_fee_cents=DEFAULT_RATE.lost_ticket_fee_cents,
 )
 
@@ -96,8 +99,10 @@ class Shape:
     def key(self) -> str:
         """Names a cached file: equal keys, interchangeable files."""
         cutoff = "" if self.completed_before is None else f"-before{self.completed_before:%Y%m%d}"
-        return (f"v{FIXTURE_VERSION}-s{self.sessions}-g{self.garages}x{self.spots_per_garage}"
-                f"-d{self.sessions_per_day}-o{self.occupied_share:g}{cutoff}-r{self.seed}")
+        return (
+            f"v{FIXTURE_VERSION}-s{self.sessions}-g{self.garages}x{self.spots_per_garage}"
+            f"-d{self.sessions_per_day}-o{self.occupied_share:g}{cutoff}-r{self.seed}"
+        )
 
 
 @dataclass
@@ -194,8 +199,9 @@ class Plan:
     def active(self) -> int:
         if self.shape.completed_before is not None:
             return 0
-        return min(int(self.shape.garages * self.shape.spots_per_garage * self.shape.occupied_share),
-                   self.shape.sessions // 10)
+        return min(
+            int(self.shape.garages * self.shape.spots_per_garage * self.shape.occupied_share), self.shape.sessions // 10
+        )
 
     @property
     def completed(self) -> int:
@@ -218,9 +224,18 @@ class Plan:
         rows = []
         for g in range(self.shape.garages):
             created = _ms(self.history_start - timedelta(days=30, minutes=g))
-            rows.append({"id": cuid(created, _mix(g, _MASK64)), "name": f"Bench garage {g}",
-                         "address": f"{g} Bench Street", "timezone": "Europe/Berlin", "currency": "EUR",
-                         "capacity": self.shape.spots_per_garage + 100, "createdAt": created, "updatedAt": created})
+            rows.append(
+                {
+                    "id": cuid(created, _mix(g, _MASK64)),
+                    "name": f"Bench garage {g}",
+                    "address": f"{g} Bench Street",
+                    "timezone": "Europe/Berlin",
+                    "currency": "EUR",
+                    "capacity": self.shape.spots_per_garage + 100,
+                    "createdAt": created,
+                    "updatedAt": created,
+                }
+            )
         return rows
 
     @cached_property
@@ -233,14 +248,22 @@ class Plan:
             for s in range(self.shape.spots_per_garage):
                 level, position = divmod(s, per_level)
                 number = f"{position + 1}{'A' if position % 10 == 9 else ''}"
-                rows.append({"id": cuid(created, rng.getrandbits(64)), "garageId": garage["id"], "level": level,
-                             "number": number, "sortKey": spot_sort_key(number),
-                             "type": SPOT_TYPES[(s + g) % len(SPOT_TYPES)],
-                             "status": "MAINTENANCE" if s % 97 == 96 else "AVAILABLE",
-                             "createdAt": created, "updatedAt": created})
+                rows.append(
+                    {
+                        "id": cuid(created, rng.getrandbits(64)),
+                        "garageId": garage["id"],
+                        "level": level,
+                        "number": number,
+                        "sortKey": spot_sort_key(number),
+                        "type": SPOT_TYPES[(s + g) % len(SPOT_TYPES)],
+                        "status": "MAINTENANCE" if s % 97 == 96 else "AVAILABLE",
+                        "createdAt": created,
+                        "updatedAt": created,
+                    }
+                )
         free = [spot for spot in rows if spot["status"] == "AVAILABLE"]
         rng.shuffle(free)
-        for spot in free[:self.active]:
+        for spot in free[: self.active]:
             spot["status"] = "OCCUPIED"
         return rows
 
@@ -258,18 +281,36 @@ class Plan:
     def vehicles(self, first: int, last: int, cipher: FieldCipher) -> list[Any]:
         rows = []
         for v in range(first, last):
-            owner = ({"ownerName": cipher.encrypt(f"Owner {v}", "Vehicle.ownerName"),
-                      "ownerEmail": cipher.encrypt(f"owner{v}@example.com", "Vehicle.ownerEmail"),
-                      "ownerPhone": cipher.encrypt(f"+49 30 {v:07d}", "Vehicle.ownerPhone")} if v % 3 == 0 else {})
-            rows.append({"id": self.vehicle_id(v), "licensePlate": plate_of(v), "type": VEHICLE_TYPES[v % len(VEHICLE_TYPES)],
-                         "createdAt": self.vehicle_created, "updatedAt": self.vehicle_created, **owner})
+            owner = (
+                {
+                    "ownerName": cipher.encrypt(f"Owner {v}", "Vehicle.ownerName"),
+                    "ownerEmail": cipher.encrypt(f"owner{v}@example.com", "Vehicle.ownerEmail"),
+                    "ownerPhone": cipher.encrypt(f"+49 30 {v:07d}", "Vehicle.ownerPhone"),
+                }
+                if v % 3 == 0
+                else {}
+            )
+            rows.append(
+                {
+                    "id": self.vehicle_id(v),
+                    "licensePlate": plate_of(v),
+                    "type": VEHICLE_TYPES[v % len(VEHICLE_TYPES)],
+                    "createdAt": self.vehicle_created,
+                    "updatedAt": self.vehicle_created,
+                    **owner,
+                }
+            )
         return rows
 
-    def session_chunk(self, chunk: int, cipher: FieldCipher) -> tuple[list[Any], list[Any], list[Any], list[tuple[str, str]]]:
+    def session_chunk(
+        self, chunk: int, cipher: FieldCipher
+    ) -> tuple[list[Any], list[Any], list[Any], list[tuple[str, str]]]:
         """Sessions CHUNK*chunk.. with their tickets and payments, and a few (id, ticket code) samples."""
         rng = random.Random(f"{self.shape.seed}-{chunk}")
-        garage_spots = [self.spots[g * self.shape.spots_per_garage:(g + 1) * self.shape.spots_per_garage]
-                        for g in range(self.shape.garages)]
+        garage_spots = [
+            self.spots[g * self.shape.spots_per_garage : (g + 1) * self.shape.spots_per_garage]
+            for g in range(self.shape.garages)
+        ]
         step = self.span / max(1, self.completed)
         sessions: list[Any] = []
         tickets: list[Any] = []
@@ -285,9 +326,15 @@ class Plan:
                 vehicle = rng.randrange(self.vehicle_count)
                 start = _ms(self.history_start + step * index + timedelta(seconds=rng.randrange(0, 600)))
             session_id = cuid(start, rng.getrandbits(64))
-            session: dict[str, Any] = {"id": session_id, "garageId": spot["garageId"], "spotId": spot["id"],
-                                       "vehicleId": self.vehicle_id(vehicle), "licensePlate": plate_of(vehicle),
-                                       "startTime": start, "createdAt": start}
+            session: dict[str, Any] = {
+                "id": session_id,
+                "garageId": spot["garageId"],
+                "spotId": spot["id"],
+                "vehicleId": self.vehicle_id(vehicle),
+                "licensePlate": plate_of(vehicle),
+                "startTime": start,
+                "createdAt": start,
+            }
             if index >= self.completed:
                 session.update(status="ACTIVE", updatedAt=start)
                 ticket_status = "OPEN"
@@ -301,9 +348,14 @@ class Plan:
                 ticket_status = "LOST" if lost else "PAID"
                 refunded = index % 200 == 7
                 payment: dict[str, Any] = {
-                    "id": cuid(end, rng.getrandbits(64)), "sessionId": session_id, "garageId": spot["garageId"],
-                    "amountCents": fee, "currency": "EUR", "method": METHODS[index % len(METHODS)],
-                    "status": "REFUNDED" if refunded else "COMPLETED", "createdAt": end,
+                    "id": cuid(end, rng.getrandbits(64)),
+                    "sessionId": session_id,
+                    "garageId": spot["garageId"],
+                    "amountCents": fee,
+                    "currency": "EUR",
+                    "method": METHODS[index % len(METHODS)],
+                    "status": "REFUNDED" if refunded else "COMPLETED",
+                    "createdAt": end,
                     "updatedAt": end + timedelta(hours=1) if refunded else end,
                 }
                 if refunded:
@@ -311,8 +363,17 @@ class Plan:
                 if index % 4 == 0:
                     payment["reference"] = cipher.encrypt(f"ref-{index}", "Payment.reference")
                 payments.append(payment)
-            tickets.append({"id": cuid(start, rng.getrandbits(64)), "code": ticket_code_of(index), "sessionId": session_id,
-                            "issuedAt": start, "status": ticket_status, "createdAt": start, "updatedAt": session["updatedAt"]})
+            tickets.append(
+                {
+                    "id": cuid(start, rng.getrandbits(64)),
+                    "code": ticket_code_of(index),
+                    "sessionId": session_id,
+                    "issuedAt": start,
+                    "status": ticket_status,
+                    "createdAt": start,
+                    "updatedAt": session["updatedAt"],
+                }
+            )
             sessions.append(session)
         picks = rng.sample(range(len(sessions)), min(SAMPLES_PER_CHUNK, len(sessions)))
         return sessions, tickets, payments, [(sessions[i]["id"], tickets[i]["code"]) for i in picks]
@@ -389,16 +450,17 @@ async def build(path: Path, shape: Shape, *, log: Callable[[str], None] | None =
     path.parent.mkdir(parents=True, exist_ok=True)
     apply_migrations(path)
     started = time.perf_counter()
-    plan = Plan(shape, datetime.now(timezone.utc))
+    plan = Plan(shape, datetime.now(UTC))
     total = Written()
     db, cipher = await _connected(path)
     try:
         total.rows["garages"] = await GarageRepository(db).insert_many(plan.garages)  # type: ignore[arg-type]
         total.rows["rates"] = await RateRepository(db).insert_many(
-            [{"garageId": garage["id"], **DEFAULT_RATE.as_row()} for garage in plan.garages])  # type: ignore[typeddict-item]
+            [{"garageId": garage["id"], **DEFAULT_RATE.as_row()} for garage in plan.garages]  # type: ignore[typeddict-item]
+        )
         total.rows["spots"] = 0
         for first in range(0, len(plan.spots), CHUNK):
-            total.rows["spots"] += await SpotRepository(db).insert_many(plan.spots[first:first + CHUNK])  # type: ignore[arg-type]
+            total.rows["spots"] += await SpotRepository(db).insert_many(plan.spots[first : first + CHUNK])  # type: ignore[arg-type]
         for phase, count in (("vehicles", plan.vehicle_chunks), ("sessions", plan.session_chunks)):
             phase_started = time.perf_counter()
             total.add(await _write_chunks(db, plan, cipher, phase, range(count)))
@@ -414,12 +476,19 @@ async def build(path: Path, shape: Shape, *, log: Callable[[str], None] | None =
     cars = [v for v in range(plan.active, plan.vehicle_count) if VEHICLE_TYPES[v % len(VEHICLE_TYPES)] == "CAR"]
     idle = rng.sample(cars, min(len(cars), 2000))
     fixture = Fixture(
-        path=path, shape={**asdict(shape), "completed_before": None if shape.completed_before is None
-                          else shape.completed_before.isoformat()},
-        built_at=plan.now.isoformat(), history_start=plan.history_start.isoformat(),
-        build_seconds=time.perf_counter() - started, rows=total.rows,
-        garage_ids=[garage["id"] for garage in plan.garages], plates=random_plates,
-        session_ids=[session_id for session_id, _ in samples], ticket_codes=[code for _, code in samples],
+        path=path,
+        shape={
+            **asdict(shape),
+            "completed_before": None if shape.completed_before is None else shape.completed_before.isoformat(),
+        },
+        built_at=plan.now.isoformat(),
+        history_start=plan.history_start.isoformat(),
+        build_seconds=time.perf_counter() - started,
+        rows=total.rows,
+        garage_ids=[garage["id"] for garage in plan.garages],
+        plates=random_plates,
+        session_ids=[session_id for session_id, _ in samples],
+        ticket_codes=[code for _, code in samples],
         active_vehicle_ids=[plan.vehicle_id(v) for v in range(min(plan.active, 200))],
         idle_plates=[plate_of(v) for v in idle],
     )
@@ -455,8 +524,10 @@ async def cached(directory: Path, shape: Shape, *, log: Callable[[str], None] = 
         return fixture
     log(f"building {shape.sessions:,} sessions into {path} (cached for later runs) ...")
     fixture = await build(path, shape, log=log)
-    log(f"  built in {fixture.build_seconds:.1f} s: "
-        + ", ".join(f"{count:,} {kind}" for kind, count in fixture.rows.items()))
+    log(
+        f"  built in {fixture.build_seconds:.1f} s: "
+        + ", ".join(f"{count:,} {kind}" for kind, count in fixture.rows.items())
+    )
     return fixture
 
 
@@ -470,8 +541,10 @@ def main() -> None:
     parser.add_argument("path", type=Path)
     args = parser.parse_args()
     fixture = asyncio.run(build(args.path.resolve(), Shape(sessions=args.sessions), log=print))
-    print(f"{fixture.path}: built in {fixture.build_seconds:.1f} s: "
-          + ", ".join(f"{count:,} {kind}" for kind, count in fixture.rows.items()))
+    print(
+        f"{fixture.path}: built in {fixture.build_seconds:.1f} s: "
+        + ", ".join(f"{count:,} {kind}" for kind, count in fixture.rows.items())
+    )
 
 
 if __name__ == "__main__":

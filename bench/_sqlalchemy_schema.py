@@ -9,7 +9,7 @@ of SQLAlchemy's own SQLite DATETIME format ("2026-11-24 23:02:37.990000").
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Column, Integer, MetaData, String, Table
@@ -32,7 +32,7 @@ class IsoDateTime(TypeDecorator[datetime]):
 
 def iso_ms(moment: datetime) -> str:
     """The text the Prisma engine stores for a DateTime."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 metadata = MetaData()
@@ -43,7 +43,8 @@ def _timestamps() -> list[Column[Any]]:
 
 
 garage = Table(
-    "Garage", metadata,
+    "Garage",
+    metadata,
     Column("id", String, primary_key=True),
     Column("name", String, nullable=False),
     Column("address", String, nullable=False),
@@ -55,7 +56,8 @@ garage = Table(
 )
 
 rate = Table(
-    "Rate", metadata,
+    "Rate",
+    metadata,
     Column("garageId", String, primary_key=True),
     Column("hourlyRateCents", Integer, nullable=False),
     Column("incrementMinutes", Integer, nullable=False),
@@ -66,7 +68,8 @@ rate = Table(
 )
 
 spot = Table(
-    "Spot", metadata,
+    "Spot",
+    metadata,
     Column("id", String, primary_key=True),
     Column("garageId", String, nullable=False),
     Column("level", Integer, nullable=False),
@@ -79,7 +82,8 @@ spot = Table(
 )
 
 vehicle = Table(
-    "Vehicle", metadata,
+    "Vehicle",
+    metadata,
     Column("id", String, primary_key=True),
     Column("licensePlate", String, nullable=False),
     Column("type", String, nullable=False),
@@ -91,7 +95,8 @@ vehicle = Table(
 )
 
 parking_session = Table(
-    "Session", metadata,
+    "Session",
+    metadata,
     Column("id", String, primary_key=True),
     Column("garageId", String, nullable=False),
     Column("spotId", String, nullable=False),
@@ -105,7 +110,8 @@ parking_session = Table(
 )
 
 ticket = Table(
-    "Ticket", metadata,
+    "Ticket",
+    metadata,
     Column("id", String, primary_key=True),
     Column("code", String, nullable=False),
     Column("sessionId", String, nullable=False),
@@ -115,7 +121,8 @@ ticket = Table(
 )
 
 payment = Table(
-    "Payment", metadata,
+    "Payment",
+    metadata,
     Column("id", String, primary_key=True),
     Column("sessionId", String, nullable=False),
     Column("garageId", String, nullable=False),
@@ -129,7 +136,8 @@ payment = Table(
 )
 
 audit_log = Table(
-    "AuditLog", metadata,
+    "AuditLog",
+    metadata,
     Column("id", String, primary_key=True),
     Column("actor", String, nullable=False),
     Column("action", String, nullable=False),

@@ -41,7 +41,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,7 @@ from garage.repositories.spots import NewSpot, SpotRepository  # noqa: E402
 from garage.services.container import Services  # noqa: E402
 from garage.services.spot_numbers import spot_sort_key  # noqa: E402
 from garage.services.spots import SpotDraft  # noqa: E402
+from garage.vocabulary import SpotType  # noqa: E402
 from tests.api.conftest import ADMIN_KEY, LiveServer, start_server  # noqa: E402
 from tests.database import apply_migrations, copy_database  # noqa: E402
 
@@ -111,8 +112,9 @@ def sqlite3_connection(path: Path) -> sqlite3.Connection:
     return connection
 
 
-
-def rows_of(path: Path, table: str, where: str = "", params: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
+def rows_of(
+    path: Path, table: str, where: str = "", params: Sequence[Any] = ()
+) -> tuple[list[str], list[tuple[Any, ...]]]:
     connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         cursor = connection.execute(f'SELECT * FROM "{table}" {where}', params)
@@ -122,8 +124,10 @@ def rows_of(path: Path, table: str, where: str = "", params: Sequence[Any] = ())
 
 
 def insert_sql(table: str, columns: Sequence[str]) -> str:
-    return (f'INSERT INTO "{table}" ({", ".join(f"{chr(34)}{c}{chr(34)}" for c in columns)}) '
-            f'VALUES ({", ".join("?" for _ in columns)})')
+    return (
+        f'INSERT INTO "{table}" ({", ".join(f"{chr(34)}{c}{chr(34)}" for c in columns)}) '
+        f"VALUES ({', '.join('?' for _ in columns)})"
+    )
 
 
 def timed_executemany(path: Path, batches: Sequence[tuple[str, Sequence[str], list[tuple[Any, ...]]]]) -> float:
@@ -142,11 +146,14 @@ def timed_executemany(path: Path, batches: Sequence[tuple[str, Sequence[str], li
 
 # ---- spots ---------------------------------------------------------------------------------
 
+
 def spot_drafts(count: int) -> list[SpotDraft]:
     """`count` spots over 4 levels, numbers 1.. per level, every type."""
     per_level = -(-count // 4)
-    return [SpotDraft(level=i // per_level, number=str(i % per_level + 1), type=SPOT_TYPES[i % len(SPOT_TYPES)])
-            for i in range(count)]
+    return [
+        SpotDraft(level=i // per_level, number=str(i % per_level + 1), type=SpotType(SPOT_TYPES[i % len(SPOT_TYPES)]))
+        for i in range(count)
+    ]
 
 
 async def bench_spots(work: Path, size: int, runs: int) -> list[Result]:
@@ -163,15 +170,22 @@ async def bench_spots(work: Path, size: int, runs: int) -> list[Result]:
     service_garages: list[str] = []
 
     async def garage(run: str) -> str:
-        created = await services.garages.create(name=f"bench {run}", address="1 Bench Street", timezone="UTC",
-                                                currency="EUR", capacity=size + 10, actor=ACTOR)
+        created = await services.garages.create(
+            name=f"bench {run}",
+            address="1 Bench Street",
+            timezone="UTC",
+            currency="EUR",
+            capacity=size + 10,
+            actor=ACTOR,
+        )
         return created.id
 
     try:
         warm_up = spot_drafts(WARM_UP_SPOTS)
         await SpotRepository(db).create_many(
             await garage("warm-up repository"),
-            [NewSpot(level=d.level, number=d.number, sort_key=spot_sort_key(d.number), type=d.type) for d in warm_up])
+            [NewSpot(level=d.level, number=d.number, sort_key=spot_sort_key(d.number), type=d.type) for d in warm_up],
+        )
         await services.spots.create(await garage("warm-up service"), warm_up, actor=ACTOR)
         for run in range(runs):
             garage_id = await garage(f"repository {run}")
@@ -194,20 +208,27 @@ async def bench_spots(work: Path, size: int, runs: int) -> list[Result]:
     garage_id = service_garages[0]
     spot_columns, spot_rows = rows_of(database, "Spot", 'WHERE "garageId" = ?', (garage_id,))
     audit_columns, audit_rows = rows_of(
-        database, "AuditLog", "WHERE \"entity\" = 'Spot' AND \"entityId\" IN (SELECT id FROM \"Spot\" WHERE \"garageId\" = ?)",
-        (garage_id,))
+        database,
+        "AuditLog",
+        'WHERE "entity" = \'Spot\' AND "entityId" IN (SELECT id FROM "Spot" WHERE "garageId" = ?)',
+        (garage_id,),
+    )
     assert len(spot_rows) == size and len(audit_rows) == size, (len(spot_rows), len(audit_rows))
     baseline_samples: dict[str, list[float]] = {"sqlite3 spots": [], "sqlite3 spots+audit": []}
-    for run in range(runs):
-        for name, batches in (("sqlite3 spots", [("Spot", spot_columns, spot_rows)]),
-                              ("sqlite3 spots+audit", [("Spot", spot_columns, spot_rows),
-                                                       ("AuditLog", audit_columns, audit_rows)])):
+    for _run in range(runs):
+        for name, batches in (
+            ("sqlite3 spots", [("Spot", spot_columns, spot_rows)]),
+            ("sqlite3 spots+audit", [("Spot", spot_columns, spot_rows), ("AuditLog", audit_columns, audit_rows)]),
+        ):
             copy = copy_database(database, work / "spots-baseline.db")
             connection = sqlite3_connection(copy)
             try:
                 connection.execute("BEGIN")
-                connection.execute("DELETE FROM \"AuditLog\" WHERE \"entity\" = 'Spot' AND \"entityId\" IN "
-                                   "(SELECT id FROM \"Spot\" WHERE \"garageId\" = ?)", (garage_id,))
+                connection.execute(
+                    'DELETE FROM "AuditLog" WHERE "entity" = \'Spot\' AND "entityId" IN '
+                    '(SELECT id FROM "Spot" WHERE "garageId" = ?)',
+                    (garage_id,),
+                )
                 connection.execute('DELETE FROM "Spot" WHERE "garageId" = ?', (garage_id,))
                 connection.execute("COMMIT")
             finally:
@@ -226,29 +247,47 @@ async def bench_spots(work: Path, size: int, runs: int) -> list[Result]:
 def bench_spots_http(work: Path, drafts: Sequence[SpotDraft], runs: int) -> list[float]:
     server_dir = work / "server"
     server_dir.mkdir()
-    server: LiveServer = start_server(server_dir, env={
-        "GARAGE_REPLICATION": "false", "GARAGE_BACKUP_INTERVAL_HOURS": "0", "GARAGE_INTEGRITY_CHECK_INTERVAL_HOURS": "0",
-    })
+    server: LiveServer = start_server(
+        server_dir,
+        env={
+            "GARAGE_REPLICATION": "false",
+            "GARAGE_BACKUP_INTERVAL_HOURS": "0",
+            "GARAGE_INTEGRITY_CHECK_INTERVAL_HOURS": "0",
+        },
+    )
     body = json.dumps({"spots": [{"level": d.level, "number": d.number, "type": d.type} for d in drafts]}).encode()
-    warm_up = json.dumps({"spots": [{"level": d.level, "number": d.number, "type": d.type}
-                                    for d in spot_drafts(WARM_UP_SPOTS)]}).encode()
+    warm_up = json.dumps(
+        {"spots": [{"level": d.level, "number": d.number, "type": d.type} for d in spot_drafts(WARM_UP_SPOTS)]}
+    ).encode()
     samples: list[float] = []
     try:
         client = server.client(ADMIN_KEY)
 
         def garage(name: str) -> str:
-            response = client.post(f"{API}/garages", json={"name": name, "address": "1 Bench Street", "timezone": "UTC",
-                                                           "currency": "EUR", "capacity": len(drafts) + 10})
+            response = client.post(
+                f"{API}/garages",
+                json={
+                    "name": name,
+                    "address": "1 Bench Street",
+                    "timezone": "UTC",
+                    "currency": "EUR",
+                    "capacity": len(drafts) + 10,
+                },
+            )
             response.raise_for_status()
             return str(response.json()["id"])
 
-        client.post(f"{API}/garages/{garage('bench http warm-up')}/spots", content=warm_up,
-                    headers={"content-type": "application/json"}).raise_for_status()
+        client.post(
+            f"{API}/garages/{garage('bench http warm-up')}/spots",
+            content=warm_up,
+            headers={"content-type": "application/json"},
+        ).raise_for_status()
         for run in range(runs):
             garage_id = garage(f"bench http {run}")
             started = time.perf_counter()
-            response = client.post(f"{API}/garages/{garage_id}/spots", content=body,
-                                   headers={"content-type": "application/json"})
+            response = client.post(
+                f"{API}/garages/{garage_id}/spots", content=body, headers={"content-type": "application/json"}
+            )
             samples.append(time.perf_counter() - started)
             if response.status_code != 201:
                 raise RuntimeError(f"bulk spot create answered {response.status_code}: {response.text[:500]}")
@@ -259,13 +298,14 @@ def bench_spots_http(work: Path, drafts: Sequence[SpotDraft], runs: int) -> list
 
 # ---- legacy import ---------------------------------------------------------------------------
 
+
 def bench_import(work: Path, size: int, runs: int) -> list[Result]:
     snapshot, records = write_snapshot(size, work)
     first: list[float] = []
     second: list[float] = []
     peaks: list[int] = []
     imported = work / f"import-{size}.db"
-    for run in range(runs):
+    for _run in range(runs):
         for stale in work.glob(f"import-{size}.db*"):
             stale.unlink()
         apply_migrations(imported)
@@ -273,13 +313,15 @@ def bench_import(work: Path, size: int, runs: int) -> list[Result]:
             measured = measured_import(snapshot, imported)
             samples.append(measured.seconds)
             peaks.append(measured.peak_rss_bytes)
-    log(f"legacy import {size}: peak RSS of the garage process {max(peaks) / MIB:.0f} MiB "
-        f"({max(peaks) / snapshot.stat().st_size:.1f}x the {snapshot.stat().st_size / MIB:.1f} MiB snapshot)")
+    log(
+        f"legacy import {size}: peak RSS of the garage process {max(peaks) / MIB:.0f} MiB "
+        f"({max(peaks) / snapshot.stat().st_size:.1f}x the {snapshot.stat().st_size / MIB:.1f} MiB snapshot)"
+    )
     # baseline: every row the import wrote, inserted with executemany into a fresh migrated file
     batches = [(table, *rows_of(imported, table)) for table in TABLES]
     written = sum(len(rows) for _, _, rows in batches)
     baseline: list[float] = []
-    for run in range(runs):
+    for _run in range(runs):
         target = work / f"import-baseline-{size}.db"
         for stale in work.glob(f"import-baseline-{size}.db*"):
             stale.unlink()
@@ -296,22 +338,29 @@ def bench_import(work: Path, size: int, runs: int) -> list[Result]:
 
 # ---- archive ---------------------------------------------------------------------------------
 
+
 def archive_baseline(live: Path, archive: Path, before: str) -> float:
     """sqlite3 moving what `garage archive --before` moves, in one transaction."""
     connection = sqlite3_connection(live)
     try:
         connection.execute("ATTACH DATABASE ? AS archive", (str(archive),))
-        chosen = "SELECT id FROM main.\"Session\" WHERE status = 'COMPLETED' AND \"endTime\" < ?"
+        chosen = 'SELECT id FROM main."Session" WHERE status = \'COMPLETED\' AND "endTime" < ?'
         started = time.perf_counter()
         connection.execute("BEGIN IMMEDIATE")
-        connection.execute(f'CREATE TEMP TABLE moving AS {chosen}', (before,))
+        connection.execute(f"CREATE TEMP TABLE moving AS {chosen}", (before,))
         for table, key in (("Garage", "garageId"), ("Spot", "spotId"), ("Vehicle", "vehicleId")):
-            connection.execute(f'INSERT INTO archive."{table}" SELECT * FROM main."{table}" WHERE id IN '
-                               f'(SELECT "{key}" FROM main."Session" WHERE id IN (SELECT id FROM moving))')
-        connection.execute('INSERT INTO archive."Session" SELECT * FROM main."Session" WHERE id IN (SELECT id FROM moving)')
+            connection.execute(
+                f'INSERT INTO archive."{table}" SELECT * FROM main."{table}" WHERE id IN '
+                f'(SELECT "{key}" FROM main."Session" WHERE id IN (SELECT id FROM moving))'
+            )
+        connection.execute(
+            'INSERT INTO archive."Session" SELECT * FROM main."Session" WHERE id IN (SELECT id FROM moving)'
+        )
         for table in ("Ticket", "Payment"):
-            connection.execute(f'INSERT INTO archive."{table}" SELECT * FROM main."{table}" '
-                               f'WHERE "sessionId" IN (SELECT id FROM moving)')
+            connection.execute(
+                f'INSERT INTO archive."{table}" SELECT * FROM main."{table}" '
+                f'WHERE "sessionId" IN (SELECT id FROM moving)'
+            )
         for table in ("Payment", "Ticket"):
             connection.execute(f'DELETE FROM main."{table}" WHERE "sessionId" IN (SELECT id FROM moving)')
         connection.execute('DELETE FROM main."Session" WHERE id IN (SELECT id FROM moving)')
@@ -322,16 +371,21 @@ def archive_baseline(live: Path, archive: Path, before: str) -> float:
 
 
 def bench_archive(work: Path, size: int, runs: int, cache_dir: Path) -> list[Result]:
-    cutoff = datetime.fromisoformat(ARCHIVE_CUTOFF).replace(tzinfo=timezone.utc)
+    cutoff = datetime.fromisoformat(ARCHIVE_CUTOFF).replace(tzinfo=UTC)
     fixture = asyncio.run(fixtures.cached(cache_dir, fixtures.Shape(sessions=size, completed_before=cutoff), log=log))
     samples: list[float] = []
     baseline: list[float] = []
-    for run in range(runs):
+    for _run in range(runs):
         live, archive = work / "archive-live.db", work / "archive-archive.db"
         for stale in [*work.glob("archive-live.db*"), *work.glob("archive-archive.db*")]:
             stale.unlink()
         fixtures.copy(fixture, live)
-        env = {**os.environ, "GARAGE_ENV": "test", "DATABASE_URL": f"file:{live}", "GARAGE_ARCHIVE_URL": f"file:{archive}"}
+        env = {
+            **os.environ,
+            "GARAGE_ENV": "test",
+            "DATABASE_URL": f"file:{live}",
+            "GARAGE_ARCHIVE_URL": f"file:{archive}",
+        }
         started = time.perf_counter()
         result = subprocess_run([sys.executable, "-m", "garage", "archive", "--before", ARCHIVE_CUTOFF], env)
         samples.append(time.perf_counter() - started)
@@ -366,6 +420,7 @@ def subprocess_run(command: list[str], env: dict[str, str]) -> str:
 
 # ---- output ----------------------------------------------------------------------------------
 
+
 def target_of(result: Result, quick: bool) -> float | None:
     """The target in seconds, for the benchmarked paths at the full sizes only."""
     return None if quick or result.baseline is None else TARGETS.get((result.operation, result.size))
@@ -377,32 +432,47 @@ def verdict(result: Result, quick: bool) -> str:
 
 
 def ratio(result: Result, results: list[Result]) -> float | None:
-    base = next((r for r in results if (r.operation, r.size, r.path) == (result.operation, result.size, result.baseline)), None)
+    base = next(
+        (r for r in results if (r.operation, r.size, r.path) == (result.operation, result.size, result.baseline)), None
+    )
     return None if base is None else result.median / base.median
 
 
 def table(results: list[Result], quick: bool) -> str:
-    header = (f"{'operation':<15}{'path':<32}{'size':>8}{'runs':>5}{'median s':>10}{'p95 s':>9}{'p99 s':>9}"
-              f"{'rows/s':>10}{'x base':>8}{'target':>9}  {'met':<6}")
+    header = (
+        f"{'operation':<15}{'path':<32}{'size':>8}{'runs':>5}{'median s':>10}{'p95 s':>9}{'p99 s':>9}"
+        f"{'rows/s':>10}{'x base':>8}{'target':>9}  {'met':<6}"
+    )
     lines = [header, "-" * len(header)]
     for r in results:
         times, target = ratio(r, results), target_of(r, quick)
-        lines.append(f"{r.operation:<15}{r.path:<32}{r.size:>8,}{len(r.samples):>5}{r.median:>10.3f}"
-                     f"{r.percentile(0.95):>9.3f}{r.percentile(0.99):>9.3f}{r.rows / r.median:>10,.0f}"
-                     f"{'-' if times is None else format(times, '.1f') + 'x':>8}"
-                     f"{'-' if target is None else '<= ' + format(target, 'g') + ' s':>9}  {verdict(r, quick):<6}")
+        lines.append(
+            f"{r.operation:<15}{r.path:<32}{r.size:>8,}{len(r.samples):>5}{r.median:>10.3f}"
+            f"{r.percentile(0.95):>9.3f}{r.percentile(0.99):>9.3f}{r.rows / r.median:>10,.0f}"
+            f"{'-' if times is None else format(times, '.1f') + 'x':>8}"
+            f"{'-' if target is None else '<= ' + format(target, 'g') + ' s':>9}  {verdict(r, quick):<6}"
+        )
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true",
-                        help=f"small sizes ({QUICK.spots} spots, imports of {QUICK.imports}, archive of {QUICK.archive}), 1 run")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"small sizes ({QUICK.spots} spots, imports of {QUICK.imports}, archive of {QUICK.archive}), 1 run",
+    )
     parser.add_argument("--runs", type=int, default=None, help="runs per operation and path (default 3; --quick 1)")
-    parser.add_argument("--only", nargs="+", choices=["spots", "import", "archive"], default=["spots", "import", "archive"])
+    parser.add_argument(
+        "--only", nargs="+", choices=["spots", "import", "archive"], default=["spots", "import", "archive"]
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
-    parser.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "garage-bench-cache",
-                        help="where the archive benchmark's session files are built once and kept")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "garage-bench-cache",
+        help="where the archive benchmark's session files are built once and kept",
+    )
     args = parser.parse_args()
     runs = args.runs or (1 if args.quick else 3)
     sizes = QUICK if args.quick else FULL
@@ -421,15 +491,31 @@ def main() -> None:
         if "archive" in args.only:
             log(f"archive {sizes.archive} x {runs} ...")
             results += bench_archive(work, sizes.archive, runs, args.cache_dir)
-    print(f"bulk benchmark{' (--quick: small sizes, targets not applied)' if args.quick else ''}: "
-          f"{runs} run(s) each, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}, "
-          f"{time.perf_counter() - started:.0f} s")
+    print(
+        f"bulk benchmark{' (--quick: small sizes, targets not applied)' if args.quick else ''}: "
+        f"{runs} run(s) each, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}, "
+        f"{time.perf_counter() - started:.0f} s"
+    )
     print(table(results, args.quick))
     if args.json is not None:
-        args.json.write_text(json.dumps([
-            {**asdict(r), "median": r.median, "p95": r.percentile(0.95), "p99": r.percentile(0.99),
-             "rows_per_s": r.rows / r.median, "x_baseline": ratio(r, results), "target_s": target_of(r, args.quick),
-             "verdict": verdict(r, args.quick)} for r in results], indent=1))
+        args.json.write_text(
+            json.dumps(
+                [
+                    {
+                        **asdict(r),
+                        "median": r.median,
+                        "p95": r.percentile(0.95),
+                        "p99": r.percentile(0.99),
+                        "rows_per_s": r.rows / r.median,
+                        "x_baseline": ratio(r, results),
+                        "target_s": target_of(r, args.quick),
+                        "verdict": verdict(r, args.quick),
+                    }
+                    for r in results
+                ],
+                indent=1,
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.ops.crash_support import run_crash_cycles  # noqa: E402
+from tests.ops.crash_support import run_crash_cycles
 
 
 def main() -> None:
@@ -28,8 +28,10 @@ def main() -> None:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="garage-crash-") as tmp:
         ledger = run_crash_cycles(Path(tmp), args.cycles, clients=args.clients, seed=args.seed, report=print)
-    print(f"OK: {args.cycles} SIGKILL cycles, {len(ledger.checked_in)} check-ins and {len(ledger.checked_out)} "
-          f"check-outs acknowledged, all stored; invariants hold ({time.monotonic() - started:.0f} s)")
+    print(
+        f"OK: {args.cycles} SIGKILL cycles, {len(ledger.checked_in)} check-ins and {len(ledger.checked_out)} "
+        f"check-outs acknowledged, all stored; invariants hold ({time.monotonic() - started:.0f} s)"
+    )
 
 
 if __name__ == "__main__":

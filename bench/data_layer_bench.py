@@ -54,7 +54,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -64,23 +64,28 @@ sys.path.insert(0, str(REPO))
 from prisma import Prisma  # noqa: E402
 
 from bench._data_layer_baselines import (  # noqa: E402
-    ACTOR, PAGE_LIMIT, SqlAlchemyLayer, Sqlite3Layer, new_id, now_ms,
+    ACTOR,
+    PAGE_LIMIT,
+    SqlAlchemyLayer,
+    Sqlite3Layer,
+    new_id,
+    now_ms,
 )
-from garage.config import Settings  # noqa: E402
+from garage.config import Settings, load_settings  # noqa: E402
 from garage.config.development_secrets import copy_development_secrets  # noqa: E402
 from garage.db import create_prisma, transaction  # noqa: E402
 from garage.repositories.payments import PaymentRepository  # noqa: E402
-from garage.vocabulary import RateTerms as RateValues  # noqa: E402
 from garage.repositories.sessions import SessionRepository  # noqa: E402
 from garage.repositories.spots import NewSpot, SpotRepository  # noqa: E402
 from garage.repositories.tickets import TicketRepository  # noqa: E402
 from garage.repositories.vehicles import VehicleRepository  # noqa: E402
 from garage.services import pricing  # noqa: E402
 from garage.services.container import Services  # noqa: E402
-from garage.vocabulary import SPOT_PREFERENCE  # noqa: E402
 from garage.services.spot_numbers import spot_sort_key  # noqa: E402
 from garage.services.spots import MAX_BULK, SpotDraft  # noqa: E402
 from garage.services.tickets import new_ticket_code  # noqa: E402
+from garage.vocabulary import SPOT_PREFERENCE, PaymentMethod, SpotType, VehicleType  # noqa: E402
+from garage.vocabulary import RateTerms as RateValues  # noqa: E402
 from tests.database import apply_migrations  # noqa: E402
 
 IMPLEMENTATIONS = ("garage", "sqlalchemy", "sqlite3")
@@ -93,8 +98,9 @@ SPOT_PATTERN = ("MOTORCYCLE",) + ("COMPACT",) * 5 + ("STANDARD",) * 9 + ("LARGE"
 VEHICLE_MIX = ("CAR",) * 12 + ("EV",) * 3 + ("MOTORCYCLE",) * 2 + ("VAN",) * 2 + ("TRUCK",)
 NEW_VEHICLE_TYPES = ("CAR", "CAR", "EV", "MOTORCYCLE")
 METHODS = ("CARD", "CASH", "MOBILE", "VALIDATION")
-OWN_RATE = RateValues(hourly_rate_cents=400, increment_minutes=30, grace_minutes=15, daily_max_cents=1800,
-                      lost_ticket_fee_cents=6000)
+OWN_RATE = RateValues(
+    hourly_rate_cents=400, increment_minutes=30, grace_minutes=15, daily_max_cents=1800, lost_ticket_fee_cents=6000
+)
 INSERT_CHUNK = 2000
 
 
@@ -137,8 +143,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--vehicles", type=int, help="vehicles in the data (default 2000, quick 150)")
     parser.add_argument("--spots", type=int, help="spots per garage, 2 garages (default 1500, quick 200)")
     parser.add_argument("--batch", type=int, help="check-ins per round before checking them out (default 50, quick 12)")
-    parser.add_argument("--synchronous", default=os.environ.get("ENGINE_SQLITE_SYNCHRONOUS", "FULL"),
-                        choices=["OFF", "NORMAL", "FULL", "EXTRA"], help="PRAGMA synchronous for the engine and baselines")
+    parser.add_argument(
+        "--synchronous",
+        default=os.environ.get("ENGINE_SQLITE_SYNCHRONOUS", "FULL"),
+        choices=["OFF", "NORMAL", "FULL", "EXTRA"],
+        help="PRAGMA synchronous for the engine and baselines",
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--seed", type=int, default=20261124, help="random seed of the data and inputs")
     args = parser.parse_args(argv)
@@ -148,7 +158,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def garage_settings(path: Path) -> Settings:
-    return Settings(**{"DATABASE_URL": f"file:{path}", "GARAGE_ENV": "test"})  # type: ignore[arg-type]
+    return load_settings(DATABASE_URL=f"file:{path}", GARAGE_ENV="test")
 
 
 async def connect_garage(path: Path) -> tuple[Prisma, Services]:
@@ -179,8 +189,14 @@ async def populate(path: Path, sizes: Sizes, rng: random.Random) -> Dataset:
         await create_history(db, sizes, data, rng)
         for index in range(sizes.parked):
             plate = data.plates[index]
-            await services.parking.check_in(data.garage_ids[index % len(data.garage_ids)], license_plate=plate,
-                                            vehicle_type=data.vehicle_types[plate], spot_id=None, at=None, actor=ACTOR)
+            await services.parking.check_in(
+                data.garage_ids[index % len(data.garage_ids)],
+                license_plate=plate,
+                vehicle_type=VehicleType(data.vehicle_types[plate]),
+                spot_id=None,
+                at=None,
+                actor=ACTOR,
+            )
             data.parked.append(plate)
     finally:
         await db.disconnect()
@@ -191,26 +207,42 @@ async def populate(path: Path, sizes: Sizes, rng: random.Random) -> Dataset:
 async def create_garages(services: Services, sizes: Sizes, data: Dataset) -> None:
     for index in range(sizes.garages):
         created = await services.garages.create(
-            name=f"Bench garage {index}", address=f"{index} Bench Street", timezone="UTC", currency="USD",
-            capacity=sizes.spots_per_garage, actor=ACTOR,
+            name=f"Bench garage {index}",
+            address=f"{index} Bench Street",
+            timezone="UTC",
+            currency="USD",
+            capacity=sizes.spots_per_garage,
+            actor=ACTOR,
         )
         if index % 2:
             await services.garages.put_rate(created.id, OWN_RATE, actor=ACTOR)
         drafts = spot_drafts(sizes.spots_per_garage)
         spots = []
         for start in range(0, len(drafts), MAX_BULK):
-            spots += await services.spots.create(created.id, drafts[start:start + MAX_BULK], actor=ACTOR)
+            spots += await services.spots.create(created.id, drafts[start : start + MAX_BULK], actor=ACTOR)
         data.garage_ids.append(created.id)
         data.spot_ids[created.id] = [spot.id for spot in spots]
-    bulk = await services.garages.create(name="Bench bulk garage", address="0 Bench Street", timezone="UTC",
-                                         currency="USD", capacity=100_000, actor=ACTOR)
+    bulk = await services.garages.create(
+        name="Bench bulk garage",
+        address="0 Bench Street",
+        timezone="UTC",
+        currency="USD",
+        capacity=100_000,
+        actor=ACTOR,
+    )
     data.bulk_garage_id = bulk.id
 
 
 def spot_drafts(count: int) -> list[SpotDraft]:
     per_level = math.ceil(count / LEVELS)
-    return [SpotDraft(level=1 + index // per_level, number=str(index % per_level + 1),
-                      type=SPOT_PATTERN[index % per_level % len(SPOT_PATTERN)]) for index in range(count)]
+    return [
+        SpotDraft(
+            level=1 + index // per_level,
+            number=str(index % per_level + 1),
+            type=SpotType(SPOT_PATTERN[index % per_level % len(SPOT_PATTERN)]),
+        )
+        for index in range(count)
+    ]
 
 
 async def create_history(db: Prisma, sizes: Sizes, data: Dataset, rng: random.Random) -> None:
@@ -233,17 +265,26 @@ async def create_history(db: Prisma, sizes: Sizes, data: Dataset, rng: random.Ra
 
 async def insert_chunks(rows: list[dict[str, Any]], into: Callable[[Sequence[Any]], Awaitable[int]]) -> None:
     for start in range(0, len(rows), INSERT_CHUNK):
-        await into(rows[start:start + INSERT_CHUNK])
+        await into(rows[start : start + INSERT_CHUNK])
 
 
 def vehicle_row(index: int, rng: random.Random, now: datetime) -> dict[str, Any]:
     created = now - timedelta(days=400)
-    return {"id": new_id(), "licensePlate": f"PV{index:06d}", "type": rng.choice(VEHICLE_MIX),
-            "createdAt": created, "updatedAt": created}
+    return {
+        "id": new_id(),
+        "licensePlate": f"PV{index:06d}",
+        "type": rng.choice(VEHICLE_MIX),
+        "createdAt": created,
+        "updatedAt": created,
+    }
 
 
 def history_rows(
-    vehicles: list[dict[str, Any]], count: int, data: Dataset, rng: random.Random, now: datetime,
+    vehicles: list[dict[str, Any]],
+    count: int,
+    data: Dataset,
+    rng: random.Random,
+    now: datetime,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """`count` completed sessions spread over the vehicles: each vehicle's visits go back in time
     from a few hours ago, never overlapping, on random spots of random garages."""
@@ -261,22 +302,55 @@ def history_rows(
         lost = rng.random() < 0.02
         fee = pricing.fee_between(start, end, terms[garage_id], lost_ticket=lost)
         session_id = new_id()
-        sessions.append({"id": session_id, "garageId": garage_id, "spotId": rng.choice(data.spot_ids[garage_id]),
-                         "vehicleId": owner["id"], "licensePlate": owner["licensePlate"], "status": "COMPLETED",
-                         "startTime": start, "endTime": end, "feeCents": fee.fee_cents, "createdAt": start, "updatedAt": end})
-        tickets.append({"id": new_id(), "code": unique_code(codes), "sessionId": session_id, "issuedAt": start,
-                        "status": "LOST" if lost else "PAID", "createdAt": start, "updatedAt": end})
-        payments.append({"id": new_id(), "sessionId": session_id, "garageId": garage_id, "amountCents": fee.fee_cents,
-                         "currency": "USD", "method": METHODS[index % len(METHODS)], "status": "COMPLETED",
-                         "createdAt": end, "updatedAt": end})
+        sessions.append(
+            {
+                "id": session_id,
+                "garageId": garage_id,
+                "spotId": rng.choice(data.spot_ids[garage_id]),
+                "vehicleId": owner["id"],
+                "licensePlate": owner["licensePlate"],
+                "status": "COMPLETED",
+                "startTime": start,
+                "endTime": end,
+                "feeCents": fee.fee_cents,
+                "createdAt": start,
+                "updatedAt": end,
+            }
+        )
+        tickets.append(
+            {
+                "id": new_id(),
+                "code": unique_code(codes),
+                "sessionId": session_id,
+                "issuedAt": start,
+                "status": "LOST" if lost else "PAID",
+                "createdAt": start,
+                "updatedAt": end,
+            }
+        )
+        payments.append(
+            {
+                "id": new_id(),
+                "sessionId": session_id,
+                "garageId": garage_id,
+                "amountCents": fee.fee_cents,
+                "currency": "USD",
+                "method": METHODS[index % len(METHODS)],
+                "status": "COMPLETED",
+                "createdAt": end,
+                "updatedAt": end,
+            }
+        )
     return sessions, tickets, payments
 
 
-def rate_terms_of(garage_index: int) -> pricing.RateTerms:
+def rate_terms_of(garage_index: int) -> RateValues:
     values = OWN_RATE if garage_index % 2 else RateValues()
-    return pricing.RateTerms(
-        hourly_rate_cents=values.hourly_rate_cents, increment_minutes=values.increment_minutes,
-        grace_minutes=values.grace_minutes, daily_max_cents=values.daily_max_cents,
+    return RateValues(
+        hourly_rate_cents=values.hourly_rate_cents,
+        increment_minutes=values.increment_minutes,
+        grace_minutes=values.grace_minutes,
+        daily_max_cents=values.daily_max_cents,
         lost_ticket_fee_cents=values.lost_ticket_fee_cents,
     )
 
@@ -306,7 +380,7 @@ def copy_database(source: Path, target: Path) -> Path:
 # ---- the inputs, identical for every implementation -----------------------------------------------------------
 @dataclass(frozen=True)
 class Plan:
-    finds: list[tuple[str, tuple[str, ...]]]  # (garage id, spot types in preference order)
+    finds: list[tuple[str, tuple[SpotType, ...]]]  # (garage id, spot types in preference order)
     lookups: list[str]  # plates
     pages: list[str]  # garage ids
     check_in_garage: str
@@ -317,14 +391,20 @@ class Plan:
 
 def make_plan(data: Dataset, sizes: Sizes, rng: random.Random) -> Plan:
     calls = sizes.warmup + sizes.iterations
-    kinds = ("CAR", "EV", "MOTORCYCLE", "VAN")
+    kinds = (VehicleType.CAR, VehicleType.EV, VehicleType.MOTORCYCLE, VehicleType.VAN)
     finds = [(data.garage_ids[i % len(data.garage_ids)], SPOT_PREFERENCE[kinds[i % len(kinds)]]) for i in range(calls)]
     lookups = [rng.choice(data.plates) for _ in range(calls)]
     pages = [data.garage_ids[i % len(data.garage_ids)] for i in range(calls)]
     bulk_levels = range(-20, -20 + 1 + sizes.bulk_iterations)  # one warm-up create, then the timed ones
-    return Plan(finds=finds, lookups=lookups, pages=pages, check_in_garage=data.garage_ids[0],
-                arrivals=arrivals(data, sizes), bulk_garage=data.bulk_garage_id,
-                bulk=[bulk_spots(level) for level in bulk_levels])
+    return Plan(
+        finds=finds,
+        lookups=lookups,
+        pages=pages,
+        check_in_garage=data.garage_ids[0],
+        arrivals=arrivals(data, sizes),
+        bulk_garage=data.bulk_garage_id,
+        bulk=[bulk_spots(level) for level in bulk_levels],
+    )
 
 
 def arrivals(data: Dataset, sizes: Sizes) -> list[tuple[str, str]]:
@@ -333,7 +413,9 @@ def arrivals(data: Dataset, sizes: Sizes) -> list[tuple[str, str]]:
     parked = set(data.parked)
     returning = [plate for plate in data.plates if plate not in parked]
     if len(returning) < sizes.batch:
-        raise SystemExit(f"{len(returning)} unparked vehicles are too few for batches of {sizes.batch}: raise --vehicles")
+        raise SystemExit(
+            f"{len(returning)} unparked vehicles are too few for batches of {sizes.batch}: raise --vehicles"
+        )
     result = []
     for index in range(sizes.warmup + sizes.iterations):
         if index % 2 == 0:
@@ -345,8 +427,10 @@ def arrivals(data: Dataset, sizes: Sizes) -> list[tuple[str, str]]:
 
 
 def bulk_spots(level: int) -> list[NewSpot]:
-    return [NewSpot(level=level, number=str(n), sort_key=spot_sort_key(str(n)), type=SPOT_PATTERN[n % len(SPOT_PATTERN)])
-            for n in range(1, BULK_SPOTS + 1)]
+    return [
+        NewSpot(level=level, number=str(n), sort_key=spot_sort_key(str(n)), type=SPOT_PATTERN[n % len(SPOT_PATTERN)])
+        for n in range(1, BULK_SPOTS + 1)
+    ]
 
 
 # ---- the product ------------------------------------------------------------------------------------------------
@@ -389,13 +473,13 @@ class GarageLayer:
 
     async def check_in(self, garage_id: str, plate: str, vehicle_type: str) -> str:
         checked_in = await self._services.parking.check_in(
-            garage_id, license_plate=plate, vehicle_type=vehicle_type, spot_id=None, at=None, actor=ACTOR
+            garage_id, license_plate=plate, vehicle_type=VehicleType(vehicle_type), spot_id=None, at=None, actor=ACTOR
         )
         return checked_in.session.id
 
     async def check_out(self, session_id: str) -> Any:
         return await self._services.parking.check_out(
-            session_id, payment_method="CARD", reference=None, lost_ticket=False, at=None, actor=ACTOR
+            session_id, payment_method=PaymentMethod.CARD, reference=None, lost_ticket=False, at=None, actor=ACTOR
         )
 
     async def create_spots(self, garage_id: str, spots: Sequence[NewSpot]) -> Any:
@@ -458,7 +542,7 @@ async def time_parking(layer: DataLayer, plan: Plan, sizes: Sizes) -> tuple[list
     position = 0
     for start in range(0, len(plan.arrivals), sizes.batch):
         sessions = []
-        for plate, vehicle_type in plan.arrivals[start:start + sizes.batch]:
+        for plate, vehicle_type in plan.arrivals[start : start + sizes.batch]:
             started = time.perf_counter()
             sessions.append(await layer.check_in(plan.check_in_garage, plate, vehicle_type))
             record(check_ins, started, position, sizes.warmup)
@@ -508,7 +592,7 @@ def create_spots(layer: DataLayer, plan: Plan, index: int) -> Awaitable[Any]:
     return layer.create_spots(plan.bulk_garage, plan.bulk[index])
 
 
-# ---- results ------------------------------------------------------------------------------------------------------------
+# ---- results ---------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Summary:
     operation: str
@@ -532,35 +616,49 @@ def summarise(results: dict[str, dict[str, list[float]]]) -> list[Summary]:
         medians = {name: statistics.median(results[name][operation]) for name in IMPLEMENTATIONS}
         for name in IMPLEMENTATIONS:
             ordered = sorted(results[name][operation])
-            summaries.append(Summary(
-                operation=operation, implementation=name, samples=len(ordered), median_ms=medians[name],
-                p95_ms=percentile(ordered, 0.95), p99_ms=percentile(ordered, 0.99),
-                x_sqlalchemy=medians[name] / medians["sqlalchemy"], x_sqlite3=medians[name] / medians["sqlite3"],
-            ))
+            summaries.append(
+                Summary(
+                    operation=operation,
+                    implementation=name,
+                    samples=len(ordered),
+                    median_ms=medians[name],
+                    p95_ms=percentile(ordered, 0.95),
+                    p99_ms=percentile(ordered, 0.99),
+                    x_sqlalchemy=medians[name] / medians["sqlalchemy"],
+                    x_sqlite3=medians[name] / medians["sqlite3"],
+                )
+            )
     return summaries
 
 
 def verdict(row: Summary) -> str:
     met = "within" if row.x_sqlalchemy <= TARGET else "OVER"
-    return (f"verdict {row.operation}: garage {row.x_sqlalchemy:.2f}x sqlalchemy+aiosqlite -> "
-            f"{met} the {TARGET:g}x target")
+    return (
+        f"verdict {row.operation}: garage {row.x_sqlalchemy:.2f}x sqlalchemy+aiosqlite -> {met} the {TARGET:g}x target"
+    )
 
 
 def print_report(summaries: list[Summary], sizes: Sizes, synchronous: str) -> None:
     load = os.getloadavg()[0]
-    print(f"data-layer benchmark: {sizes.iterations} calls per operation after {sizes.warmup} warm-up "
-          f"({sizes.bulk_iterations} for create_spots_5000), check-in rounds of {sizes.batch}; data: "
-          f"{sizes.garages} garages x {sizes.spots_per_garage} spots, {sizes.vehicles} vehicles, "
-          f"{sizes.sessions} completed sessions, {sizes.parked} parked; synchronous={synchronous}, "
-          f"{os.cpu_count()} cores, load average {load:.2f}")
-    header = (f"{'operation':<19}{'implementation':<16}{'median ms':>11}{'p95 ms':>10}{'p99 ms':>10}"
-              f"{'x sqlalchemy':>14}{'x sqlite3':>11}")
+    print(
+        f"data-layer benchmark: {sizes.iterations} calls per operation after {sizes.warmup} warm-up "
+        f"({sizes.bulk_iterations} for create_spots_5000), check-in rounds of {sizes.batch}; data: "
+        f"{sizes.garages} garages x {sizes.spots_per_garage} spots, {sizes.vehicles} vehicles, "
+        f"{sizes.sessions} completed sessions, {sizes.parked} parked; synchronous={synchronous}, "
+        f"{os.cpu_count()} cores, load average {load:.2f}"
+    )
+    header = (
+        f"{'operation':<19}{'implementation':<16}{'median ms':>11}{'p95 ms':>10}{'p99 ms':>10}"
+        f"{'x sqlalchemy':>14}{'x sqlite3':>11}"
+    )
     print(header)
     print("-" * len(header))
     for row in summaries:
         label = row.operation if row.implementation == IMPLEMENTATIONS[0] else ""
-        print(f"{label:<19}{row.implementation:<16}{row.median_ms:>11.3f}{row.p95_ms:>10.3f}{row.p99_ms:>10.3f}"
-              f"{row.x_sqlalchemy:>14.2f}{row.x_sqlite3:>11.2f}")
+        print(
+            f"{label:<19}{row.implementation:<16}{row.median_ms:>11.3f}{row.p95_ms:>10.3f}{row.p99_ms:>10.3f}"
+            f"{row.x_sqlalchemy:>14.2f}{row.x_sqlite3:>11.2f}"
+        )
         if row.implementation == IMPLEMENTATIONS[-1]:
             garage_row = next(s for s in summaries if s.operation == row.operation and s.implementation == "garage")
             print(verdict(garage_row))
@@ -576,13 +674,15 @@ def write_json(path: Path, summaries: list[Summary], sizes: Sizes, synchronous: 
         "load_average": os.getloadavg()[0],
         "target_x_sqlalchemy": TARGET,
         "results": [asdict(s) for s in summaries],
-        "verdicts": [{"operation": s.operation, "x_sqlalchemy": s.x_sqlalchemy, "within_target": s.x_sqlalchemy <= TARGET}
-                     for s in garage_rows],
+        "verdicts": [
+            {"operation": s.operation, "x_sqlalchemy": s.x_sqlalchemy, "within_target": s.x_sqlalchemy <= TARGET}
+            for s in garage_rows
+        ],
     }
     path.write_text(json.dumps(document, indent=2) + "\n")
 
 
-# ---- main -----------------------------------------------------------------------------------------------------------------
+# ---- main ------------------------------------------------------------------------------------------------------------
 async def run(args: argparse.Namespace) -> list[Summary]:
     sizes = sizes_from(args)
     rng = random.Random(args.seed)

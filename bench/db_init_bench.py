@@ -31,8 +31,14 @@ def deploy(db: Path) -> float:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PRISMA_", "GARAGE_"))}
     env["DATABASE_URL"] = f"file:{db}"
     started = time.perf_counter()
-    result = subprocess.run([str(REPO / "tools" / "prisma"), "migrate", "deploy"], cwd=REPO, env=env,
-                            capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        [str(REPO / "tools" / "prisma"), "migrate", "deploy"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
     elapsed = time.perf_counter() - started
     if result.returncode != 0 or "successfully applied" not in result.stdout:
         sys.exit(f"prisma migrate deploy failed:\n{result.stdout}\n{result.stderr}")
@@ -71,11 +77,13 @@ def main() -> None:
     print(f"{'run':>4} {'migrate deploy':>15} {'engine connect':>15} {'first query':>12} {'total':>8}")
     for i, (d, c, q, t) in enumerate(rows, 1):
         print(f"{i:>4} {d:>15.3f} {c:>15.3f} {q:>12.4f} {t:>8.3f}")
-    med = [statistics.median(col) for col in zip(*rows)]
+    med = [statistics.median(col) for col in zip(*rows, strict=True)]
     print(f"{'med':>4} {med[0]:>15.3f} {med[1]:>15.3f} {med[2]:>12.4f} {med[3]:>8.3f}")
     verdict = "within" if med[3] < GOAL_S else "OVER"
-    print(f"median total {med[3]:.2f} s: {verdict} the {GOAL_S:.0f} s goal "
-          f"(migrate deploy {med[0] / med[3]:.0%}, engine start {med[1] / med[3]:.0%})")
+    print(
+        f"median total {med[3]:.2f} s: {verdict} the {GOAL_S:.0f} s goal "
+        f"(migrate deploy {med[0] / med[3]:.0%}, engine start {med[1] / med[3]:.0%})"
+    )
 
 
 if __name__ == "__main__":

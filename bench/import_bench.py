@@ -31,11 +31,11 @@ if str(REPO) not in sys.path:
 from bench.legacy_snapshot import build  # noqa: E402
 from tests.database import apply_migrations  # noqa: E402
 
-
 # Runs the garage command, then reports the process's peak RSS on stderr as it exits (SystemExit included).
 PEAK_REPORTING = (
     "import atexit, resource, runpy, sys\n"
-    "atexit.register(lambda: print(f'peak-rss-kib {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}', file=sys.stderr))\n"
+    "atexit.register(lambda: print("
+    "f'peak-rss-kib {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}', file=sys.stderr))\n"
     "runpy.run_module('garage', run_name='__main__', alter_sys=True)\n"
 )
 MIB = 1024 * 1024
@@ -55,7 +55,10 @@ class ImportTiming:
     second: ImportRun
 
     def peak_line(self, run: ImportRun) -> str:
-        return f"peak RSS {run.peak_rss_bytes / MIB:5.0f} MiB ({run.peak_rss_bytes / self.snapshot_bytes:4.1f}x the snapshot)"
+        return (
+            f"peak RSS {run.peak_rss_bytes / MIB:5.0f} MiB "
+            f"({run.peak_rss_bytes / self.snapshot_bytes:4.1f}x the snapshot)"
+        )
 
 
 def write_snapshot(size: int, directory: Path) -> tuple[Path, int]:
@@ -71,8 +74,13 @@ def measured_import(snapshot: Path, database: Path) -> ImportRun:
     and its peak RSS."""
     env = {**os.environ, "DATABASE_URL": f"file:{database}", "GARAGE_ENV": "test"}
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-c", PEAK_REPORTING, "import-memory-store", str(snapshot)], cwd=REPO,
-                            env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", PEAK_REPORTING, "import-memory-store", str(snapshot)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     elapsed = time.perf_counter() - started
     if result.returncode != 0:
         raise SystemExit(f"import failed:\n{result.stderr}")
@@ -84,8 +92,9 @@ def import_twice(snapshot: Path, records: int, database: Path) -> ImportTiming:
     """A fresh migrated `database`, the import, then the same import again (everything skipped)."""
     apply_migrations(database)
     first = measured_import(snapshot, database)
-    return ImportTiming(records=records, snapshot_bytes=snapshot.stat().st_size, first=first,
-                        second=measured_import(snapshot, database))
+    return ImportTiming(
+        records=records, snapshot_bytes=snapshot.stat().st_size, first=first, second=measured_import(snapshot, database)
+    )
 
 
 def main() -> None:
@@ -94,9 +103,11 @@ def main() -> None:
         for size in sizes:
             snapshot, records = write_snapshot(size, Path(work))
             timing = import_twice(snapshot, records, Path(work) / f"garage-{size}.db")
-            print(f"{size:>7} records, {timing.snapshot_bytes / MIB:.1f} MiB: import {timing.first.seconds:6.1f} s "
-                  f"({size / timing.first.seconds:,.0f} records/s), {timing.peak_line(timing.first)}; "
-                  f"second run (all skipped) {timing.second.seconds:5.1f} s, {timing.peak_line(timing.second)}")
+            print(
+                f"{size:>7} records, {timing.snapshot_bytes / MIB:.1f} MiB: import {timing.first.seconds:6.1f} s "
+                f"({size / timing.first.seconds:,.0f} records/s), {timing.peak_line(timing.first)}; "
+                f"second run (all skipped) {timing.second.seconds:5.1f} s, {timing.peak_line(timing.second)}"
+            )
 
 
 if __name__ == "__main__":

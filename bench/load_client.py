@@ -115,8 +115,9 @@ class Load:
             digits = PLATE_DIGITS[rest] + digits
         return str(self.spec["plate_prefix"]) + digits
 
-    async def call(self, kind: str, method: str, path: str, headers: dict[str, str],
-                   body: dict[str, Any] | None = None) -> tuple[bool, bool, Any]:
+    async def call(
+        self, kind: str, method: str, path: str, headers: dict[str, str], body: dict[str, Any] | None = None
+    ) -> tuple[bool, bool, Any]:
         """One request; returns (ok, measured, parsed JSON body or None)."""
         began = time.perf_counter()
         measured = began >= self.measure_from
@@ -124,7 +125,7 @@ class Load:
             async with self.http.request(method, path, json=body, headers=headers) as response:
                 payload = await response.read()
                 status = response.status
-        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+        except (TimeoutError, aiohttp.ClientError) as error:
             elapsed_ms = (time.perf_counter() - began) * 1000
             self._record(kind, measured, False, elapsed_ms, f"{type(error).__name__}: {error}")
             return False, measured, None
@@ -174,13 +175,18 @@ class Load:
         while self.running():
             began = time.perf_counter()
             ok, measured, body = await self.call(
-                "check-in", "POST", f"{API}/garages/{garage}/check-in", self.operator,
-                {"licensePlate": self.new_plate(), "vehicleType": "CAR"})
+                "check-in",
+                "POST",
+                f"{API}/garages/{garage}/check-in",
+                self.operator,
+                {"licensePlate": self.new_plate(), "vehicleType": "CAR"},
+            )
             if not ok:
                 continue
             session_id = body["session"]["id"]
-            ok, _, _ = await self.call("check-out", "POST", f"{API}/sessions/{session_id}/check-out", self.operator,
-                                       {"paymentMethod": "CARD"})
+            ok, _, _ = await self.call(
+                "check-out", "POST", f"{API}/sessions/{session_id}/check-out", self.operator, {"paymentMethod": "CARD"}
+            )
             if ok and measured:
                 self.cycles += 1
                 self._record("cycle (in+out)", True, True, (time.perf_counter() - began) * 1000, "")
@@ -192,8 +198,13 @@ class Load:
                 self.exhausted = True  # the spot pool is used up: stop here, not with GARAGE_FULL
                 return
             self.checkins_sent += 1
-            await self.call("check-in", "POST", f"{API}/garages/{garage}/check-in", self.operator,
-                            {"licensePlate": self.new_plate(), "vehicleType": "CAR"})
+            await self.call(
+                "check-in",
+                "POST",
+                f"{API}/garages/{garage}/check-in",
+                self.operator,
+                {"licensePlate": self.new_plate(), "vehicleType": "CAR"},
+            )
 
 
 async def run(spec: dict[str, Any]) -> dict[str, Any]:

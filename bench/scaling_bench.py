@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import math
 import os
 import re
@@ -40,7 +41,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -51,12 +52,13 @@ from prisma import Prisma  # noqa: E402
 from bench import _sessions_fixture as fixtures  # noqa: E402
 from garage.config import Settings, load_settings  # noqa: E402
 from garage.db import create_prisma  # noqa: E402
+from garage.logging_setup import ENGINE_LOGGER, JsonFormatter  # noqa: E402
 from garage.repositories.sessions import SessionRepository  # noqa: E402
 from garage.repositories.spots import SpotRepository  # noqa: E402
 from garage.repositories.vehicles import VehicleRepository  # noqa: E402
 from garage.services.container import Services  # noqa: E402
-from garage.vocabulary import SPOT_PREFERENCE  # noqa: E402
 from garage.services.reports import Bucket  # noqa: E402
+from garage.vocabulary import SPOT_PREFERENCE, PaymentMethod, SessionStatus, VehicleType  # noqa: E402
 
 FULL_SIZES = [10_000, 100_000, 1_000_000]
 QUICK_SIZES = [1_000, 5_000]
@@ -69,10 +71,10 @@ LARGE_TABLE_ROWS = 10_000
 # with sqlite3: CREATE INDEX, then EXPLAIN QUERY PLAN of the captured statement).
 HINTS = {
     "sessions: first page": "an index on Session(startTime, id) (schema: @@index([startTime, id])): the page "
-                            "becomes a walk of that index that stops at the LIMIT",
+    "becomes a walk of that index that stops at the LIMIT",
     "sessions: deep page (cursor)": "the same index, plus `startTime <= <the cursor row's startTime>` in "
-                                    "SessionRepository.list when a cursor is given: Prisma's cursor condition is an OR "
-                                    "SQLite cannot seek on, the extra bound turns the walk into a SEARCH (startTime<?)",
+    "SessionRepository.list when a cursor is given: Prisma's cursor condition is an OR "
+    "SQLite cannot seek on, the extra bound turns the walk into a SEARCH (startTime<?)",
 }
 
 
@@ -117,46 +119,95 @@ Operation = Callable[[Context, int], Awaitable[object]]
 
 
 async def check_in(c: Context, i: int) -> object:
-    done = await c.services.parking.check_in(c.garage(i), license_plate=next(c.plates), vehicle_type=None,
-                                             spot_id=None, at=None, actor=ACTOR)
+    done = await c.services.parking.check_in(
+        c.garage(i), license_plate=next(c.plates), vehicle_type=None, spot_id=None, at=None, actor=ACTOR
+    )
     c.checked_in.append(done.session.id)
     return done
 
 
 async def check_out(c: Context, i: int) -> object:
-    return await c.services.parking.check_out(c.checked_in.pop(), payment_method="CARD", reference=None,
-                                              lost_ticket=False, at=None, actor=ACTOR)
+    return await c.services.parking.check_out(
+        c.checked_in.pop(), payment_method=PaymentMethod.CARD, reference=None, lost_ticket=False, at=None, actor=ACTOR
+    )
 
 
 # name -> (operation, is a write). Reads first; check-in before check-out (it feeds it).
 OPERATIONS: dict[str, tuple[Operation, bool]] = {
     "find available spot (CAR)": (
-        lambda c, i: SpotRepository(c.db).first_available(c.garage(i), list(SPOT_PREFERENCE["CAR"])), False),
+        lambda c, i: SpotRepository(c.db).first_available(c.garage(i), list(SPOT_PREFERENCE[VehicleType.CAR])),
+        False,
+    ),
     "vehicle by plate": (lambda c, i: VehicleRepository(c.db).live_by_plate(c.pick(c.fixture.plates, i)), False),
     "active session for vehicle": (
-        lambda c, i: SessionRepository(c.db).active_for_vehicle(c.pick(c.fixture.active_vehicle_ids, i)), False),
+        lambda c, i: SessionRepository(c.db).active_for_vehicle(c.pick(c.fixture.active_vehicle_ids, i)),
+        False,
+    ),
     "session by id": (lambda c, i: c.services.parking.session(c.pick(c.fixture.session_ids, i)), False),
     "ticket by code": (lambda c, i: c.services.parking.ticket(c.pick(c.fixture.ticket_codes, i)), False),
-    "sessions: first page": (lambda c, i: c.services.parking.sessions(
-        garage_id=None, status=None, license_plate=None, since=None, until=None, limit=PAGE, cursor=None), False),
-    "sessions: deep page (cursor)": (lambda c, i: c.services.parking.sessions(
-        garage_id=None, status=None, license_plate=None, since=None, until=None, limit=PAGE, cursor=c.deep_cursor), False),
-    "sessions: garage + ACTIVE": (lambda c, i: c.services.parking.sessions(
-        garage_id=c.garage(i), status="ACTIVE", license_plate=None, since=None, until=None, limit=PAGE, cursor=None), False),
-    "sessions: garage + COMPLETED": (lambda c, i: c.services.parking.sessions(
-        garage_id=c.garage(i), status="COMPLETED", license_plate=None, since=None, until=None, limit=PAGE, cursor=None),
-        False),
-    "sessions: by plate": (lambda c, i: c.services.parking.sessions(
-        garage_id=None, status=None, license_plate=c.pick(c.fixture.plates, i), since=None, until=None, limit=PAGE,
-        cursor=None), False),
-    "payments: first page": (lambda c, i: c.services.payments.list(
-        garage_id=None, since=None, until=None, limit=PAGE, cursor=None), False),
-    "payments: garage first page": (lambda c, i: c.services.payments.list(
-        garage_id=c.garage(i), since=None, until=None, limit=PAGE, cursor=None), False),
+    "sessions: first page": (
+        lambda c, i: c.services.parking.sessions(
+            garage_id=None, status=None, license_plate=None, since=None, until=None, limit=PAGE, cursor=None
+        ),
+        False,
+    ),
+    "sessions: deep page (cursor)": (
+        lambda c, i: c.services.parking.sessions(
+            garage_id=None, status=None, license_plate=None, since=None, until=None, limit=PAGE, cursor=c.deep_cursor
+        ),
+        False,
+    ),
+    "sessions: garage + ACTIVE": (
+        lambda c, i: c.services.parking.sessions(
+            garage_id=c.garage(i),
+            status=SessionStatus.ACTIVE,
+            license_plate=None,
+            since=None,
+            until=None,
+            limit=PAGE,
+            cursor=None,
+        ),
+        False,
+    ),
+    "sessions: garage + COMPLETED": (
+        lambda c, i: c.services.parking.sessions(
+            garage_id=c.garage(i),
+            status=SessionStatus.COMPLETED,
+            license_plate=None,
+            since=None,
+            until=None,
+            limit=PAGE,
+            cursor=None,
+        ),
+        False,
+    ),
+    "sessions: by plate": (
+        lambda c, i: c.services.parking.sessions(
+            garage_id=None,
+            status=None,
+            license_plate=c.pick(c.fixture.plates, i),
+            since=None,
+            until=None,
+            limit=PAGE,
+            cursor=None,
+        ),
+        False,
+    ),
+    "payments: first page": (
+        lambda c, i: c.services.payments.list(garage_id=None, since=None, until=None, limit=PAGE, cursor=None),
+        False,
+    ),
+    "payments: garage first page": (
+        lambda c, i: c.services.payments.list(garage_id=c.garage(i), since=None, until=None, limit=PAGE, cursor=None),
+        False,
+    ),
     "occupancy counts (garage)": (lambda c, i: SpotRepository(c.db).counts(c.garage(i)), False),
     "active sessions count (all)": (lambda c, i: c.services.reports.active_session_count(), False),
     "report: 24 h, hourly": (lambda c, i: c.services.reports.usage(c.garage(i), *c.window("day"), Bucket.HOUR), False),
-    "report: 30 days, daily": (lambda c, i: c.services.reports.usage(c.garage(i), *c.window("month"), Bucket.DAY), False),
+    "report: 30 days, daily": (
+        lambda c, i: c.services.reports.usage(c.garage(i), *c.window("month"), Bucket.DAY),
+        False,
+    ),
     "check-in (service)": (check_in, True),
     "check-out (service)": (check_out, True),
 }
@@ -184,15 +235,21 @@ def settings_for(path: Path, **extra: str) -> Settings:
 
 
 @contextlib.contextmanager
-def engine_stderr(target: TextIO) -> Iterator[None]:
-    """Engines spawned inside get `target` as their stderr (the client hands its own sys.stderr
-    to the engine process it starts): where their query log goes."""
-    saved = sys.stderr
-    sys.stderr = target
+def engine_log_to(target: Path) -> Iterator[None]:
+    """The engine's log lines (read from its output and logged under source=engine by
+    garage/logging_setup.py) also written to `target`, one JSON object per line: its query log."""
+    handler = logging.FileHandler(target)
+    handler.setFormatter(JsonFormatter())
+    engine_logger = logging.getLogger(ENGINE_LOGGER)
+    level = engine_logger.level
+    engine_logger.addHandler(handler)
+    engine_logger.setLevel(logging.DEBUG)
     try:
         yield
     finally:
-        sys.stderr = saved
+        engine_logger.removeHandler(handler)
+        engine_logger.setLevel(level)
+        handler.close()
 
 
 async def time_operations(ctx: Context, iterations: int, write_iterations: int) -> dict[str, Timing]:
@@ -228,10 +285,9 @@ async def capture_statements(ctx: Context, log_file: Path) -> dict[str, list[Cap
             statements = []
             for line in lines:
                 with contextlib.suppress(ValueError):
-                    record = json.loads(line)
-                    fields_ = record.get("fields", {})
-                    if record.get("target") == "quaint::connector::metrics" and fields_.get("is_query"):
-                        statements.append(Captured(fields_["query"], json.loads(fields_.get("params") or "[]")))
+                    record = json.loads(line)  # the engine line's fields are the record's own keys
+                    if record.get("target") == "quaint::connector::metrics" and record.get("is_query"):
+                        statements.append(Captured(record["query"], json.loads(record.get("params") or "[]")))
         captured[name] = statements
     return captured
 
@@ -243,11 +299,17 @@ class Plan:
     flags: list[str]
 
 
-def explain(database: Path, captured: dict[str, list[Captured]], large: int) -> tuple[dict[str, list[Plan]], dict[str, int]]:
+def explain(
+    database: Path, captured: dict[str, list[Captured]], large: int
+) -> tuple[dict[str, list[Plan]], dict[str, int]]:
     connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     try:
-        sizes = {row[0]: connection.execute(f'SELECT count(*) FROM "{row[0]}"').fetchone()[0]
-                 for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
+        sizes = {
+            row[0]: connection.execute(f'SELECT count(*) FROM "{row[0]}"').fetchone()[0]
+            for row in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        }
         plans: dict[str, list[Plan]] = {}
         for name, statements in captured.items():
             seen: set[str] = set()
@@ -304,13 +366,16 @@ def _table_of(line: str) -> str | None:
 
 def short_sql(sql: str, width: int = 230) -> str:
     text = re.sub(r"`main`\.", "", sql)
-    text = re.sub(r"SELECT (.+?) FROM", lambda m: "SELECT " + ("..." if len(m.group(1)) > 40 else m.group(1)) + " FROM", text)
+    text = re.sub(
+        r"SELECT (.+?) FROM", lambda m: "SELECT " + ("..." if len(m.group(1)) > 40 else m.group(1)) + " FROM", text
+    )
     text = re.sub(r"\?(?:,\s*\?){3,}", "?, ..., ?", text)
-    return text if len(text) <= width else text[:width - 3] + "..."
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
-async def bench_size(size: int, args: argparse.Namespace, work: Path, *, capture: bool) -> tuple[
-        dict[str, Timing], fixtures.Fixture, Path, dict[str, list[Captured]]]:
+async def bench_size(
+    size: int, args: argparse.Namespace, work: Path, *, capture: bool
+) -> tuple[dict[str, Timing], fixtures.Fixture, Path, dict[str, list[Captured]]]:
     fixture = await fixtures.cached(args.cache_dir, fixtures.Shape(sessions=size), log=log)
     database = fixtures.copy(fixture, work / f"scaling-{size}.db")
     settings = settings_for(database)
@@ -326,15 +391,15 @@ async def bench_size(size: int, args: argparse.Namespace, work: Path, *, capture
     captured: dict[str, list[Captured]] = {}
     if capture:
         log_path = work / f"engine-queries-{size}.log"
-        with log_path.open("w") as engine_log, engine_stderr(engine_log):
+        with engine_log_to(log_path):
             logging_settings = settings_for(database, GARAGE_LOG_QUERIES="true")
             logging_db = create_prisma(logging_settings)
             await logging_db.connect()
-        try:
-            ctx = Context(fixture, Services.build(logging_settings, logging_db), logging_db, plates)
-            captured = await capture_statements(ctx, log_path)
-        finally:
-            await logging_db.disconnect()
+            try:
+                ctx = Context(fixture, Services.build(logging_settings, logging_db), logging_db, plates)
+                captured = await capture_statements(ctx, log_path)
+            finally:
+                await logging_db.disconnect()
     return timings, fixture, database, captured
 
 
@@ -347,10 +412,15 @@ def window_counts(database: Path, fixture: fixtures.Fixture) -> dict[str, tuple[
     try:
         for name, (since, until) in report_windows(datetime.fromisoformat(fixture.built_at)).items():
             start, end = (moment.isoformat(timespec="milliseconds") for moment in (since, until))
-            held = connection.execute('SELECT count(*) FROM "Session" WHERE "garageId" = ? AND "startTime" < ? AND '
-                                      '("endTime" IS NULL OR "endTime" >= ?)', (fixture.garage_ids[0], end, start)).fetchone()[0]
-            read = connection.execute('SELECT count(*) FROM "Session" WHERE "garageId" = ? AND '
-                                      '("endTime" >= ? OR "endTime" IS NULL)', (fixture.garage_ids[0], start)).fetchone()[0]
+            held = connection.execute(
+                'SELECT count(*) FROM "Session" WHERE "garageId" = ? AND "startTime" < ? AND '
+                '("endTime" IS NULL OR "endTime" >= ?)',
+                (fixture.garage_ids[0], end, start),
+            ).fetchone()[0]
+            read = connection.execute(
+                'SELECT count(*) FROM "Session" WHERE "garageId" = ? AND ("endTime" >= ? OR "endTime" IS NULL)',
+                (fixture.garage_ids[0], start),
+            ).fetchone()[0]
             counts[name] = (int(held), int(read))
         return counts
     finally:
@@ -361,7 +431,9 @@ def table(sizes: list[int], results: dict[int, dict[str, Timing]]) -> str:
     first = sizes[0]
     head = f"{'operation':<30}"
     for size in sizes:
-        head += f"|{_label(size) + ' med':>10}{'p95':>8}{'p99':>8}" + ("" if size == first else f"{'x' + _label(first):>8}")
+        head += f"|{_label(size) + ' med':>10}{'p95':>8}{'p99':>8}" + (
+            "" if size == first else f"{'x' + _label(first):>8}"
+        )
     lines = [head, "-" * len(head)]
     for name in OPERATIONS:
         line = f"{name:<30}"
@@ -399,19 +471,33 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             for stale in work.glob(f"scaling-{size}.db*"):
                 stale.unlink()
 
-    print(f"scaling benchmark: {args.iterations} reads / {args.write_iterations} writes per operation and size "
-          f"(ms, after warm-up); {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}, "
-          f"{time.perf_counter() - started:.0f} s")
-    print("files: " + "; ".join(
-        f"{_label(s)} = {f.rows['sessions']:,} sessions, {f.rows['vehicles']:,} vehicles, built in {f.build_seconds:.0f} s"
-        for s, f in built.items()))
+    print(
+        f"scaling benchmark: {args.iterations} reads / {args.write_iterations} writes per operation and size "
+        f"(ms, after warm-up); {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}, "
+        f"{time.perf_counter() - started:.0f} s"
+    )
+    print(
+        "files: "
+        + "; ".join(
+            f"{_label(s)} = {f.rows['sessions']:,} sessions, {f.rows['vehicles']:,} vehicles, "
+            f"built in {f.build_seconds:.0f} s"
+            for s, f in built.items()
+        )
+    )
     print(table(sizes, results))
-    print("report windows of one garage, sessions held / read by the query's index ranges (garageId, endTime >= since; garageId, endTime IS NULL): "
-          + "; ".join(f"{_label(s)}: 24 h {w['day'][0]:,} / {w['day'][1]:,}, 30 days {w['month'][0]:,} / {w['month'][1]:,}"
-                      for s, w in windows.items()))
+    print(
+        "report windows of one garage, sessions held / read by the query's index ranges "
+        "(garageId, endTime >= since; garageId, endTime IS NULL): "
+        + "; ".join(
+            f"{_label(s)}: 24 h {w['day'][0]:,} / {w['day'][1]:,}, 30 days {w['month'][0]:,} / {w['month'][1]:,}"
+            for s, w in windows.items()
+        )
+    )
     flagged = 0
     if plans:
-        print(f"\nEXPLAIN QUERY PLAN on the {_label(sizes[-1])} file (the statements the engine ran, from its query log):")
+        print(
+            f"\nEXPLAIN QUERY PLAN on the {_label(sizes[-1])} file (the statements the engine ran, from its query log):"
+        )
         for name, entries in plans.items():
             print(f"[{name}]")
             for plan in entries:
@@ -423,28 +509,50 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     print(f"    !! {flag}")
             if any(plan.flags for plan in entries) and name in HINTS:
                 print(f"    fix: {HINTS[name]}")
-        print(f"\n{flagged} flag(s) (SCAN of a table with >= {large_rows:,} rows, or a sort of every match)"
-              if flagged else "\nno SCAN of a large table: every hot statement SEARCHes an index")
+        print(
+            f"\n{flagged} flag(s) (SCAN of a table with >= {large_rows:,} rows, or a sort of every match)"
+            if flagged
+            else "\nno SCAN of a large table: every hot statement SEARCHes an index"
+        )
     return {
         "sizes": sizes,
-        "results": {str(size): {name: {"median_ms": t.median, "p95_ms": t.percentile(0.95), "p99_ms": t.percentile(0.99),
-                                       "ratio": t.median / results[sizes[0]][name].median}
-                                for name, t in timings.items()} for size, timings in results.items()},
+        "results": {
+            str(size): {
+                name: {
+                    "median_ms": t.median,
+                    "p95_ms": t.percentile(0.95),
+                    "p99_ms": t.percentile(0.99),
+                    "ratio": t.median / results[sizes[0]][name].median,
+                }
+                for name, t in timings.items()
+            }
+            for size, timings in results.items()
+        },
         "build_seconds": {str(size): f.build_seconds for size, f in built.items()},
-        "plans": {name: [{"sql": p.statement, "plan": p.lines, "flags": p.flags} for p in entries]
-                  for name, entries in plans.items()},
+        "plans": {
+            name: [{"sql": p.statement, "plan": p.lines, "flags": p.flags} for p in entries]
+            for name, entries in plans.items()
+        },
         "table_rows": table_rows,
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help=f"sizes {QUICK_SIZES}, 20 reads / 10 writes (the smoke test)")
+    parser.add_argument(
+        "--quick", action="store_true", help=f"sizes {QUICK_SIZES}, 20 reads / 10 writes (the smoke test)"
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=None, help=f"sessions per file (default {FULL_SIZES})")
     parser.add_argument("--iterations", type=int, default=None, help="timed calls per read operation (default 200)")
-    parser.add_argument("--write-iterations", type=int, default=None, help="timed check-ins and check-outs (default 50)")
-    parser.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "garage-bench-cache",
-                        help="where each size's file is built once and kept")
+    parser.add_argument(
+        "--write-iterations", type=int, default=None, help="timed check-ins and check-outs (default 50)"
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "garage-bench-cache",
+        help="where each size's file is built once and kept",
+    )
     parser.add_argument("--no-explain", action="store_true", help="skip the query log capture and EXPLAIN QUERY PLAN")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()

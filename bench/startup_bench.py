@@ -48,7 +48,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-import db_init_bench  # noqa: E402  (part (a): reused, not duplicated)
+from bench import db_init_bench  # noqa: E402  (part (a): reused, not duplicated)
 from tests.api.conftest import ADMIN_KEY, free_port  # noqa: E402
 from tests.database import apply_migrations  # noqa: E402
 
@@ -76,8 +76,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[max(0, min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1))] if ordered else math.nan
 
 
-def launch_until_ready(command: list[str], env: dict[str, str], port: int, workers: int,
-                       log: Path) -> dict[str, float]:
+def launch_until_ready(command: list[str], env: dict[str, str], port: int, workers: int, log: Path) -> dict[str, float]:
     """Seconds from launch until /health and /ready answer 200 and until every worker logged
     uvicorn's "Application startup complete."; then from SIGTERM (to the main process, as
     tests/api/conftest.py stops it) until the main process exited."""
@@ -85,8 +84,14 @@ def launch_until_ready(command: list[str], env: dict[str, str], port: int, worke
     times: dict[str, float] = {}
     with log.open("wb") as out, httpx.Client(timeout=2) as http:
         started = time.perf_counter()
-        process = subprocess.Popen(command, cwd=REPO, env={**env, "PYTHONUNBUFFERED": "1"}, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env={**env, "PYTHONUNBUFFERED": "1"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             while "ready" not in times or "all workers" not in times:
                 now = time.perf_counter() - started
@@ -137,10 +142,18 @@ def _info_line(line: str) -> bool:
 def serve_env(database: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GARAGE_")}
     # secrets given as production gives them (a database without them would first generate its own)
-    return {**env, "GARAGE_ENV": "test", "DATABASE_URL": f"file:{database}", "GARAGE_ADMIN_API_KEY": ADMIN_KEY,
-            "GARAGE_SECRET_KEY": BENCH_SECRET_KEY, "GARAGE_ENCRYPTION_KEYS": BENCH_ENCRYPTION_KEYS,
-            "GARAGE_LOG_LEVEL": "info", "GARAGE_REPLICATION": "false", "GARAGE_BACKUP_INTERVAL_HOURS": "0",
-            "GARAGE_INTEGRITY_CHECK_INTERVAL_HOURS": "0"}
+    return {
+        **env,
+        "GARAGE_ENV": "test",
+        "DATABASE_URL": f"file:{database}",
+        "GARAGE_ADMIN_API_KEY": ADMIN_KEY,
+        "GARAGE_SECRET_KEY": BENCH_SECRET_KEY,
+        "GARAGE_ENCRYPTION_KEYS": BENCH_ENCRYPTION_KEYS,
+        "GARAGE_LOG_LEVEL": "info",
+        "GARAGE_REPLICATION": "false",
+        "GARAGE_BACKUP_INTERVAL_HOURS": "0",
+        "GARAGE_INTEGRITY_CHECK_INTERVAL_HOURS": "0",
+    }
 
 
 def garage_serve(tmp: Path, run: int, workers: int) -> dict[str, float]:
@@ -148,16 +161,41 @@ def garage_serve(tmp: Path, run: int, workers: int) -> dict[str, float]:
     apply_migrations(database)
     port = free_port()
     log = tmp / f"serve-w{workers}-{run}.log"
-    return launch_until_ready([sys.executable, "-m", "garage", "serve", "--port", str(port), "--workers", str(workers)],
-                              serve_env(database), port, workers, log)
+    return launch_until_ready(
+        [sys.executable, "-m", "garage", "serve", "--port", str(port), "--workers", str(workers)],
+        serve_env(database),
+        port,
+        workers,
+        log,
+    )
 
 
 def bare_uvicorn(tmp: Path, run: int, workers: int) -> dict[str, float]:
     port = free_port()
     return launch_until_ready(
-        [sys.executable, "-m", "uvicorn", "bare_app:app", "--app-dir", str(tmp), "--port", str(port),
-         "--workers", str(workers), "--loop", "uvloop", "--http", "httptools", "--log-level", "info"],
-        serve_env(tmp / "unused.db"), port, workers, tmp / f"bare-w{workers}-{run}.log")
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bare_app:app",
+            "--app-dir",
+            str(tmp),
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--log-level",
+            "info",
+        ],
+        serve_env(tmp / "unused.db"),
+        port,
+        workers,
+        tmp / f"bare-w{workers}-{run}.log",
+    )
 
 
 def import_time() -> float:
@@ -171,8 +209,12 @@ def db_init(tmp: Path, run: int) -> dict[str, float]:
     database = tmp / f"init-{run}.db"
     deploy = db_init_bench.deploy(database)
     connect, first_query = asyncio.run(db_init_bench.engine_start(database))
-    return {"migrate deploy": deploy, "engine connect": connect, "first query": first_query,
-            "total": deploy + connect + first_query}
+    return {
+        "migrate deploy": deploy,
+        "engine connect": connect,
+        "first query": first_query,
+        "total": deploy + connect + first_query,
+    }
 
 
 def main() -> None:
@@ -200,41 +242,72 @@ def main() -> None:
             add("prisma migrate deploy", init["migrate deploy"], "(a) database initialisation, empty file")
             add("engine connect", init["engine connect"], "(a) database initialisation, empty file")
             add("first query", init["first query"], "(a) database initialisation, empty file")
-            add("total: migrate deploy + engine + query", init["total"], "(a) database initialisation, empty file",
-                target=TARGET_S)
+            add(
+                "total: migrate deploy + engine + query",
+                init["total"],
+                "(a) database initialisation, empty file",
+                target=TARGET_S,
+            )
             add("python -c 'import garage.ops.cli, garage.app'", import_time(), "(b) service start: its parts")
             for workers in args.workers:  # interleaved, so that a busy moment hits every row alike
                 section = f"(b) service start, {workers} worker{'s' if workers > 1 else ''}"
-                base_ready, base_all = f"bare uvicorn /ready, w={workers} (baseline)", \
-                    f"bare uvicorn all workers started, w={workers} (baseline)"
+                base_ready, base_all = (
+                    f"bare uvicorn /ready, w={workers} (baseline)",
+                    f"bare uvicorn all workers started, w={workers} (baseline)",
+                )
                 bare = bare_uvicorn(tmp, run, workers)
                 add(base_ready, bare["ready"], section)
                 add(base_all, bare["all workers"], section)
                 served = garage_serve(tmp, run, workers)
                 add(f"garage serve /health 200, w={workers}", served["health"], section, baseline=base_ready)
-                add(f"garage serve /ready 200, w={workers}", served["ready"], section, baseline=base_ready,
-                    target=TARGET_S)
-                add(f"garage serve all workers started, w={workers}", served["all workers"], section,
-                    baseline=base_all, target=TARGET_S)
+                add(
+                    f"garage serve /ready 200, w={workers}",
+                    served["ready"],
+                    section,
+                    baseline=base_ready,
+                    target=TARGET_S,
+                )
+                add(
+                    f"garage serve all workers started, w={workers}",
+                    served["all workers"],
+                    section,
+                    baseline=base_all,
+                    target=TARGET_S,
+                )
                 add(f"garage serve stop (SIGTERM), w={workers}", served["stop"], section)
         # Anything above INFO (warnings, errors, tracebacks) from the service's runs.
-        serve_log = [line for log in sorted(tmp.glob("serve-*.log"))
-                     for line in log.read_text(errors="replace").splitlines()
-                     if line.strip() and not _info_line(line)]
+        serve_log = [
+            line
+            for log in sorted(tmp.glob("serve-*.log"))
+            for line in log.read_text(errors="replace").splitlines()
+            if line.strip() and not _info_line(line)
+        ]
 
     rows: list[dict[str, Any]] = []
     for name, values in samples.items():
         section, baseline, target = groups[name]
-        rows.append({"section": section, "row": name, "runs": len(values), "median_s": statistics.median(values),
-                     "p95_s": percentile(values, 0.95), "p99_s": percentile(values, 0.99), "baseline": baseline,
-                     "target_s": target, "samples_s": values})
+        rows.append(
+            {
+                "section": section,
+                "row": name,
+                "runs": len(values),
+                "median_s": statistics.median(values),
+                "p95_s": percentile(values, 0.95),
+                "p99_s": percentile(values, 0.99),
+                "baseline": baseline,
+                "target_s": target,
+                "samples_s": values,
+            }
+        )
     medians = {r["row"]: r["median_s"] for r in rows}
     for r in rows:
         r["x_baseline"] = r["median_s"] / medians[r["baseline"]] if r["baseline"] else None
         r["verdict"] = None if r["target_s"] is None else ("met" if r["p95_s"] <= r["target_s"] else "MISSED")
 
-    print(f"Start-up times, {runs} run{'s' if runs > 1 else ''} each (seconds; p95/p99 nearest rank; "
-          f"x bare: median / the bare uvicorn app's median at the same workers, same run; targets judged on p95)")
+    print(
+        f"Start-up times, {runs} run{'s' if runs > 1 else ''} each (seconds; p95/p99 nearest rank; "
+        f"x bare: median / the bare uvicorn app's median at the same workers, same run; targets judged on p95)"
+    )
     print(f"{'':<50} {'median':>7} {'p95':>7} {'p99':>7} {'x bare':>7}  target")
     section = ""
     for r in rows:
@@ -250,8 +323,9 @@ def main() -> None:
     else:
         print("\nserver log: nothing above INFO")
     if args.json:
-        args.json.write_text(json.dumps({"runs": runs, "workers": args.workers, "rows": rows,
-                                         "server_log": serve_log}, indent=1))
+        args.json.write_text(
+            json.dumps({"runs": runs, "workers": args.workers, "rows": rows, "server_log": serve_log}, indent=1)
+        )
 
 
 if __name__ == "__main__":

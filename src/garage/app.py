@@ -14,11 +14,11 @@ from garage.db import create_prisma
 from garage.ops.integrity import refuse_damaged_database
 from garage.ops.locks import hold_serving_lock
 from garage.ops.scheduler import start_maintenance
-from garage.services.container import Services
 from garage.routes import api, openapi, service
 from garage.routes.endpoint import starlette_routes
 from garage.routes.errors import EXCEPTION_HANDLERS
 from garage.routes.middleware import AnswerUnexpectedErrors, BodySizeLimit, RequestId, RequestMetrics
+from garage.services.container import Services
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

@@ -51,24 +51,32 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from prometheus_client import Counter, Histogram
 from prisma import Prisma
 from prisma._builder import METHOD_OPERATION_MAPPING, QueryBuilder, dumps
 from prisma.client import Batch
-from prisma.metadata import PRISMA_MODELS, RELATIONAL_FIELD_MAPPINGS
 from prisma.engine import AsyncQueryEngine
 from prisma.engine import errors as engine_errors
 from prisma.engine import utils as engine_utils
 from prisma.engine._abstract import AsyncAbstractEngine
+from prisma.metadata import PRISMA_MODELS, RELATIONAL_FIELD_MAPPINGS
 from prisma.types import DatasourceOverride
 from prisma.utils import DEBUG
+from prometheus_client import Counter, Histogram
 
 from garage.config import Settings
 from garage.engine_http import AiohttpEngineSession
 from garage.errors import DatabaseUnavailable
 from garage.logging_setup import REQUEST_ID, fold_engine_output
 from garage.retry import (
-    AT_COMMIT, BEFORE_COMMIT, SINGLE_READ, SINGLE_WRITE, Failure, RetryPolicy, DEFAULT_POLICY, classify, retry_when,
+    AT_COMMIT,
+    BEFORE_COMMIT,
+    DEFAULT_POLICY,
+    SINGLE_READ,
+    SINGLE_WRITE,
+    Failure,
+    RetryPolicy,
+    classify,
+    retry_when,
     retrying,
 )
 
@@ -76,9 +84,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 UNAVAILABLE = "The database is unavailable; try again shortly"
 BUSY = "The database is busy (another process holds its write lock); try again shortly"
-OUTCOME_UNKNOWN = (
-    "The database became unavailable while saving; check whether the change was stored before retrying"
-)
+OUTCOME_UNKNOWN = "The database became unavailable while saving; check whether the change was stored before retrying"
 
 
 DEFAULT_WAIT_SECONDS = 10.0
@@ -99,7 +105,8 @@ LIVENESS_BUSY_SHARE = 0.1
 # HTTP hop to the engine and any retries, and add up over uvicorn workers in /metrics): a single
 # read, a single write (a batch, a bulk insert), a whole interactive transaction.
 DB_CALLS = Histogram(
-    "garage_db_call_duration_seconds", "Database calls by kind (read, write, transaction) and outcome (ok, error)",
+    "garage_db_call_duration_seconds",
+    "Database calls by kind (read, write, transaction) and outcome (ok, error)",
     ["operation", "outcome"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
@@ -115,7 +122,8 @@ def create_prisma(settings: Settings) -> Prisma:
     if settings.log_queries:
         os.environ["ENGINE_SLOW_QUERY_MS"] = os.environ.get("ENGINE_SLOW_QUERY_MS", "100")
     return GaragePrisma(
-        datasource={"url": settings.absolute_database_url}, log_queries=settings.log_queries,
+        datasource={"url": settings.absolute_database_url},
+        log_queries=settings.log_queries,
         wait_seconds=settings.db_wait_seconds,
     )
 
@@ -264,8 +272,12 @@ class RestartingQueryEngine(AsyncQueryEngine):
         port = engine_utils.get_open_port()
         self.url = f"http://localhost:{port}"
         env = {
-            **os.environ, "PRISMA_DML_PATH": str(self.dml_path.absolute()), "RUST_LOG": "info" if DEBUG else "error",
-            "RUST_LOG_FORMAT": "json", "PRISMA_CLIENT_ENGINE_TYPE": "binary", "PRISMA_ENGINE_PROTOCOL": "graphql",
+            **os.environ,
+            "PRISMA_DML_PATH": str(self.dml_path.absolute()),
+            "RUST_LOG": "info" if DEBUG else "error",
+            "RUST_LOG_FORMAT": "json",
+            "PRISMA_CLIENT_ENGINE_TYPE": "binary",
+            "PRISMA_ENGINE_PROTOCOL": "graphql",
             "ENGINE_BUSY_TIMEOUT_MS": str(int(self.wait_seconds * 1000)),
         }
         if datasources is not None:
@@ -277,7 +289,10 @@ class RestartingQueryEngine(AsyncQueryEngine):
         # (logging_setup.py): one log stream for the service, and the pipe never fills up.
         process = subprocess.Popen(
             [str(file.absolute()), "-p", str(port), "--enable-metrics", "--enable-raw-queries"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=setup,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            preexec_fn=setup,
         )
         assert process.stdout is not None
         fold_engine_output(process.stdout, process.pid)
@@ -285,12 +300,23 @@ class RestartingQueryEngine(AsyncQueryEngine):
         return self.url, process
 
     async def request(
-        self, method: Any, path: str, *, content: Any = None, headers: dict[str, str] | None = None,
+        self,
+        method: Any,
+        path: str,
+        *,
+        content: Any = None,
+        headers: dict[str, str] | None = None,
         parse_response: bool = True,
     ) -> Any:
         if path == "/status":  # spawn() polls the new engine's /status while it replaces the old one
-            return await self._send(method, path, content=content, headers=headers, parse_response=parse_response,
-                                    timeout=LIVENESS_PING_TIMEOUT)
+            return await self._send(
+                method,
+                path,
+                content=content,
+                headers=headers,
+                parse_response=parse_response,
+                timeout=LIVENESS_PING_TIMEOUT,
+            )
         request_id = REQUEST_ID.get()
         if request_id is not None:  # the engine puts it on its query log lines
             headers = {**(headers or {}), "x-request-id": request_id}
@@ -307,16 +333,24 @@ class RestartingQueryEngine(AsyncQueryEngine):
             timeout = deadline - time.monotonic()
             if timeout <= 0:
                 raise engine_errors.NotConnectedError("no time was left to send the request to the query engine")
-        return await self._send(method, path, content=content, headers=headers, parse_response=parse_response,
-                                timeout=timeout)
+        return await self._send(
+            method, path, content=content, headers=headers, parse_response=parse_response, timeout=timeout
+        )
 
     async def _send(
-        self, method: Any, path: str, *, content: Any, headers: dict[str, str] | None, parse_response: bool,
+        self,
+        method: Any,
+        path: str,
+        *,
+        content: Any,
+        headers: dict[str, str] | None,
+        parse_response: bool,
         timeout: float | None = None,
     ) -> Any:
         """prisma's AsyncHTTPEngine.request, with a timeout for this one request."""
-        url, kwargs = self._build_request(path=path, method=method, content=content, headers=headers,
-                                          parse_response=parse_response)
+        url, kwargs = self._build_request(
+            path=path, method=method, content=content, headers=headers, parse_response=parse_response
+        )
         response = await self.session.request(method, url, timeout=timeout, **kwargs)
         if 200 <= response.status < 300:
             if not parse_response:
@@ -334,7 +368,7 @@ class RestartingQueryEngine(AsyncQueryEngine):
         left = self._connect_timeout.total_seconds() if deadline is None else deadline - time.monotonic()
         try:
             await asyncio.wait_for(asyncio.shield(replacement), timeout=max(left, 0))
-        except asyncio.TimeoutError as error:
+        except TimeoutError as error:
             raise engine_errors.NotConnectedError("the query engine is being replaced") from error
 
     def _replace_soon(self) -> asyncio.Task[None]:
@@ -355,7 +389,9 @@ class RestartingQueryEngine(AsyncQueryEngine):
                     if old.poll() is not None:
                         break
                     await asyncio.sleep(0.01)
-                log.error("the query engine (pid %d) exited with status %s; starting a new one", old.pid, old.returncode)
+                log.error(
+                    "the query engine (pid %d) exited with status %s; starting a new one", old.pid, old.returncode
+                )
                 self.process = None
             assert self.file is not None
             try:
@@ -393,16 +429,21 @@ class RestartingQueryEngine(AsyncQueryEngine):
             silent = time.monotonic() - silent_since
             computing = cpu is not None and cpu_then is not None and cpu - cpu_then >= LIVENESS_BUSY_SHARE * silent
             if silent >= LIVENESS_BUSY_LIMIT or (silent >= LIVENESS_LIMIT and not computing):
-                log.error("the query engine (pid %d) has not answered for %.1f s (%s); replacing it",
-                          process.pid, silent, "computing" if computing else "stopped or hung")
+                log.error(
+                    "the query engine (pid %d) has not answered for %.1f s (%s); replacing it",
+                    process.pid,
+                    silent,
+                    "computing" if computing else "stopped or hung",
+                )
                 self._replace_soon()
                 silent_since = None
 
     async def _answers(self) -> bool:
         try:
-            await self._send("GET", "/status", content=None, headers=None, parse_response=True,
-                             timeout=LIVENESS_PING_TIMEOUT)
-        except Exception:  # refused, reset, timed out: no answer
+            await self._send(
+                "GET", "/status", content=None, headers=None, parse_response=True, timeout=LIVENESS_PING_TIMEOUT
+            )
+        except Exception:  # refused, reset, timed out: no answer  # noqa: BLE001
             return False
         return True
 
@@ -421,12 +462,15 @@ class GaragePrisma(Prisma):
 
     def _create_engine(self, dml_path: Path | None = None) -> AsyncAbstractEngine:
         return RestartingQueryEngine(
-            dml_path=dml_path or self._packaged_schema_path, log_queries=self._log_queries, http_config=self._http_config,
+            dml_path=dml_path or self._packaged_schema_path,
+            log_queries=self._log_queries,
+            http_config=self._http_config,
             wait_seconds=self._wait_seconds,
         )
 
-    async def _execute(self, *, method: Any, arguments: dict[str, Any], model: Any = None,
-                       root_selection: list[str] | None = None) -> Any:
+    async def _execute(
+        self, *, method: Any, arguments: dict[str, Any], model: Any = None, root_selection: list[str] | None = None
+    ) -> Any:
         async def call() -> Any:
             return await super(GaragePrisma, self)._execute(
                 method=method, arguments=arguments, model=model, root_selection=root_selection
@@ -439,8 +483,12 @@ class GaragePrisma(Prisma):
         deadline = _call_deadline(self)
         try:
             with _timed("read" if reading else "write"), _within(deadline):
-                return await retrying(call, retry_on=retry_when(allowed), what=f"{method} {getattr(model, '__name__', '')}",
-                                      until=deadline - ENGINE_ANSWER_SLACK)
+                return await retrying(
+                    call,
+                    retry_on=retry_when(allowed),
+                    what=f"{method} {getattr(model, '__name__', '')}",
+                    until=deadline - ENGINE_ANSWER_SLACK,
+                )
         except Exception as error:
             failure = classify(error)
             if failure is not None:
@@ -462,7 +510,9 @@ class RetryingBatch(Batch):
         self._queries: list[str] = []
 
     def _add(self, **kwargs: Any) -> None:
-        builder = QueryBuilder(**kwargs, prisma_models=PRISMA_MODELS, relational_field_mappings=RELATIONAL_FIELD_MAPPINGS)
+        builder = QueryBuilder(
+            **kwargs, prisma_models=PRISMA_MODELS, relational_field_mappings=RELATIONAL_FIELD_MAPPINGS
+        )
         self._queries.append(builder.build_query())
 
     async def commit(self) -> None:
@@ -489,8 +539,11 @@ async def insert_rows(db: Prisma, model: str, rows: Sequence[Mapping[str, object
     if not rows:
         return 0
     payload = json.dumps(
-        {"modelName": model, "action": "createMany",
-         "query": {"arguments": {"data": rows}, "selection": {"count": True}}},
+        {
+            "modelName": model,
+            "action": "createMany",
+            "query": {"arguments": {"data": rows}, "selection": {"count": True}},
+        },
         default=_json_protocol_value,
     )
 
@@ -512,7 +565,9 @@ async def _write_request(db: Prisma, send: Callable[[], Awaitable[T]], *, what: 
     deadline = _call_deadline(db)
     try:
         with _timed("write"), _within(deadline):
-            return await retrying(send, retry_on=retry_when(SINGLE_WRITE), what=what, until=deadline - ENGINE_ANSWER_SLACK)
+            return await retrying(
+                send, retry_on=retry_when(SINGLE_WRITE), what=what, until=deadline - ENGINE_ANSWER_SLACK
+            )
     except Exception as error:
         failure = classify(error)
         if failure is not None:
@@ -535,8 +590,12 @@ def _json_protocol_value(value: object) -> object:
 
 
 async def transaction(
-    db: Prisma, work: Callable[[Prisma], Awaitable[T]], *, max_wait: timedelta | None = None,
-    timeout: timedelta = timedelta(seconds=5), policy: RetryPolicy = DEFAULT_POLICY,
+    db: Prisma,
+    work: Callable[[Prisma], Awaitable[T]],
+    *,
+    max_wait: timedelta | None = None,
+    timeout: timedelta = timedelta(seconds=5),
+    policy: RetryPolicy = DEFAULT_POLICY,
 ) -> T:
     """Runs `work(tx)` in one interactive transaction and commits it; on a transient failure
     before the commit, or a commit that provably did not happen, runs the WHOLE of `work` again
@@ -573,8 +632,13 @@ async def transaction(
 
     try:
         with _timed("transaction"):
-            return await retrying(attempt, retry_on=retry_when(BEFORE_COMMIT), what="transaction", policy=policy,
-                                  until=deadline - ENGINE_ANSWER_SLACK)
+            return await retrying(
+                attempt,
+                retry_on=retry_when(BEFORE_COMMIT),
+                what="transaction",
+                policy=policy,
+                until=deadline - ENGINE_ANSWER_SLACK,
+            )
     except DatabaseUnavailable:
         raise
     except Exception as error:
@@ -585,6 +649,12 @@ async def transaction(
 
 
 __all__ = [
-    "GaragePrisma", "RestartingQueryEngine", "RetryingBatch", "insert_rows", "create_prisma", "database_deadline", "transaction",
     "Failure",
+    "GaragePrisma",
+    "RestartingQueryEngine",
+    "RetryingBatch",
+    "create_prisma",
+    "database_deadline",
+    "insert_rows",
+    "transaction",
 ]

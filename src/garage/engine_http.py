@@ -16,7 +16,6 @@ deadline); without one the session's backstop applies.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -33,7 +32,7 @@ _TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=30)
 class EngineResponse(AbstractResponse[bytes]):
     """A response read whole (engine answers are small JSON documents)."""
 
-    __slots__ = ("_status", "_headers")
+    __slots__ = ("_headers", "_status")
 
     def __init__(self, status: int, headers: httpx.Headers, body: bytes) -> None:
         super().__init__(body)
@@ -68,13 +67,14 @@ class AiohttpEngineSession(AsyncHTTP):
         seconds = kwargs.get("timeout")
         timeout = _TIMEOUT if seconds is None else aiohttp.ClientTimeout(total=seconds)
         try:
-            async with session.request(method, url, data=kwargs.get("content"), headers=kwargs.get("headers"),
-                                       timeout=timeout) as reply:
+            async with session.request(
+                method, url, data=kwargs.get("content"), headers=kwargs.get("headers"), timeout=timeout
+            ) as reply:
                 body = await reply.read()
                 return EngineResponse(reply.status, httpx.Headers(dict(reply.headers)), body)
         except aiohttp.ClientConnectorError as error:
             raise httpx.ConnectError(str(error)) from error
-        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+        except (TimeoutError, aiohttp.ClientError) as error:
             raise httpx.ReadError(str(error) or type(error).__name__) from error
 
     async def close(self) -> None:

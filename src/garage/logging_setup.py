@@ -32,7 +32,7 @@ import os
 import re
 import threading
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import IO, Any, Literal
 
 LogFormat = Literal["json", "console"]
@@ -62,7 +62,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "timestamp": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "source": getattr(record, "source", "service"),
             "logger": record.name,
@@ -93,8 +93,11 @@ class ConsoleFormatter(logging.Formatter):
         if not hasattr(record, "source"):
             record.source = "service"
         line = super().format(record)
-        fields = {key: value for key, value in record.__dict__.items()
-                  if key not in _RECORD_ATTRIBUTES and key not in _CORE_KEYS}
+        fields = {
+            key: value
+            for key, value in record.__dict__.items()
+            if key not in _RECORD_ATTRIBUTES and key not in _CORE_KEYS
+        }
         request_id = getattr(record, "request_id", None)
         if request_id is not None:
             fields = {"request_id": request_id, **fields}
@@ -114,13 +117,21 @@ def logging_config(level: str, log_format: LogFormat) -> dict[str, Any]:
         "disable_existing_loggers": False,
         "filters": {"context": {"()": f"{__name__}.ContextFilter"}},
         "formatters": {"garage": formatter},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr",
-                                "formatter": "garage", "filters": ["context"]}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stderr",
+                "formatter": "garage",
+                "filters": ["context"],
+            }
+        },
         "root": {"level": level.upper(), "handlers": ["stderr"]},
         "loggers": {
             # uvicorn's own config would give them handlers of their own: here they go to the root's
-            **{name: {"level": level.upper(), "handlers": [], "propagate": True}
-               for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")},
+            **{
+                name: {"level": level.upper(), "handlers": [], "propagate": True}
+                for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+            },
             # the children filter by their own level (module docstring)
             ENGINE_LOGGER: {"level": "DEBUG"},
             LITESTREAM_LOGGER: {"level": "DEBUG"},
@@ -137,14 +148,26 @@ def configure_logging(level: str, log_format: LogFormat) -> None:
 
 ENGINE_LOGGER = "garage.engine"
 LITESTREAM_LOGGER = "garage.litestream"
-_LEVELS = {"ERROR": logging.ERROR, "WARN": logging.WARNING, "WARNING": logging.WARNING, "INFO": logging.INFO,
-           "DEBUG": logging.DEBUG, "TRACE": logging.DEBUG}
+_LEVELS = {
+    "ERROR": logging.ERROR,
+    "WARN": logging.WARNING,
+    "WARNING": logging.WARNING,
+    "INFO": logging.INFO,
+    "DEBUG": logging.DEBUG,
+    "TRACE": logging.DEBUG,
+}
 # A request id as the service accepts it (routes/middleware.py) and passes it on.
 REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
-def fold_output(stream: IO[bytes], parse: Callable[[str], tuple[int, str, dict[str, Any]]], *, source: str,
-                logger_name: str, pid: int) -> threading.Thread:
+def fold_output(
+    stream: IO[bytes],
+    parse: Callable[[str], tuple[int, str, dict[str, Any]]],
+    *,
+    source: str,
+    logger_name: str,
+    pid: int,
+) -> threading.Thread:
     """Reads a child's output line by line until it closes (the child exited), for as long as it
     runs, so that a full pipe never blocks the child, and logs each line with `source`."""
     logger = logging.getLogger(logger_name)
@@ -157,14 +180,21 @@ def fold_output(stream: IO[bytes], parse: Callable[[str], tuple[int, str, dict[s
                     continue
                 try:
                     level, message, fields = parse(text)
-                except Exception:  # never lose a line to a parsing problem
+                except Exception:  # never lose a line to a parsing problem  # noqa: BLE001
                     level, message, fields = logging.WARNING, text, {}
                 request_id = fields.pop("request_id", None)
                 extra = {key: value for key, value in fields.items() if key not in _RECORD_ATTRIBUTES}
-                logger.log(level, "%s", message, extra={
-                    **extra, "source": source, f"{source}_pid": pid,
-                    "request_id": request_id if isinstance(request_id, str) else None,
-                })
+                logger.log(
+                    level,
+                    "%s",
+                    message,
+                    extra={
+                        **extra,
+                        "source": source,
+                        f"{source}_pid": pid,
+                        "request_id": request_id if isinstance(request_id, str) else None,
+                    },
+                )
 
     thread = threading.Thread(target=read, name=f"{source}-{pid}-output", daemon=True)
     thread.start()

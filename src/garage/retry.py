@@ -53,9 +53,9 @@ from typing import TypeVar
 
 import aiohttp
 import httpx
-from prometheus_client import Counter
 from prisma import errors as prisma_errors
 from prisma.engine import errors as engine_errors
+from prometheus_client import Counter
 
 from garage.ops.diskspace import says_disk_full
 
@@ -63,8 +63,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-RETRIES = Counter("garage_db_retries_total", "Database calls retried after a transient failure, by kind of failure",
-                  ["failure"])
+RETRIES = Counter(
+    "garage_db_retries_total", "Database calls retried after a transient failure, by kind of failure", ["failure"]
+)
 
 
 class Failure(enum.Enum):
@@ -169,8 +170,15 @@ async def retrying(
                 raise
             failure = classify(error)
             RETRIES.labels(failure.value if failure is not None else "other").inc()
-            log.warning("%s failed (%s: %s); retry %d/%d in %.0f ms", what, failure, type(error).__name__,
-                        number, policy.attempts - 1, wait * 1000)
+            log.warning(
+                "%s failed (%s: %s); retry %d/%d in %.0f ms",
+                what,
+                failure,
+                type(error).__name__,
+                number,
+                policy.attempts - 1,
+                wait * 1000,
+            )
             await asyncio.sleep(wait)
     raise AssertionError("unreachable")  # pragma: no cover
 

@@ -23,9 +23,21 @@ from types import MappingProxyType
 from garage.security.roles import Role
 
 __all__ = [
-    "DEFAULT_RATE", "HANDICAP_VEHICLES", "PAYMENT_REFERENCE", "SENSITIVE_FIELDS", "SPOT_PREFERENCE",
-    "VEHICLE_OWNER_FIELDS", "PaymentMethod", "PaymentStatus", "RateTerms", "Role", "SessionStatus",
-    "SpotStatus", "SpotType", "TicketStatus", "VehicleType",
+    "DEFAULT_RATE",
+    "HANDICAP_VEHICLES",
+    "PAYMENT_REFERENCE",
+    "SENSITIVE_FIELDS",
+    "SPOT_PREFERENCE",
+    "VEHICLE_OWNER_FIELDS",
+    "PaymentMethod",
+    "PaymentStatus",
+    "RateTerms",
+    "Role",
+    "SessionStatus",
+    "SpotStatus",
+    "SpotType",
+    "TicketStatus",
+    "VehicleType",
 ]
 
 
@@ -80,13 +92,15 @@ class PaymentStatus(StrEnum):
 
 # --- spot fit (API.md, Clarifications: "Spot fit") ------------------------------------------------
 
-SPOT_PREFERENCE: Mapping[VehicleType, tuple[SpotType, ...]] = MappingProxyType({
-    VehicleType.MOTORCYCLE: (SpotType.MOTORCYCLE, SpotType.COMPACT, SpotType.STANDARD, SpotType.LARGE),
-    VehicleType.CAR: (SpotType.COMPACT, SpotType.STANDARD, SpotType.LARGE),
-    VehicleType.EV: (SpotType.EV, SpotType.COMPACT, SpotType.STANDARD, SpotType.LARGE),
-    VehicleType.VAN: (SpotType.LARGE,),
-    VehicleType.TRUCK: (SpotType.LARGE,),
-})
+SPOT_PREFERENCE: Mapping[VehicleType, tuple[SpotType, ...]] = MappingProxyType(
+    {
+        VehicleType.MOTORCYCLE: (SpotType.MOTORCYCLE, SpotType.COMPACT, SpotType.STANDARD, SpotType.LARGE),
+        VehicleType.CAR: (SpotType.COMPACT, SpotType.STANDARD, SpotType.LARGE),
+        VehicleType.EV: (SpotType.EV, SpotType.COMPACT, SpotType.STANDARD, SpotType.LARGE),
+        VehicleType.VAN: (SpotType.LARGE,),
+        VehicleType.TRUCK: (SpotType.LARGE,),
+    }
+)
 """The spot types a vehicle may be given, in preference order."""
 
 HANDICAP_VEHICLES = frozenset({VehicleType.MOTORCYCLE, VehicleType.CAR, VehicleType.EV})
@@ -94,6 +108,7 @@ HANDICAP_VEHICLES = frozenset({VehicleType.MOTORCYCLE, VehicleType.CAR, VehicleT
 
 
 # --- sensitive fields (encrypted at rest, security/crypto.py) ---------------------------------------
+
 
 def _sealed(model: str, *attributes: str) -> Mapping[str, str]:
     """Model attribute -> the associated data bound into its ciphertext, "<Model>.<attribute>", so a
@@ -103,14 +118,17 @@ def _sealed(model: str, *attributes: str) -> Mapping[str, str]:
 
 VEHICLE_OWNER_FIELDS = _sealed("Vehicle", "ownerName", "ownerEmail", "ownerPhone")
 PAYMENT_REFERENCE = _sealed("Payment", "reference")["reference"]
-SENSITIVE_FIELDS: Mapping[str, Mapping[str, str]] = MappingProxyType({
-    "Vehicle": VEHICLE_OWNER_FIELDS,
-    "Payment": MappingProxyType({"reference": PAYMENT_REFERENCE}),
-})
+SENSITIVE_FIELDS: Mapping[str, Mapping[str, str]] = MappingProxyType(
+    {
+        "Vehicle": VEHICLE_OWNER_FIELDS,
+        "Payment": MappingProxyType({"reference": PAYMENT_REFERENCE}),
+    }
+)
 """Every encrypted column: model -> attribute -> associated data."""
 
 
 # --- the rate ----------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class RateTerms:

@@ -53,7 +53,7 @@ def test_get_and_refund(admin: httpx.Client, operator: httpx.Client, viewer: htt
     assert viewer.get(f"{API}/payments/{payment['id']}").json() == body
     again = admin.post(f"{API}/payments/{payment['id']}/refund")
     assert again.status_code == 409 and error_code(again) == "PAYMENT_ALREADY_REFUNDED"
-    audit = admin.get(f"{API}/admin/audit", params={"entity": "Payment", "entityId": payment["id"]}).json()["items"]
+    audit = admin.get(f"{API}/admin/audit", params={"entity": "Payment", "entityId": str(payment["id"])}).json()["items"]
     assert [e["action"] for e in audit] == ["REFUND", "CREATE"]
     assert audit[0]["before"]["status"] == "COMPLETED" and audit[0]["after"]["status"] == "REFUNDED"
 

@@ -22,7 +22,7 @@ def test_usage_report_counts_a_day_of_traffic(admin: httpx.Client, operator: htt
         checked_in = operator.post(f"{API}/garages/{garage_id}/check-in", json={
             "licensePlate": new_plate(), "vehicleType": "CAR", "at": iso(day.replace(hour=in_h, minute=in_m))})
         assert checked_in.status_code == 201, checked_in.text
-        if out_h is not None:
+        if out_h is not None and out_m is not None:
             session_id = checked_in.json()["session"]["id"]
             out = operator.post(f"{API}/sessions/{session_id}/check-out", json={
                 "paymentMethod": "CARD", "at": iso(day.replace(hour=out_h, minute=out_m))})

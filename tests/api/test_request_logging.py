@@ -53,7 +53,7 @@ def test_a_request_without_an_id_gets_a_new_one_each_time(live: LiveServer) -> N
 
 def test_a_hostile_request_id_is_replaced(live: LiveServer) -> None:
     for hostile in ('a"b\\c', "x" * 129, "id with spaces", "{\"level\":\"ERROR\"}", "é"):
-        answer = httpx.get(f"{live.url}/health", headers={"X-Request-ID": hostile.encode("utf-8")})
+        answer = httpx.get(f"{live.url}/health", headers={b"X-Request-ID": hostile.encode("utf-8")})
         assert answer.status_code == 200
         assert REQUEST_ID.fullmatch(answer.headers["x-request-id"]), (hostile, answer.headers["x-request-id"])
 
@@ -105,7 +105,11 @@ def test_concurrent_requests_keep_their_own_ids_in_the_engine_log(make_server: C
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         assert sorted(pool.map(fetch, range(16))) == sorted(f"par-{n}" for n in range(16))
     for n in range(16):
-        line = wait_for_entry(server, lambda e, n=n: e.get("request_id") == f"par-{n}" and e["source"] == "engine")
+
+        def engine_entry_of(e: dict[str, Any], n: int = n) -> bool:
+            return e.get("request_id") == f"par-{n}" and e["source"] == "engine"
+
+        line = wait_for_entry(server, engine_entry_of)
         assert garage_id in line["params"], line
     # the creation's transaction (its start, statements and commit are separate engine requests)
     creation = [e for e in log_entries(server) if e["source"] == "engine" and e.get("request_id") == "create-garage"]

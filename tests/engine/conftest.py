@@ -248,10 +248,10 @@ class EngineProcess:
         return lines
 
     def post(self, path: str = "/", body: Any = None, *, content: str | bytes | None = None,
-             headers: Mapping[str, str] | None = None) -> httpx.Response:
+             headers: Mapping[str, str] | Mapping[bytes, bytes] | None = None) -> httpx.Response:
         if content is None and body is not None:
             content = json.dumps(body)
-        return self.http.post(path, content=content, headers=dict(headers or {}))
+        return self.http.post(path, content=content, headers=headers)
 
     def graphql(self, query: str, *, tx_id: str | None = None, variables: Any = None) -> httpx.Response:
         """One GraphQL-protocol request, as Prisma Client Python sends it."""

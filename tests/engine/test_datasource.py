@@ -203,7 +203,11 @@ async def test_the_engine_starts_while_another_process_holds_the_database(
     database = new_database()  # not in WAL mode yet
     holder = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
     holder.execute("BEGIN IMMEDIATE")
-    released = threading.Timer(1.0, lambda: (holder.execute("ROLLBACK"), holder.close()))
+    def release() -> None:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+    released = threading.Timer(1.0, release)
     released.start()
     started = time.monotonic()
     try:

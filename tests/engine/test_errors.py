@@ -106,7 +106,7 @@ async def test_record_not_found_in_nested_writes(client: Prisma) -> None:
 
 async def test_missing_required_value(client: Prisma) -> None:
     with pytest.raises(MissingRequiredValueError) as caught:
-        await client.post.create(data={"slug": "s", "title": "t"})  # type: ignore[typeddict-item]
+        await client.post.create(data={"slug": "s", "title": "t"})
     assert "author" in str(caught.value)
     with pytest.raises(MissingRequiredValueError) as caught:
         await client.user.create(data={"email": None})  # type: ignore[typeddict-item]
@@ -120,12 +120,12 @@ async def test_missing_required_value(client: Prisma) -> None:
 
 async def test_field_not_found(client: Prisma) -> None:
     with pytest.raises(FieldNotFoundError) as caught:
-        await client.user.find_many(where={"no_such_field": 1})  # type: ignore[typeddict-item]
+        await client.user.find_many(where={"no_such_field": 1})  # type: ignore[arg-type]
     assert "no_such_field" in str(caught.value)
     with pytest.raises(FieldNotFoundError, match="data.bogus"):
         await client.user.create(data={"email": "a@example.com", "bogus": 1})  # type: ignore[typeddict-unknown-key]
     with pytest.raises(FieldNotFoundError, match="where.author.is.bogus"):
-        await client.post.find_first(where={"author": {"is": {"bogus": 1}}})  # type: ignore[typeddict-item]
+        await client.post.find_first(where={"author": {"is": {"bogus": 1}}})
     assert await client.user.count() == 0
 
 

@@ -9,7 +9,7 @@ from typing import Any, Callable
 import pytest
 
 from conftest import EngineProcess, FIND_MANY_USERS
-from engine_test_client import Prisma
+from engine_test_client import Metric, Prisma
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -36,7 +36,8 @@ async def test_json_metrics_shape(client: Prisma) -> None:
         "prisma_client_queries_wait_histogram_ms",
         "prisma_datasource_queries_duration_histogram_ms",
     } <= set(histograms(metrics))
-    for metric in [*metrics.counters, *metrics.gauges, *metrics.histograms]:
+    every: list[Metric[Any]] = [*metrics.counters, *metrics.gauges, *metrics.histograms]
+    for metric in every:
         assert metric.description
     assert counters(metrics)["prisma_pool_connections_opened_total"] >= 1
     assert {g.key: g.value for g in metrics.gauges}["prisma_pool_connections_open"] >= 1
@@ -93,7 +94,8 @@ async def test_failed_queries_are_counted(client: Prisma) -> None:
 
 async def test_global_labels_in_json(client: Prisma) -> None:
     metrics = await client.get_metrics(global_labels={"service": "garage", "zone": "eu-1"})
-    for metric in [*metrics.counters, *metrics.gauges, *metrics.histograms]:
+    every: list[Metric[Any]] = [*metrics.counters, *metrics.gauges, *metrics.histograms]
+    for metric in every:
         assert metric.labels == {"service": "garage", "zone": "eu-1"}
     plain = await client.get_metrics()
     assert all(metric.labels == {} for metric in plain.counters)

@@ -39,7 +39,7 @@ def assert_alive(engine: EngineProcess) -> None:
 def assert_validation_error(response: httpx.Response) -> dict[str, Any]:
     """The Rust server's answer to a request it cannot read: 422 with a P2009 error."""
     assert response.status_code == 422, (response.status_code, response.text[:500])
-    body = response.json()
+    body: dict[str, Any] = response.json()
     assert body["errors"][0]["user_facing_error"]["error_code"] == "P2009"
     assert body["errors"][0]["user_facing_error"]["is_panic"] is False
     return body
@@ -241,13 +241,13 @@ def test_transaction_paths(engine: EngineProcess) -> None:
 def test_unknown_transaction_id_header(engine: EngineProcess, tx_id: str) -> None:
     """An id the engine never issued is P2028 "not found" -- it must never reach the wasm engine,
     where an unknown id panics."""
-    response = engine.post("/", {"query": FIND_MANY_USERS, "variables": {}}, headers={"X-transaction-id": tx_id.encode()})
+    response = engine.post("/", {"query": FIND_MANY_USERS, "variables": {}}, headers={b"X-transaction-id": tx_id.encode()})
     assert response.status_code == 200
     [error] = response.json()["errors"]
     assert error["user_facing_error"]["error_code"] == "P2028"
     assert "Transaction not found" in error["user_facing_error"]["message"]
     batch = {"batch": [{"query": FIND_MANY_USERS, "variables": {}}], "transaction": True}
-    response = engine.post("/", batch, headers={"X-transaction-id": tx_id.encode()})
+    response = engine.post("/", batch, headers={b"X-transaction-id": tx_id.encode()})
     assert response.json()["errors"][0]["user_facing_error"]["error_code"] == "P2028"
     assert_alive(engine)
     metrics = engine.http.get("/metrics?format=json").json()
@@ -262,9 +262,10 @@ def test_empty_transaction_id_header(engine: EngineProcess) -> None:
 
 
 def test_real_panic_replaces_the_engine_instance(engine: EngineProcess) -> None:
-    panics = lambda: {c["key"]: c["value"] for c in engine.http.get("/metrics?format=json").json()["counters"]}[  # noqa: E731
-        "query_engine_panics_total"
-    ]
+    def panics() -> int:
+        counters = engine.http.get("/metrics?format=json").json()["counters"]
+        return int({c["key"]: c["value"] for c in counters}["query_engine_panics_total"])
+
     before = panics()
     tx = engine.post("/transaction/start", {"max_wait": 2000, "timeout": 30000})
     assert tx.status_code == 200

@@ -17,7 +17,8 @@ from engine_test_client.errors import TransactionError, TransactionExpiredError,
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-ms = lambda n: dt.timedelta(milliseconds=n)  # noqa: E731
+def ms(n: int) -> dt.timedelta:
+    return dt.timedelta(milliseconds=n)
 
 
 async def test_commit(client: Prisma) -> None:
@@ -211,7 +212,7 @@ def start_tx(engine: EngineProcess, **options: Any) -> str:
 
 
 def p2028(response: Any) -> dict[str, Any]:
-    body = response.json()
+    body: dict[str, Any] = response.json()
     assert body["error_code"] == "P2028", body
     assert body["is_panic"] is False
     return body
@@ -276,7 +277,7 @@ async def test_http_expired_transaction(engine: EngineProcess) -> None:
 
 
 async def test_http_transactional_batch_with_a_failing_item_writes_nothing(engine: EngineProcess) -> None:
-    batch = {
+    batch: dict[str, Any] = {
         "batch": [
             {"query": create_user_query("one@example.com"), "variables": {}},
             {"query": create_user_query("two@example.com"), "variables": {}},

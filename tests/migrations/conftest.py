@@ -22,7 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.database import copy_database as copy_db  # re-exported for the migration tests
+from tests.database import copy_database
+
+copy_db = copy_database  # for the migration tests (an assignment: mypy sees it exported)
 
 REPO = Path(__file__).resolve().parents[2]
 FRONT_DOOR = REPO / "tools" / "prisma"

@@ -4,6 +4,7 @@ command reaches the CLI that can run it, from any directory, with one meaning fo
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import subprocess
 import uuid
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.migrations.conftest import FRONT_DOOR, REPO, migration_names, output, prisma
+from tests.migrations.conftest import CLI_TIMEOUT_S, FRONT_DOOR, REPO, migration_names, output, prisma
 
 
 def test_the_venv_prisma_is_the_front_door() -> None:
@@ -87,3 +88,38 @@ def test_make_migrate_deploys_to_database_url(tmp_path: Path) -> None:
         assert [r[0] for r in con.execute("SELECT migration_name FROM _prisma_migrations")] == migration_names()
     finally:
         con.close()
+
+
+def test_dotenv_is_read_by_dotenv_and_the_environment_wins(tmp_path: Path) -> None:
+    """tools/prisma reads .env with the npm dotenv package (as prisma.config.ts does): quoted values
+    keep their `#` and spaces, comments are dropped, and variables already set win over the file.
+    Seen through `prisma studio` in a scratch checkout whose run-studio prints what it received."""
+    (tmp_path / "tools" / "studio").mkdir(parents=True)
+    shutil.copy2(FRONT_DOOR, tmp_path / "tools" / "prisma")
+    (tmp_path / "node_modules").symlink_to(REPO / "node_modules")
+    run_studio = tmp_path / "tools" / "studio" / "run-studio"
+    run_studio.write_text("#!/usr/bin/env bash\nenv -0\n")
+    run_studio.chmod(0o755)
+    (tmp_path / ".env").write_text(
+        "# a comment line\n"
+        "DOTENV_PLAIN=plain # a trailing comment\n"
+        'DOTENV_DOUBLE="spaces # and a hash"\n'
+        "DOTENV_SINGLE='$HOME is not expanded'\n"
+        "DOTENV_APOSTROPHE=\"it's\"\n"
+        'DOTENV_NEWLINE="one\\ntwo"\n'
+        "DOTENV_SET=from-the-file\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOTENV_")}
+    env["DOTENV_SET"] = "from-the-environment"
+    result = subprocess.run([str(tmp_path / "tools" / "prisma"), "studio"], env=env, capture_output=True,
+                            text=True, timeout=CLI_TIMEOUT_S, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, output(result)
+    received = dict(entry.split("=", 1) for entry in result.stdout.split("\0") if entry.startswith("DOTENV_"))
+    assert received == {
+        "DOTENV_PLAIN": "plain",
+        "DOTENV_DOUBLE": "spaces # and a hash",
+        "DOTENV_SINGLE": "$HOME is not expanded",
+        "DOTENV_APOSTROPHE": "it's",
+        "DOTENV_NEWLINE": "one\ntwo",
+        "DOTENV_SET": "from-the-environment",
+    }

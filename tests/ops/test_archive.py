@@ -38,7 +38,9 @@ def totals(database: Path) -> dict[str, int]:
         return {"sessions": 0, "completed": 0, "tickets": 0, "payments": 0, "fees": 0, "revenue": 0, "refunded": 0}
     connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     try:
-        one = lambda sql: int(connection.execute(sql).fetchone()[0])  # noqa: E731
+        def one(sql: str) -> int:
+            return int(connection.execute(sql).fetchone()[0])
+
         return {
             "sessions": one('SELECT count(*) FROM "Session"'),
             "completed": one("SELECT count(*) FROM \"Session\" WHERE status = 'COMPLETED'"),
@@ -65,7 +67,7 @@ def archive(server: LiveServer, *args: str) -> subprocess.CompletedProcess[str]:
 
 def park_and_leave(client: httpx.Client, garage_id: str, start: datetime, minutes: int) -> dict[str, object]:
     entry = parked(client, garage_id, at=start.isoformat())
-    response = client.post(f"{API}/sessions/{entry['session']['id']}/check-out",  # type: ignore[index]
+    response = client.post(f"{API}/sessions/{entry['session']['id']}/check-out",
                            json={"paymentMethod": "CARD", "at": (start + timedelta(minutes=minutes)).isoformat()})
     assert response.status_code == 200, response.text
     return dict(response.json())

@@ -12,6 +12,7 @@ from garage.errors import Conflict, NotFound
 from garage.repositories.audit import AuditRepository
 from garage.repositories.garages import GarageRepository
 from garage.vocabulary import RateTerms as RateValues
+from garage.vocabulary import SpotType
 from garage.services.garages import GarageService
 from garage.services.spots import SpotDraft, SpotService
 
@@ -48,12 +49,12 @@ async def test_failed_writes_leave_no_audit_row(db: Prisma) -> None:
     service = GarageService(db)
     garage = await service.create(name="small", address="a", timezone="UTC", currency="USD", capacity=2, actor="k")
     spots = SpotService(db)
-    await spots.create(garage.id, [SpotDraft(level=0, number="1", type="EV"), SpotDraft(level=0, number="2", type="EV")], actor="k")
+    await spots.create(garage.id, [SpotDraft(level=0, number="1", type=SpotType.EV), SpotDraft(level=0, number="2", type=SpotType.EV)], actor="k")
     with pytest.raises(Conflict) as capacity:
         await service.update(garage.id, {"capacity": 1}, actor="k")
     assert capacity.value.code == "CAPACITY_EXCEEDED"
     with pytest.raises(Conflict) as full:
-        await spots.create(garage.id, [SpotDraft(level=0, number="3", type="EV")], actor="k")
+        await spots.create(garage.id, [SpotDraft(level=0, number="3", type=SpotType.EV)], actor="k")
     assert full.value.code == "CAPACITY_EXCEEDED"
     assert await audit_actions(db, "Garage", garage.id) == ["CREATE"]
     with pytest.raises(NotFound):
@@ -63,7 +64,7 @@ async def test_failed_writes_leave_no_audit_row(db: Prisma) -> None:
 async def test_spot_drafts_repeating_a_number_are_refused_before_any_query(db: Prisma) -> None:
     with pytest.raises(Conflict) as repeated:
         await SpotService(db).create(
-            "no-such-garage", [SpotDraft(level=1, number="5", type="EV"), SpotDraft(level=1, number="5", type="LARGE")],
+            "no-such-garage", [SpotDraft(level=1, number="5", type=SpotType.EV), SpotDraft(level=1, number="5", type=SpotType.LARGE)],
             actor="k",
         )
     assert repeated.value.code == "DUPLICATE_SPOT"

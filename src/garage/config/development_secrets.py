@@ -51,11 +51,13 @@ def development_secrets(database: Path) -> DevelopmentSecrets:
 
 def _create(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    document = json.dumps({
-        "secretKey": secrets.token_urlsafe(32),
-        "encryptionKeyId": KEY_ID_PREFIX + secrets.token_hex(4),
-        "encryptionKey": base64.b64encode(secrets.token_bytes(32)).decode(),
-    })
+    document = json.dumps(
+        {
+            "secretKey": secrets.token_urlsafe(32),
+            "encryptionKeyId": KEY_ID_PREFIX + secrets.token_hex(4),
+            "encryptionKey": base64.b64encode(secrets.token_bytes(32)).decode(),
+        }
+    )
     aside = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -67,8 +69,11 @@ def _create(path: Path) -> None:
             os.link(aside, path)  # fails if another process got there first: its secrets win
         except FileExistsError:
             return
-        log.warning("generated development secrets for this database in %s (production sets GARAGE_ENV=production, "
-                    "GARAGE_SECRET_KEY and GARAGE_ENCRYPTION_KEYS instead)", path)
+        log.warning(
+            "generated development secrets for this database in %s (production sets GARAGE_ENV=production, "
+            "GARAGE_SECRET_KEY and GARAGE_ENCRYPTION_KEYS instead)",
+            path,
+        )
     finally:
         aside.unlink(missing_ok=True)
 

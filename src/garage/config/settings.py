@@ -8,14 +8,43 @@ import os
 from enum import Enum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import ByteSize, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from garage.config.development_secrets import development_secrets
+from garage.errors import OperationalFailure
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+
+class ProjectLayoutError(OperationalFailure):
+    """garage was started outside the source checkout it needs (engine/, prisma/, .env)."""
+
+
+def find_project_root(start: Path) -> Path:
+    """The source checkout garage runs from: the nearest folder above `start` holding schema.prisma.
+    garage is installed editable from its checkout (`pip install -e .`, `make venv`) and uses the
+    checkout's engine/, prisma/migrations, tools/prisma and .env; relative `file:` database URLs
+    are taken from this folder, as Prisma takes them from the schema's. A copy of the package
+    outside a checkout (a built wheel in site-packages) has none of these: it stops here."""
+    for folder in start.parents:
+        if (folder / "schema.prisma").is_file():
+            return folder
+    raise ProjectLayoutError(
+        f"no schema.prisma in any folder above {start}: garage runs from its source checkout "
+        "(`pip install -e .` or `make venv` there), not from a copy installed elsewhere"
+    )
+
+
+REPO_ROOT = find_project_root(Path(__file__).resolve())
+
+
+def checkout_path(relative: str, setting: str) -> Path:
+    """`relative` inside the checkout, for a setting left unset; a clear error if it is missing."""
+    path = REPO_ROOT / relative
+    if not path.exists():
+        raise ProjectLayoutError(f"{path} not found in the checkout {REPO_ROOT}: restore it, or set {setting}")
+    return path
 
 
 class Environment(str, Enum):
@@ -44,9 +73,19 @@ class Settings(BaseSettings):
         None, alias="GARAGE_ENCRYPTION_KEYS"
     )
     log_level: str = Field("info", alias="GARAGE_LOG_LEVEL")
+    # Log lines as JSON objects (`json`, for collectors) or readable lines (`console`); unset:
+    # console in development, json in test and production (garage/logging_setup.py).
+    log_format_setting: Literal["json", "console"] | None = Field(None, alias="GARAGE_LOG_FORMAT")
     log_queries: bool = Field(False, alias="GARAGE_LOG_QUERIES")
-    query_engine_binary: Path = Field(REPO_ROOT / "engine" / "bin" / "query-engine.js", alias="PRISMA_QUERY_ENGINE_BINARY")
-    migrations_dir: Path = Field(REPO_ROOT / "prisma" / "migrations", alias="GARAGE_MIGRATIONS_DIR")
+    # Unset: the checkout's engine/ and prisma/migrations, which must then exist (checkout_path).
+    query_engine_binary: Path = Field(
+        default_factory=lambda: checkout_path("engine/bin/query-engine.js", "PRISMA_QUERY_ENGINE_BINARY"),
+        alias="PRISMA_QUERY_ENGINE_BINARY",
+    )
+    migrations_dir: Path = Field(
+        default_factory=lambda: checkout_path("prisma/migrations", "GARAGE_MIGRATIONS_DIR"),
+        alias="GARAGE_MIGRATIONS_DIR",
+    )
     max_body_bytes: int = Field(1024 * 1024, alias="GARAGE_MAX_BODY_BYTES", ge=1)
     # The longest a database call waits - for SQLite's write lock held by another process, for the
     # engine's writer, for an engine being replaced - before it is answered 503 DATABASE_UNAVAILABLE
@@ -161,6 +200,13 @@ class Settings(BaseSettings):
         if self.archive_url_setting:
             return sqlite_file_path(self.archive_url_setting)
         return self.database_path.with_name(f"{self.database_path.stem}-archive.db")
+
+    @property
+    def log_format(self) -> Literal["json", "console"]:
+        """GARAGE_LOG_FORMAT, else console in development and json elsewhere."""
+        if self.log_format_setting is not None:
+            return self.log_format_setting
+        return "console" if self.environment is Environment.DEVELOPMENT else "json"
 
     @property
     def absolute_database_url(self) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Callable
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 
 from garage.config import Settings
 from garage.config.settings import REPO_ROOT
@@ -26,7 +26,7 @@ def parse_before(value: str) -> datetime:
     """A date (midnight UTC) or an ISO 8601 time with an offset."""
     try:
         if len(value) == 10:
-            return datetime.combine(date.fromisoformat(value), time(), tzinfo=timezone.utc)
+            return datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
         moment = datetime.fromisoformat(value)
     except ValueError as error:
         raise ValueError(f"{value!r} is neither a date (2026-01-31) nor a time with an offset") from error
@@ -40,17 +40,27 @@ def migrate_archive(settings: Settings) -> None:
     path = settings.archive_path
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     result = subprocess.run(
-        [str(PRISMA_FRONT_DOOR), "migrate", "deploy"], cwd=REPO_ROOT, capture_output=True, text=True,
-        env={**os.environ, "DATABASE_URL": f"file:{path}"}, stdin=subprocess.DEVNULL,
+        [str(PRISMA_FRONT_DOOR), "migrate", "deploy"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DATABASE_URL": f"file:{path}"},
+        stdin=subprocess.DEVNULL,
     )
     if result.returncode != 0:
-        raise ArchiveSetupFailed(f"prisma migrate deploy on the archive {path} failed: {result.stderr or result.stdout}")
+        raise ArchiveSetupFailed(
+            f"prisma migrate deploy on the archive {path} failed: {result.stderr or result.stdout}"
+        )
     path.chmod(0o600)
 
 
 async def archive_before(
-    settings: Settings, before: datetime, batch_size: int, actor: str,
-    on_start: Callable[[int], None], on_batch: Callable[[int], None],
+    settings: Settings,
+    before: datetime,
+    batch_size: int,
+    actor: str,
+    on_start: Callable[[int], None],
+    on_batch: Callable[[int], None],
 ) -> int:
     """Moves every completed session that ended before `before`; returns how many moved."""
     live = create_prisma(settings)

@@ -18,14 +18,18 @@ import re
 import sqlite3
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from prisma import Prisma
 
 from garage.errors import GarageError
 from garage.ops.diskspace import (
-    InsufficientStorage, database_bytes, format_bytes, free_bytes, says_disk_full,
+    InsufficientStorage,
+    database_bytes,
+    format_bytes,
+    free_bytes,
+    says_disk_full,
 )
 from garage.repositories.backups import BackupRepository
 
@@ -66,7 +70,7 @@ class BackupStore:
             raise kind(f"Cannot create the backup folder {self.directory}: {error}") from error
         self.remove_stale_partials()
         self.require_room()
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         name = f"garage-{now.strftime('%Y%m%dT%H%M%S')}{now.microsecond // 1000:03d}Z.db"
         target = self.directory / name
         partial = target.with_suffix(PARTIAL_SUFFIX)
@@ -83,7 +87,8 @@ class BackupStore:
             if isinstance(error, Exception) and not isinstance(error, GarageError) and self._out_of_room(error):
                 raise InsufficientStorage(
                     f"The backup ran out of disk space in {self.directory} ({format_bytes(free_bytes(self.directory))} "
-                    "free); its partial copy was deleted. Free disk space, then take the backup again") from error
+                    "free); its partial copy was deleted. Free disk space, then take the backup again"
+                ) from error
             raise
         return self._describe(target)
 
@@ -141,7 +146,7 @@ class BackupStore:
         match = NAME.match(path.name)
         assert match is not None
         stamp = datetime.strptime(match.group(1)[:-4], "%Y%m%dT%H%M%S").replace(
-            tzinfo=timezone.utc, microsecond=int(match.group(1)[-4:-1]) * 1000
+            tzinfo=UTC, microsecond=int(match.group(1)[-4:-1]) * 1000
         )
         return Backup(name=path.name, path=path, size_bytes=path.stat().st_size, created_at=stamp)
 

@@ -159,8 +159,10 @@ def rotate_keys(batch_size: int) -> None:
             report = await KeyRotationService(services.db, services.cipher).rotate(
                 actor=CLI_ACTOR, batch_size=batch_size, on_progress=went_through
             )
-            return (f"re-encrypted under key {services.cipher.current_key_id!r}: "
-                    f"{report.vehicles} vehicles, {report.payments} payments")
+            return (
+                f"re-encrypted under key {services.cipher.current_key_id!r}: "
+                f"{report.vehicles} vehicles, {report.payments} payments"
+            )
 
         outcome = run_with_services(rotate)
     click.echo(outcome)
@@ -178,10 +180,19 @@ def _instant(value: str) -> datetime:
 
 @main.command("restore")
 @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--to", "to", default=None, metavar="TIMESTAMP",
-              help="Point-in-time recovery: the moment to go back to (ISO 8601 with offset, e.g. 2026-11-24T21:30:00Z).")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="With --to: where to write the restored database (default: <database>-at-<time>.db beside it).")
+@click.option(
+    "--to",
+    "to",
+    default=None,
+    metavar="TIMESTAMP",
+    help="Point-in-time recovery: the moment to go back to (ISO 8601 with offset, e.g. 2026-11-24T21:30:00Z).",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="With --to: where to write the restored database (default: <database>-at-<time>.db beside it).",
+)
 def restore(file: Path | None, to: str | None, output: Path | None) -> None:
     """Restore the database.
 
@@ -203,9 +214,11 @@ def restore(file: Path | None, to: str | None, output: Path | None) -> None:
     except ReplicationError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"restored the database as it was at {to} into {restored} (integrity check: ok)")
-    click.echo(f"to make it live: stop the service, then run `garage restore {restored}` (verifies it, keeps the "
-               "current database as <db>.replaced-<time>, swaps it in), then start the service "
-               "(docs/operations.md, Continuous backup and point-in-time recovery)")
+    click.echo(
+        f"to make it live: stop the service, then run `garage restore {restored}` (verifies it, keeps the "
+        "current database as <db>.replaced-<time>, swaps it in), then start the service "
+        "(docs/operations.md, Continuous backup and point-in-time recovery)"
+    )
 
 
 def _restore_file(file: Path) -> None:
@@ -218,8 +231,10 @@ def _restore_file(file: Path) -> None:
     if restored.replaced is not None:
         click.echo(f"the database it replaced is kept as {restored.replaced}")
     if restored.pending_migrations:
-        click.echo(f"the backup predates {len(restored.pending_migrations)} migration(s): "
-                   "run `prisma migrate deploy` before starting the service")
+        click.echo(
+            f"the backup predates {len(restored.pending_migrations)} migration(s): "
+            "run `prisma migrate deploy` before starting the service"
+        )
 
 
 @main.command()
@@ -232,8 +247,9 @@ def backup() -> None:
     async def take(services: Services) -> str:
         taken = await services.backups.create(services.db)
         removed = services.backups.prune(services.settings.backup_keep)
-        return (f"backup {taken.path} ({taken.size_bytes} bytes, integrity check: ok)"
-                + (f"; pruned {len(removed)} older backup(s)" if removed else ""))
+        return f"backup {taken.path} ({taken.size_bytes} bytes, integrity check: ok)" + (
+            f"; pruned {len(removed)} older backup(s)" if removed else ""
+        )
 
     try:
         click.echo(run_with_services(take))
@@ -242,8 +258,11 @@ def backup() -> None:
 
 
 @main.command()
-@click.option("--thorough", is_flag=True,
-              help="Run the full integrity_check (also compares every index with its table; slower on a large file).")
+@click.option(
+    "--thorough",
+    is_flag=True,
+    help="Run the full integrity_check (also compares every index with its table; slower on a large file).",
+)
 def check(thorough: bool) -> None:
     """Check the database file before anything opens it; `make run` runs this before `prisma migrate deploy`.
 
@@ -259,8 +278,11 @@ def check(thorough: bool) -> None:
         raise SystemExit(1)
     space = disk_space(database, settings.min_free_bytes)
     if space.low:
-        click.echo(f"warning: low disk space: {space.describe()}; writes fail when it reaches 0 "
-                   "(docs/operations.md, Disk space)", err=True)
+        click.echo(
+            f"warning: low disk space: {space.describe()}; writes fail when it reaches 0 "
+            "(docs/operations.md, Disk space)",
+            err=True,
+        )
     if not database.exists():
         click.echo(f"{database}: does not exist yet (prisma migrate deploy creates it)")
     else:
@@ -269,7 +291,8 @@ def check(thorough: bool) -> None:
 
 @main.command()
 def doctor() -> None:
-    """Report the database's state (integrity, WAL, disk space, last backup, replica, migrations, permissions); exit 1 on a problem."""
+    """Report the database's state (integrity, WAL, disk space, last backup, replica, migrations,
+    permissions); exit 1 on a problem."""
     findings = examine(load_settings())
     for finding in findings:
         click.echo(finding.line())
@@ -312,8 +335,13 @@ def import_memory_store(snapshot: Path, dry_run: bool) -> None:
             # streamed: the service reads the file record by record, never whole
             with snapshot.open("rb") as source:
                 return await LegacyImportService(services.db, services.cipher).run(
-                    source, actor=CLI_ACTOR, dry_run=dry_run, on_read=read, on_planning=compared,
-                    on_planned=start_writing, on_progress=written,
+                    source,
+                    actor=CLI_ACTOR,
+                    dry_run=dry_run,
+                    on_read=read,
+                    on_planning=compared,
+                    on_planned=start_writing,
+                    on_progress=written,
                 )
 
         try:
@@ -328,13 +356,20 @@ def import_memory_store(snapshot: Path, dry_run: bool) -> None:
     click.echo(f"{'dry run: ' if dry_run else ''}snapshot sha256 {report.snapshot_sha256}")
     for kind, count in report.counts.items():
         click.echo(f"  {kind:<9} {verb} {count.imported:>7}   skipped (already there) {count.skipped:>7}")
-    click.echo(f"  rates created with the defaults: {report.rates_created}; tickets generated: {report.tickets_generated}; "
-               f"OCCUPIED spots without an active session set AVAILABLE: {report.spots_normalised}")
+    click.echo(
+        f"  rates created with the defaults: {report.rates_created}; tickets generated: {report.tickets_generated}; "
+        f"OCCUPIED spots without an active session set AVAILABLE: {report.spots_normalised}"
+    )
 
 
 @main.command("archive")
-@click.option("--before", "before_text", required=True, metavar="DATE",
-              help="Move completed sessions that ended before this date (2026-01-31 = midnight UTC) or time (with offset).")
+@click.option(
+    "--before",
+    "before_text",
+    required=True,
+    metavar="DATE",
+    help="Move completed sessions that ended before this date (2026-01-31 = midnight UTC) or time (with offset).",
+)
 @click.option("--batch-size", type=click.IntRange(1, 5000), default=500, show_default=True)
 def archive(before_text: str, batch_size: int) -> None:
     """Move completed sessions (with tickets and payments) into the archive database (GARAGE_ARCHIVE_URL)."""
@@ -351,11 +386,15 @@ def archive(before_text: str, batch_size: int) -> None:
             updates: list[Callable[[int], None]] = []
 
             def start(total: int) -> None:
-                bar = bars.enter_context(click.progressbar(length=total, label=f"archiving {total} sessions", file=sys.stderr))
+                bar = bars.enter_context(
+                    click.progressbar(length=total, label=f"archiving {total} sessions", file=sys.stderr)
+                )
                 updates.append(bar.update)
 
             moved = asyncio.run(archive_before(settings, before, batch_size, CLI_ACTOR, start, lambda n: updates[0](n)))
     except GarageError as error:
         raise click.ClickException(str(error)) from error
-    click.echo(f"archived {moved} sessions (with their tickets and payments) into {settings.archive_path}; "
-               "every batch verified by counts and sums")
+    click.echo(
+        f"archived {moved} sessions (with their tickets and payments) into {settings.archive_path}; "
+        "every batch verified by counts and sums"
+    )

@@ -44,8 +44,10 @@ class DiskFull(DatabaseUnavailable):
 
     def __init__(self, free: int | None = None) -> None:
         room = f" ({format_bytes(free)} free)" if free is not None else ""
-        super().__init__(f"The database's disk is full{room}: the change was not saved. "
-                         "Try again once an operator has freed disk space")
+        super().__init__(
+            f"The database's disk is full{room}: the change was not saved. "
+            "Try again once an operator has freed disk space"
+        )
 
 
 class InsufficientStorage(GarageError):
@@ -88,8 +90,10 @@ class DiskSpace:
         return self.free < self.minimum
 
     def describe(self) -> str:
-        return (f"{format_bytes(self.free)} free on the file system of {self.path} "
-                f"(GARAGE_MIN_FREE_BYTES {format_bytes(self.minimum)})" + (" - LOW" if self.low else ""))
+        return (
+            f"{format_bytes(self.free)} free on the file system of {self.path} "
+            f"(GARAGE_MIN_FREE_BYTES {format_bytes(self.minimum)})" + (" - LOW" if self.low else "")
+        )
 
 
 def disk_space(path: Path, minimum: int) -> DiskSpace:

@@ -6,10 +6,10 @@ compares every index with its table, which the start-up quick_check does not).""
 
 from __future__ import annotations
 
-import stat
 import sqlite3
+import stat
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from garage.config import Settings
@@ -33,14 +33,21 @@ def examine(settings: Settings) -> list[Finding]:
     database = settings.database_path
     store = BackupStore(settings.backup_dir, database=database, min_free_bytes=settings.min_free_bytes)
     if not database.is_file():
-        return [Finding("database", False, f"{database} does not exist"), *_disk_space(settings, store),
-                _last_backup(settings, store)]
+        return [
+            Finding("database", False, f"{database} does not exist"),
+            *_disk_space(settings, store),
+            _last_backup(settings, store),
+        ]
     problems = database_problems(database, thorough=True)
     findings = [
         Finding("database", True, str(database)),
-        Finding("integrity", not problems,
-                "ok (integrity_check, foreign_key_check)" if not problems
-                else "; ".join(problems) + f" -> restore: {restore_advice(settings)}"),
+        Finding(
+            "integrity",
+            not problems,
+            "ok (integrity_check, foreign_key_check)"
+            if not problems
+            else "; ".join(problems) + f" -> restore: {restore_advice(settings)}",
+        ),
         *_damage_record(database, problems),
         _wal_size(database),
         *_disk_space(settings, store),
@@ -58,7 +65,9 @@ def _damage_record(database: Path, problems: list[str]) -> list[Finding]:
     restored or repaired while the record stayed; the next start deletes it."""
     if problems or recorded_damage(database) is None:
         return []
-    return [Finding("damage note", True, f"{database}.damaged is outdated (the file passes now); the next start deletes it")]
+    return [
+        Finding("damage note", True, f"{database}.damaged is outdated (the file passes now); the next start deletes it")
+    ]
 
 
 def _disk_space(settings: Settings, store: BackupStore) -> list[Finding]:
@@ -77,14 +86,19 @@ def _disk_space(settings: Settings, store: BackupStore) -> list[Finding]:
         space = disk_space(folder, settings.min_free_bytes)
         sharing = [other for other, path in folders.items() if other != role and same_file_system(path, folder)]
         detail = f"{' + '.join([role, *sharing])}: {space.describe()}"
-        findings.append(Finding("disk", not space.low, detail + (" (writes fail when it reaches 0)" if space.low else "")))
+        findings.append(
+            Finding("disk", not space.low, detail + (" (writes fail when it reaches 0)" if space.low else ""))
+        )
     needed, free = store.room_needed(), free_bytes(store.directory)
-    findings.append(Finding(
-        "backup room", free >= needed,
-        f"the next backup needs {format_bytes(needed)} free in {store.directory} "
-        f"(the database's {format_bytes(database_bytes(settings.database_path))} + GARAGE_MIN_FREE_BYTES), "
-        f"{format_bytes(free)} free" + ("" if free >= needed else " - backups are REFUSED"),
-    ))
+    findings.append(
+        Finding(
+            "backup room",
+            free >= needed,
+            f"the next backup needs {format_bytes(needed)} free in {store.directory} "
+            f"(the database's {format_bytes(database_bytes(settings.database_path))} + GARAGE_MIN_FREE_BYTES), "
+            f"{format_bytes(free)} free" + ("" if free >= needed else " - backups are REFUSED"),
+        )
+    )
     return findings
 
 
@@ -99,7 +113,7 @@ def _last_backup(settings: Settings, store: BackupStore) -> Finding:
     newest = store.newest()
     if newest is None:
         return Finding("last backup", False, f"none in {store.directory} (take one: garage backup)")
-    age = datetime.now(timezone.utc) - newest.created_at
+    age = datetime.now(UTC) - newest.created_at
     detail = f"{newest.name}, {_age(age)} ago ({len(store.list())} kept in {store.directory})"
     # Overdue when a whole scheduled run was missed (the interval twice over); 0 = scheduler off.
     interval = timedelta(hours=settings.backup_interval_hours)
@@ -117,14 +131,18 @@ def _replica_lag(settings: Settings, database: Path) -> Finding:
         return Finding("replica", True, "replication off (GARAGE_REPLICATION=false)")
     if settings.replica_url_setting and not settings.replica_url_setting.startswith("file://"):
         return Finding("replica", True, f"remote replica {settings.replica_url_setting}: check with `litestream ltx`")
-    files = [path for path in settings.replica_dir.rglob("*") if path.is_file()] if settings.replica_dir.is_dir() else []
+    files = (
+        [path for path in settings.replica_dir.rglob("*") if path.is_file()] if settings.replica_dir.is_dir() else []
+    )
     if not files:
         return Finding("replica", False, f"no replica in {settings.replica_dir} (is `garage serve` running?)")
     replicated = max(path.stat().st_mtime for path in files)
     written = max(path.stat().st_mtime for path in (database, Path(f"{database}-wal")) if path.exists())
     lag = timedelta(seconds=max(0.0, written - replicated))
     behind = lag > REPLICA_LAG_LIMIT
-    detail = f"{settings.replica_dir}: {lag.total_seconds():.1f} s behind the last write" + (" - BEHIND" if behind else "")
+    detail = f"{settings.replica_dir}: {lag.total_seconds():.1f} s behind the last write" + (
+        " - BEHIND" if behind else ""
+    )
     return Finding("replica", not behind, detail)
 
 
@@ -139,15 +157,26 @@ def _pending_migrations(database: Path, migrations_dir: Path) -> Finding:
     try:
         with read_only(database) as connection:
             has_table = connection.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_prisma_migrations'").fetchone()
-            applied = {row[0] for row in connection.execute(
-                "SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL")
-            } if has_table else set()
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_prisma_migrations'"
+            ).fetchone()
+            applied = (
+                {
+                    row[0]
+                    for row in connection.execute(
+                        "SELECT migration_name FROM _prisma_migrations"
+                        " WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL"
+                    )
+                }
+                if has_table
+                else set()
+            )
     except sqlite3.DatabaseError as error:
         return Finding("migrations", False, f"cannot read _prisma_migrations: {error}")
     pending = [name for name in migration_names(migrations_dir) if name not in applied]
     if pending:
-        return Finding("migrations", False, f"{len(pending)} pending: {', '.join(pending)} (run: prisma migrate deploy)")
+        return Finding(
+            "migrations", False, f"{len(pending)} pending: {', '.join(pending)} (run: prisma migrate deploy)"
+        )
     return Finding("migrations", True, f"all {len(applied)} applied")
 
 
@@ -156,8 +185,13 @@ def _permissions(database: Path, backup_dir: Path) -> Finding:
     paths = [database, *(Path(f"{database}{suffix}") for suffix in ("-wal", "-shm"))]
     if backup_dir.is_dir():
         paths += [backup_dir, *backup_dir.iterdir()]
-    too_open = [f"{path} {stat.S_IMODE(path.stat().st_mode):04o}" for path in paths
-                if path.exists() and stat.S_IMODE(path.stat().st_mode) & 0o077]
+    too_open = [
+        f"{path} {stat.S_IMODE(path.stat().st_mode):04o}"
+        for path in paths
+        if path.exists() and stat.S_IMODE(path.stat().st_mode) & 0o077
+    ]
     if too_open:
-        return Finding("permissions", False, "readable by others: " + ", ".join(too_open) + " (chmod 600 files, 700 folders)")
+        return Finding(
+            "permissions", False, "readable by others: " + ", ".join(too_open) + " (chmod 600 files, 700 folders)"
+        )
     return Finding("permissions", True, "database, WAL and backups private to their owner")

@@ -26,7 +26,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from garage.config import Settings
@@ -67,8 +67,10 @@ def foreign_key_problems(connection: sqlite3.Connection) -> list[str]:
         rows = connection.execute("PRAGMA foreign_key_check").fetchall()
     except sqlite3.DatabaseError as error:
         return [f"foreign_key_check: {error}"]
-    return [f"foreign_key_check: {table} rowid {rowid} references a missing {parent} row"
-            for table, rowid, parent, _ in rows[:REPORTED_LINES]]
+    return [
+        f"foreign_key_check: {table} rowid {rowid} references a missing {parent} row"
+        for table, rowid, parent, _ in rows[:REPORTED_LINES]
+    ]
 
 
 def database_problems(path: Path, *, thorough: bool = False) -> list[str]:
@@ -87,6 +89,7 @@ class DatabaseDamaged(OperationalFailure):
 
 
 # --- what the background check found, shared by every worker through a file -----------------
+
 
 def damage_record_path(database: Path) -> Path:
     return database.with_name(database.name + ".damaged")
@@ -117,6 +120,7 @@ def clear_damage(database: Path) -> None:
 
 # --- the way back ------------------------------------------------------------------------------
 
+
 def replica_available(settings: Settings) -> bool:
     """A Litestream replica to restore from: a local replica folder with files in it, or a remote
     replica URL (configured: whether it is current only `litestream ltx` can say)."""
@@ -137,23 +141,30 @@ def restore_options(settings: Settings) -> list[RestoreOption]:
     every write it received, up to one sync interval before the damage), then the newest backup."""
     options: list[RestoreOption] = []
     if replica_available(settings):
-        moment = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        options.append(RestoreOption(
-            "point-in-time from the Litestream replica, which holds every write it received (a current replica "
-            "loses nothing acknowledged); it writes a new file and checks it - if that check fails, pick an earlier time",
-            (f"garage restore --to {moment}", "garage restore <the file it wrote>"),
-        ))
+        moment = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        options.append(
+            RestoreOption(
+                "point-in-time from the Litestream replica, which holds every write it received (a current replica "
+                "loses nothing acknowledged); it writes a new file and checks it - "
+                "if that check fails, pick an earlier time",
+                (f"garage restore --to {moment}", "garage restore <the file it wrote>"),
+            )
+        )
     store = BackupStore(settings.backup_dir)
     newest = store.newest()
     if newest is not None:
-        age = datetime.now(timezone.utc) - newest.created_at
-        options.append(RestoreOption(
-            f"the newest verified backup, taken {int(age.total_seconds() // 60)} min ago (writes made after it are lost)",
-            (f"garage restore {newest.path}",),
-        ))
+        age = datetime.now(UTC) - newest.created_at
+        options.append(
+            RestoreOption(
+                f"the newest verified backup, taken {int(age.total_seconds() // 60)} min ago "
+                "(writes made after it are lost)",
+                (f"garage restore {newest.path}",),
+            )
+        )
     else:
-        options.append(RestoreOption(f"no backup found in {store.directory}: use your off-site copy",
-                                     ("garage restore FILE",)))
+        options.append(
+            RestoreOption(f"no backup found in {store.directory}: use your off-site copy", ("garage restore FILE",))
+        )
     return options
 
 
@@ -163,9 +174,11 @@ def restore_advice(settings: Settings) -> str:
 
 
 def damage_message(settings: Settings, problems: list[str], *, consequence: str) -> str:
-    lines = [f"The database file {settings.database_path} is damaged; {consequence}.",
-             *(f"  {problem}" for problem in problems),
-             "Stop every garage process, then restore it (least data lost first):"]
+    lines = [
+        f"The database file {settings.database_path} is damaged; {consequence}.",
+        *(f"  {problem}" for problem in problems),
+        "Stop every garage process, then restore it (least data lost first):",
+    ]
     for number, option in enumerate(restore_options(settings), start=1):
         lines.append(f"  {number}. {option.summary}:")
         lines.extend(f"       {command}" for command in option.commands)
@@ -188,8 +201,11 @@ def damage_at_start(settings: Settings, *, thorough: bool = False) -> str | None
         return damage_message(settings, problems, consequence="the service will not serve it")
     if recorded:
         clear_damage(database)
-        log.warning("%s passes integrity_check again: the damage recorded in %s is cleared",
-                    database, damage_record_path(database))
+        log.warning(
+            "%s passes integrity_check again: the damage recorded in %s is cleared",
+            database,
+            damage_record_path(database),
+        )
     return None
 
 
@@ -215,8 +231,14 @@ def check_in_background(settings: Settings) -> list[str]:
         return []
     if problems:
         record_damage(database, problems)
-        log.critical("%s", damage_message(settings, problems, consequence=(
-            "the background integrity check found it; /ready answers 503 until it is restored")))
+        log.critical(
+            "%s",
+            damage_message(
+                settings,
+                problems,
+                consequence=("the background integrity check found it; /ready answers 503 until it is restored"),
+            ),
+        )
     elif recorded_damage(database) is not None:
         clear_damage(database)
     return problems

@@ -62,6 +62,8 @@ def hold_serving_lock(database: Path) -> FileLock:
     """The shared serving lock, held for as long as this process serves `database`."""
     lock = try_lock(serving_lock_path(database), shared=True)
     if lock is None:
-        raise DatabaseBusy(f"`garage restore` is replacing {database} (it holds {serving_lock_path(database)}); "
-                           "start the service again when the restore has finished")
+        raise DatabaseBusy(
+            f"`garage restore` is replacing {database} (it holds {serving_lock_path(database)}); "
+            "start the service again when the restore has finished"
+        )
     return lock

@@ -15,7 +15,6 @@ from garage.ops.diskspace import DiskSpace, disk_space, format_bytes
 from garage.ops.integrity import recorded_damage
 from garage.repositories.migrations import MigrationRepository
 
-
 # The database part of /ready answers within this, whatever the database does (a frozen engine,
 # a lock): a probe must hear "not ready" quickly, not after the service's own wait limit.
 DATABASE_CHECK_SECONDS = 2.0
@@ -40,10 +39,14 @@ class Readiness:
     def problems(self) -> list[str]:
         found = [self.problem] if self.problem else []
         if self.damage is not None:
-            found.append(f"the database file is damaged ({self.damage.splitlines()[0]}): restore it, see `garage doctor`")
+            found.append(
+                f"the database file is damaged ({self.damage.splitlines()[0]}): restore it, see `garage doctor`"
+            )
         if self.disk is not None and self.disk.low:
-            found.append(f"low disk space: {format_bytes(self.disk.free)} free, below GARAGE_MIN_FREE_BYTES "
-                         f"({format_bytes(self.disk.minimum)}); writes fail when it runs out")
+            found.append(
+                f"low disk space: {format_bytes(self.disk.free)} free, below GARAGE_MIN_FREE_BYTES "
+                f"({format_bytes(self.disk.minimum)}); writes fail when it runs out"
+            )
         return found
 
     def as_dict(self) -> dict[str, object]:
@@ -53,14 +56,27 @@ class Readiness:
             "database": "ok" if self.database else "unavailable",
             "pendingMigrations": self.pending_migrations,
             "integrity": "damaged" if self.damage is not None else "ok",
-            **({"disk": {"status": "low" if self.disk.low else "ok", "freeBytes": self.disk.free,
-                         "minFreeBytes": self.disk.minimum}} if self.disk is not None else {}),
+            **(
+                {
+                    "disk": {
+                        "status": "low" if self.disk.low else "ok",
+                        "freeBytes": self.disk.free,
+                        "minFreeBytes": self.disk.minimum,
+                    }
+                }
+                if self.disk is not None
+                else {}
+            ),
             **({"problem": "; ".join(problems)} if problems else {}),
         }
 
 
 def migration_names(migrations_dir: Path) -> list[str]:
-    return sorted(p.name for p in migrations_dir.iterdir() if (p / "migration.sql").is_file()) if migrations_dir.is_dir() else []
+    return (
+        sorted(p.name for p in migrations_dir.iterdir() if (p / "migration.sql").is_file())
+        if migrations_dir.is_dir()
+        else []
+    )
 
 
 async def check_readiness(db: Prisma, settings: Settings) -> Readiness:
@@ -70,7 +86,7 @@ async def check_readiness(db: Prisma, settings: Settings) -> Readiness:
     try:
         with database_deadline(DATABASE_CHECK_SECONDS):
             applied = await MigrationRepository(db).applied_names()
-    except Exception as error:  # any failure to reach the database means "not ready"
+    except Exception as error:  # any failure to reach the database means "not ready"  # noqa: BLE001
         return Readiness(database=False, problem=type(error).__name__, disk=disk, damage=damage)
     pending = [name for name in migration_names(settings.migrations_dir) if name not in applied]
     return Readiness(database=True, pending_migrations=pending, disk=disk, damage=damage)

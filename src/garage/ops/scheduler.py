@@ -17,7 +17,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from prisma import Prisma
@@ -53,10 +53,10 @@ class Periodic:
     last: datetime | None = field(default=None)
 
     def due(self) -> bool:
-        return self.last is None or datetime.now(timezone.utc) - self.last >= self.interval
+        return self.last is None or datetime.now(UTC) - self.last >= self.interval
 
     def ran(self) -> None:
-        self.last = datetime.now(timezone.utc)
+        self.last = datetime.now(UTC)
 
 
 class MaintenanceScheduler:
@@ -110,7 +110,7 @@ class MaintenanceScheduler:
 def backup_job(store: BackupStore, db: Prisma, *, interval: timedelta, keep: int) -> Job:
     def due() -> bool:
         newest = store.newest()
-        return newest is None or datetime.now(timezone.utc) - newest.created_at >= interval
+        return newest is None or datetime.now(UTC) - newest.created_at >= interval
 
     async def run() -> None:
         backup = await store.create(db)
@@ -138,8 +138,9 @@ def disk_watch_job(settings: Settings) -> Job:
     async def run() -> None:
         space = disk_space(settings.database_path, settings.min_free_bytes)
         if space.low and not state["low"]:
-            log.error("low disk space: %s; writes fail when it reaches 0 (docs/operations.md, Disk space)",
-                      space.describe())
+            log.error(
+                "low disk space: %s; writes fail when it reaches 0 (docs/operations.md, Disk space)", space.describe()
+            )
         elif state["low"] and not space.low:
             log.warning("disk space recovered: %s", space.describe())
         state["low"] = space.low
@@ -153,9 +154,9 @@ def start_maintenance(settings: Settings, store: BackupStore, db: Prisma) -> Mai
     if settings.integrity_check_interval_hours > 0:
         jobs.append(integrity_job(settings, interval=timedelta(hours=settings.integrity_check_interval_hours)))
     if settings.backup_interval_hours > 0:
-        jobs.append(backup_job(store, db, interval=timedelta(hours=settings.backup_interval_hours),
-                               keep=settings.backup_keep))
+        jobs.append(
+            backup_job(store, db, interval=timedelta(hours=settings.backup_interval_hours), keep=settings.backup_keep)
+        )
     scheduler = MaintenanceScheduler(jobs, lock_path=scheduler_lock_path(settings.database_path))
     scheduler.start()
     return scheduler
-

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from prisma import Prisma
 from prisma.models import ApiKey
@@ -24,7 +24,7 @@ class ApiKeyRepository:
         return await self._db.apikey.create(data={"name": name, "role": role, "prefix": prefix, "hash": hash})
 
     async def revoke(self, key_id: str) -> ApiKey | None:
-        return await self._db.apikey.update(where={"id": key_id}, data={"revokedAt": datetime.now(timezone.utc)})
+        return await self._db.apikey.update(where={"id": key_id}, data={"revokedAt": datetime.now(UTC)})
 
     async def list(self, *, limit: int, cursor: str | None) -> Page[ApiKey]:
         rows = await self._db.apikey.find_many(

@@ -87,7 +87,9 @@ class ArchiveRepository:
         await self._db.ticket.delete_many(where={"sessionId": {"in": ids}})
         await self._db.parkingsession.delete_many(where={"id": {"in": ids}})
         await insert_rows(self._db, "ParkingSession", [_columns(s, SESSION_RELATIONS) for s in sessions])
-        await insert_rows(self._db, "Ticket", [_columns(s.ticket, PART_RELATIONS) for s in sessions if s.ticket is not None])
+        await insert_rows(
+            self._db, "Ticket", [_columns(s.ticket, PART_RELATIONS) for s in sessions if s.ticket is not None]
+        )
         await insert_rows(
             self._db, "Payment", [_columns(s.payment, PART_RELATIONS) for s in sessions if s.payment is not None]
         )
@@ -98,12 +100,18 @@ class ArchiveRepository:
         spots = {s.spot.id: s.spot for s in sessions if s.spot is not None}
         vehicles = {s.vehicle.id: s.vehicle for s in sessions if s.vehicle is not None}
         present = {row.id for row in await self._db.garage.find_many(where={"id": {"in": list(garages)}})}
-        await insert_rows(self._db, "Garage", [_columns(row, GARAGE_RELATIONS) for key, row in garages.items() if key not in present])
+        await insert_rows(
+            self._db, "Garage", [_columns(row, GARAGE_RELATIONS) for key, row in garages.items() if key not in present]
+        )
         present = {row.id for row in await self._db.spot.find_many(where={"id": {"in": list(spots)}})}
-        await insert_rows(self._db, "Spot", [_columns(row, SPOT_RELATIONS) for key, row in spots.items() if key not in present])
+        await insert_rows(
+            self._db, "Spot", [_columns(row, SPOT_RELATIONS) for key, row in spots.items() if key not in present]
+        )
         present = {row.id for row in await self._db.vehicle.find_many(where={"id": {"in": list(vehicles)}})}
         await insert_rows(
-            self._db, "Vehicle", [_columns(row, VEHICLE_RELATIONS) for key, row in vehicles.items() if key not in present]
+            self._db,
+            "Vehicle",
+            [_columns(row, VEHICLE_RELATIONS) for key, row in vehicles.items() if key not in present],
         )
 
     async def delete_batch(self, ids: Sequence[str]) -> int:

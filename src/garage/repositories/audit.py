@@ -13,7 +13,6 @@ from prisma.client import Batch
 from prisma.models import AuditLog
 
 from garage.db import insert_rows
-
 from garage.repositories.pagination import Page, page_of, page_window, time_range
 
 
@@ -65,7 +64,8 @@ class AuditRepository:
     async def record_creations(self, *, actor: str, entity: str, created: Sequence[tuple[str, Any]]) -> int:
         """Bulk writes: one CREATE row per (entity id, after) pair, in ONE statement."""
         return await insert_rows(
-            self._db, "AuditLog",
+            self._db,
+            "AuditLog",
             [
                 {"actor": actor, "action": "CREATE", "entity": entity, "entityId": entity_id, "after": _as_json(after)}
                 for entity_id, after in created

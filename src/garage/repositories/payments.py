@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from prisma import Prisma
@@ -23,14 +23,30 @@ class PaymentRepository:
 
     @staticmethod
     def queue_create(
-        batch: Batch, *, session_id: str, garage_id: str, amount_cents: int, currency: str, method: str,
-        reference: str | None, created_at: datetime, now: datetime,
+        batch: Batch,
+        *,
+        session_id: str,
+        garage_id: str,
+        amount_cents: int,
+        currency: str,
+        method: str,
+        reference: str | None,
+        created_at: datetime,
+        now: datetime,
     ) -> Payment:
         """Adds the INSERT of a COMPLETED payment to `batch`; returns the row as it will be stored.
         A second payment for the session fails the batch (UniqueViolationError on `sessionId`)."""
         payment = Payment(
-            id=new_id(), sessionId=session_id, garageId=garage_id, amountCents=amount_cents, currency=currency,
-            method=method, status="COMPLETED", reference=reference, createdAt=created_at, updatedAt=now,
+            id=new_id(),
+            sessionId=session_id,
+            garageId=garage_id,
+            amountCents=amount_cents,
+            currency=currency,
+            method=method,
+            status="COMPLETED",
+            reference=reference,
+            createdAt=created_at,
+            updatedAt=now,
             refundedAt=None,
         )
         batch.payment.create_many(data=[payment.model_dump(exclude={"session", "garage"})])  # type: ignore[list-item]
@@ -46,7 +62,7 @@ class PaymentRepository:
         """COMPLETED -> REFUNDED; False when it was not COMPLETED (the guard is in the WHERE)."""
         count = await self._db.payment.update_many(
             where={"id": payment_id, "status": "COMPLETED"},
-            data={"status": "REFUNDED", "refundedAt": datetime.now(timezone.utc)},
+            data={"status": "REFUNDED", "refundedAt": datetime.now(UTC)},
         )
         return count == 1
 

@@ -16,8 +16,11 @@ from garage.vocabulary import DEFAULT_RATE, RateTerms
 def terms_of(row: Rate) -> RateTerms:
     """A Rate row as the fee rule reads it."""
     return RateTerms(
-        hourly_rate_cents=row.hourlyRateCents, increment_minutes=row.incrementMinutes, grace_minutes=row.graceMinutes,
-        daily_max_cents=row.dailyMaxCents, lost_ticket_fee_cents=row.lostTicketFeeCents,
+        hourly_rate_cents=row.hourlyRateCents,
+        increment_minutes=row.incrementMinutes,
+        grace_minutes=row.graceMinutes,
+        daily_max_cents=row.dailyMaxCents,
+        lost_ticket_fee_cents=row.lostTicketFeeCents,
     )
 
 

@@ -35,7 +35,9 @@ class ReportRepository:
             self._db.parkingsession.find_many(where={"garageId": garage_id, "endTime": {"gte": since}}),
             self._db.parkingsession.find_many(where={"garageId": garage_id, "endTime": None}),
         )
-        spans = [SessionSpan(start=row.startTime, end=row.endTime) for row in (*ended, *running) if row.startTime < until]
+        spans = [
+            SessionSpan(start=row.startTime, end=row.endTime) for row in (*ended, *running) if row.startTime < until
+        ]
         return sorted(spans, key=lambda span: span.start)
 
     async def completed_payments(self, garage_id: str, since: datetime, until: datetime) -> list[Revenue]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 import string
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 _BASE36 = string.digits + string.ascii_lowercase
 
@@ -14,12 +14,12 @@ _BASE36 = string.digits + string.ascii_lowercase
 def at_db_precision(moment: datetime) -> datetime:
     """`moment` in UTC at the millisecond precision the database keeps, so that a value returned
     without a read-back equals the stored one."""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def now_ms() -> datetime:
-    return at_db_precision(datetime.now(timezone.utc))
+    return at_db_precision(datetime.now(UTC))
 
 
 def new_id() -> str:

@@ -28,13 +28,28 @@ class SessionRepository:
 
     @staticmethod
     def queue_start(
-        batch: Batch, *, garage_id: str, spot_id: str, vehicle_id: str, license_plate: str, start_time: datetime,
+        batch: Batch,
+        *,
+        garage_id: str,
+        spot_id: str,
+        vehicle_id: str,
+        license_plate: str,
+        start_time: datetime,
         now: datetime,
     ) -> ParkingSession:
         """Adds the INSERT of a new ACTIVE session to `batch`; returns the row as it will be stored."""
         session = ParkingSession(
-            id=new_id(), garageId=garage_id, spotId=spot_id, vehicleId=vehicle_id, licensePlate=license_plate,
-            status="ACTIVE", startTime=start_time, endTime=None, feeCents=None, createdAt=now, updatedAt=now,
+            id=new_id(),
+            garageId=garage_id,
+            spotId=spot_id,
+            vehicleId=vehicle_id,
+            licensePlate=license_plate,
+            status="ACTIVE",
+            startTime=start_time,
+            endTime=None,
+            feeCents=None,
+            createdAt=now,
+            updatedAt=now,
         )
         batch.parkingsession.create_many(data=[session.model_dump(exclude=_RELATIONS)])  # type: ignore[list-item]
         return session
@@ -51,13 +66,15 @@ class SessionRepository:
 
     async def get(self, session_id: str, *, with_garage_and_rate: bool = False) -> ParkingSession | None:
         return await self._db.parkingsession.find_unique(
-            where={"id": session_id}, include=_with_ticket(with_garage_and_rate)  # type: ignore[arg-type]
+            where={"id": session_id},
+            include=_with_ticket(with_garage_and_rate),  # type: ignore[arg-type]
         )
 
     async def by_ticket_code(self, code: str, *, with_garage_and_rate: bool = False) -> ParkingSession | None:
         """The session holding the ticket `code` (normalised), in one query (Ticket.code is unique)."""
         return await self._db.parkingsession.find_first(
-            where={"ticket": {"is": {"code": code}}}, include=_with_ticket(with_garage_and_rate)  # type: ignore[arg-type]
+            where={"ticket": {"is": {"code": code}}},
+            include=_with_ticket(with_garage_and_rate),  # type: ignore[arg-type]
         )
 
     async def active_for_vehicle(self, vehicle_id: str) -> ParkingSession | None:
@@ -78,7 +95,10 @@ class SessionRepository:
         """Newest startTime first; `since` inclusive, `until` exclusive (on startTime)."""
         where: dict[str, Any] = {}
         for field, value in (
-            ("garageId", garage_id), ("vehicleId", vehicle_id), ("status", status), ("licensePlate", license_plate)
+            ("garageId", garage_id),
+            ("vehicleId", vehicle_id),
+            ("status", status),
+            ("licensePlate", license_plate),
         ):
             if value is not None:
                 where[field] = value

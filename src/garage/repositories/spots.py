@@ -96,8 +96,15 @@ class SpotRepository:
         now = now_ms()
         rows: list[dict[str, Any]] = [
             {
-                "id": new_id(), "garageId": garage_id, "level": spot.level, "number": spot.number,
-                "sortKey": spot.sort_key, "type": spot.type, "status": spot.status, "createdAt": now, "updatedAt": now,
+                "id": new_id(),
+                "garageId": garage_id,
+                "level": spot.level,
+                "number": spot.number,
+                "sortKey": spot.sort_key,
+                "type": spot.type,
+                "status": spot.status,
+                "createdAt": now,
+                "updatedAt": now,
             }
             for spot in spots
         ]
@@ -116,8 +123,14 @@ class SpotRepository:
         )
 
     async def list_live(
-        self, garage_id: str, *, level: int | None, spot_type: str | None, status: str | None,
-        limit: int, cursor: str | None,
+        self,
+        garage_id: str,
+        *,
+        level: int | None,
+        spot_type: str | None,
+        status: str | None,
+        limit: int,
+        cursor: str | None,
     ) -> Page[Spot]:
         """Live spots of a garage, by level, then numeric-aware number, then id."""
         where: dict[str, Any] = {"garageId": garage_id, "deletedAt": None}

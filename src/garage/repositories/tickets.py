@@ -23,7 +23,13 @@ class TicketRepository:
         """Adds the INSERT of an OPEN ticket to `batch`; returns the row as it will be stored. A code
         already in use fails the batch (UniqueViolationError on `code`)."""
         ticket = Ticket(
-            id=new_id(), code=code, sessionId=session_id, issuedAt=issued_at, status="OPEN", createdAt=now, updatedAt=now
+            id=new_id(),
+            code=code,
+            sessionId=session_id,
+            issuedAt=issued_at,
+            status="OPEN",
+            createdAt=now,
+            updatedAt=now,
         )
         batch.ticket.create_many(data=[ticket.model_dump(exclude={"session"})])  # type: ignore[list-item]
         return ticket

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from prisma import Prisma
@@ -23,7 +23,12 @@ class VehicleRepository:
         self._db = db
 
     async def create(
-        self, *, license_plate: str, type: str, owner_name: str | None = None, owner_email: str | None = None,
+        self,
+        *,
+        license_plate: str,
+        type: str,
+        owner_name: str | None = None,
+        owner_email: str | None = None,
         owner_phone: str | None = None,
     ) -> Vehicle:
         """Owner fields arrive encrypted (the service encrypts them)."""
@@ -42,8 +47,15 @@ class VehicleRepository:
         """Adds the INSERT of a vehicle without owner fields to `batch`; returns the row as it will
         be stored. A live vehicle with the plate fails the batch (UniqueViolationError)."""
         vehicle = Vehicle(
-            id=new_id(), licensePlate=license_plate, type=type, ownerName=None, ownerEmail=None, ownerPhone=None,
-            createdAt=now, updatedAt=now, deletedAt=None,
+            id=new_id(),
+            licensePlate=license_plate,
+            type=type,
+            ownerName=None,
+            ownerEmail=None,
+            ownerPhone=None,
+            createdAt=now,
+            updatedAt=now,
+            deletedAt=None,
         )
         batch.vehicle.create_many(data=[vehicle.model_dump(exclude={"sessions"})])  # type: ignore[list-item]
         return vehicle
@@ -78,7 +90,7 @@ class VehicleRepository:
         return await self._db.vehicle.update(where={"id": vehicle_id}, data=changes)  # type: ignore[arg-type]
 
     async def soft_delete(self, vehicle_id: str) -> Vehicle | None:
-        return await self._db.vehicle.update(where={"id": vehicle_id}, data={"deletedAt": datetime.now(timezone.utc)})
+        return await self._db.vehicle.update(where={"id": vehicle_id}, data={"deletedAt": datetime.now(UTC)})
 
     async def with_owner_fields(self, *, after_id: str | None, limit: int) -> list[Vehicle]:
         """Every vehicle (deleted ones too) holding an encrypted owner field, by id: key rotation."""
@@ -92,11 +104,15 @@ class VehicleRepository:
     async def count_with_owner_fields(self) -> int:
         """How many vehicles with_owner_fields goes through (key rotation's progress)."""
         # `not: None` is not in the generated types (as in the listing above)
-        holding: Any = {"OR": [{"ownerName": {"not": None}}, {"ownerEmail": {"not": None}}, {"ownerPhone": {"not": None}}]}
+        holding: Any = {
+            "OR": [{"ownerName": {"not": None}}, {"ownerEmail": {"not": None}}, {"ownerPhone": {"not": None}}]
+        }
         counted: int = await self._db.vehicle.count(where=holding)
         return counted
 
-    async def set_owner_fields(self, vehicle_id: str, *, name: str | None, email: str | None, phone: str | None) -> None:
+    async def set_owner_fields(
+        self, vehicle_id: str, *, name: str | None, email: str | None, phone: str | None
+    ) -> None:
         """Replaces the stored (encrypted) owner fields."""
         await self._db.vehicle.update(
             where={"id": vehicle_id}, data={"ownerName": name, "ownerEmail": email, "ownerPhone": phone}

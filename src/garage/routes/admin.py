@@ -61,30 +61,61 @@ class AuditQuery(ListQuery):
     until: InstantIn | None = Field(None, alias="to")
 
 
-@ROUTER.endpoint("POST", "/admin/api-keys", role=Role.ADMIN, summary="Create an API key (the key is shown once)",
-                 tag="admin", body=CreateApiKeyIn, response=CreatedApiKeyOut, status=201)
+@ROUTER.endpoint(
+    "POST",
+    "/admin/api-keys",
+    role=Role.ADMIN,
+    summary="Create an API key (the key is shown once)",
+    tag="admin",
+    body=CreateApiKeyIn,
+    response=CreatedApiKeyOut,
+    status=201,
+)
 async def create_api_key(call: Call[CreateApiKeyIn, None]) -> CreatedApiKeyOut:
     created = await call.services.keys.create(name=call.body.name, role=call.body.role, actor=call.principal.key_id)
     record = created.record
-    return CreatedApiKeyOut(id=record.id, name=record.name, role=Role(record.role), key=created.key, created_at=record.createdAt)
+    return CreatedApiKeyOut(
+        id=record.id, name=record.name, role=Role(record.role), key=created.key, created_at=record.createdAt
+    )
 
 
-@ROUTER.endpoint("GET", "/admin/api-keys", role=Role.ADMIN, summary="List API keys", tag="admin",
-                 query=ListQuery, response=ListResponse[ApiKeyOut])
+@ROUTER.endpoint(
+    "GET",
+    "/admin/api-keys",
+    role=Role.ADMIN,
+    summary="List API keys",
+    tag="admin",
+    query=ListQuery,
+    response=ListResponse[ApiKeyOut],
+)
 async def list_api_keys(call: Call[None, ListQuery]) -> dict[str, object]:
     page = await call.services.keys.list(limit=call.query.limit, cursor=call.query.after_id)
     return list_response(page, ApiKeyOut)
 
 
-@ROUTER.endpoint("DELETE", "/admin/api-keys/{id}", role=Role.ADMIN, summary="Revoke an API key", tag="admin",
-                 response=ApiKeyOut, errors=("NOT_FOUND",))
+@ROUTER.endpoint(
+    "DELETE",
+    "/admin/api-keys/{id}",
+    role=Role.ADMIN,
+    summary="Revoke an API key",
+    tag="admin",
+    response=ApiKeyOut,
+    errors=("NOT_FOUND",),
+)
 async def revoke_api_key(call: Call[None, None]) -> ApiKeyOut:
     record = await call.services.keys.revoke(call.path("id"), actor=call.principal.key_id)
     return ApiKeyOut.model_validate(record)
 
 
-@ROUTER.endpoint("GET", "/admin/audit", role=Role.ADMIN, summary="The audit log, newest first", tag="admin",
-                 query=AuditQuery, response=ListResponse[AuditEntryOut])
+@ROUTER.endpoint(
+    "GET",
+    "/admin/audit",
+    role=Role.ADMIN,
+    summary="The audit log, newest first",
+    tag="admin",
+    query=AuditQuery,
+    response=ListResponse[AuditEntryOut],
+)
 async def list_audit(call: Call[None, AuditQuery]) -> dict[str, object]:
     q = call.query
     page = await call.services.audit.list(
@@ -99,10 +130,16 @@ class BackupOut(ApiModel):
     created_at: Timestamp
 
 
-@ROUTER.endpoint("POST", "/admin/backups", role=Role.ADMIN,
-                 summary="Take a consistent backup now (the service keeps serving)", tag="admin",
-                 response=BackupOut, status=201,
-                 responses={507: "INSUFFICIENT_STORAGE: not enough free disk space for the copy (nothing is left behind)"})
+@ROUTER.endpoint(
+    "POST",
+    "/admin/backups",
+    role=Role.ADMIN,
+    summary="Take a consistent backup now (the service keeps serving)",
+    tag="admin",
+    response=BackupOut,
+    status=201,
+    responses={507: "INSUFFICIENT_STORAGE: not enough free disk space for the copy (nothing is left behind)"},
+)
 async def create_backup(call: Call[None, None]) -> BackupOut:
     """507 INSUFFICIENT_STORAGE when the backup folder's file system cannot hold a copy of the
     database with GARAGE_MIN_FREE_BYTES to spare, or filled up during the copy: the service and
@@ -111,8 +148,18 @@ async def create_backup(call: Call[None, None]) -> BackupOut:
     return BackupOut.model_validate(backup)
 
 
-@ROUTER.endpoint("GET", "/admin/backups", role=Role.ADMIN, summary="Backups taken, newest first", tag="admin",
-                 response=ListResponse[BackupOut])
+@ROUTER.endpoint(
+    "GET",
+    "/admin/backups",
+    role=Role.ADMIN,
+    summary="Backups taken, newest first",
+    tag="admin",
+    response=ListResponse[BackupOut],
+)
 async def list_backups(call: Call[None, None]) -> dict[str, object]:
-    return {"items": [BackupOut.model_validate(b).model_dump(mode="json", by_alias=True) for b in call.services.backups.list()],
-            "nextCursor": None}
+    return {
+        "items": [
+            BackupOut.model_validate(b).model_dump(mode="json", by_alias=True) for b in call.services.backups.list()
+        ],
+        "nextCursor": None,
+    }

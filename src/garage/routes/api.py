@@ -8,7 +8,13 @@ from garage.routes import admin, garages, parking, payments, reports, sessions, 
 from garage.routes.endpoint import Endpoint, Router
 
 ROUTERS: tuple[Router, ...] = (
-    admin.ROUTER, garages.ROUTER, payments.ROUTER, sessions.ROUTER, spots.ROUTER, vehicles.ROUTER, parking.ROUTER,
+    admin.ROUTER,
+    garages.ROUTER,
+    payments.ROUTER,
+    sessions.ROUTER,
+    spots.ROUTER,
+    vehicles.ROUTER,
+    parking.ROUTER,
     reports.ROUTER,
 )
 

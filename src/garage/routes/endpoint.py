@@ -90,8 +90,23 @@ class Router:
 
         def declare(handler: HandlerT) -> HandlerT:
             check_call_type(handler, body, query)
-            self.endpoints.append(Endpoint(method, path, handler, role, summary, tag, body, query, response, status,
-                                           errors, responses or {}, csv=csv))
+            self.endpoints.append(
+                Endpoint(
+                    method,
+                    path,
+                    handler,
+                    role,
+                    summary,
+                    tag,
+                    body,
+                    query,
+                    response,
+                    status,
+                    errors,
+                    responses or {},
+                    csv=csv,
+                )
+            )
             return handler
 
         return declare
@@ -145,7 +160,9 @@ def refuse_nul_characters(request: Request) -> None:
         raise NotFound("No such resource")
     bad = [key for key, value in request.query_params.multi_items() if "\x00" in key or "\x00" in value]
     if bad:
-        raise ValidationFailed("Query values may not contain NUL characters", details={"fields": {key: "contains NUL" for key in bad}})
+        raise ValidationFailed(
+            "Query values may not contain NUL characters", details={"fields": dict.fromkeys(bad, "contains NUL")}
+        )
 
 
 def _nul_fields(value: Any, path: str = "") -> list[str]:
@@ -159,7 +176,11 @@ def _nul_fields(value: Any, path: str = "") -> list[str]:
             found += [child] if "\x00" in str(key) else _nul_fields(item, child)
         return found
     if isinstance(value, list):
-        return [field for index, item in enumerate(value) for field in _nul_fields(item, f"{path}.{index}" if path else str(index))]
+        return [
+            field
+            for index, item in enumerate(value)
+            for field in _nul_fields(item, f"{path}.{index}" if path else str(index))
+        ]
     return []
 
 
@@ -253,7 +274,8 @@ async def parse_body(model: type[BaseModel], request: Request) -> BaseModel:
     # \u0000, so a body without one needs no walk through every value.
     if b"\\u0000" in raw and (bad := _nul_fields(data)):
         raise ValidationFailed(
-            "Text may not contain NUL characters", details={"fields": {name: "contains a NUL character" for name in bad}}
+            "Text may not contain NUL characters",
+            details={"fields": dict.fromkeys(bad, "contains a NUL character")},
         )
     try:
         return model.model_validate(data)
@@ -274,7 +296,7 @@ async def refuse_body(request: Request) -> None:
 
 
 def parse_query(model: type[BaseModel], request: Request) -> BaseModel:
-    params = {key: value for key, value in request.query_params.items()}
+    params = dict(request.query_params.items())
     try:
         return model.model_validate(params)
     except ValidationError as error:

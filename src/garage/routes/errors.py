@@ -36,7 +36,9 @@ def error_response(status: int, code: str, message: str, details: dict[str, obje
 
 def error_body(error: GarageError) -> bytes:
     """The envelope of `error` as bytes, encoded as JSONResponse encodes it."""
-    return json.dumps(error_envelope(error.code, error.message, error.details), ensure_ascii=False, separators=(",", ":")).encode()
+    return json.dumps(
+        error_envelope(error.code, error.message, error.details), ensure_ascii=False, separators=(",", ":")
+    ).encode()
 
 
 async def garage_error(_: Request, exc: Exception) -> Response:
@@ -78,7 +80,7 @@ async def database_error(request: Request, exc: Exception) -> Response:
 
 
 def internal_error_response(exc: Exception) -> Response:
-    log.exception("unhandled error", exc_info=exc)
+    log.error("unhandled error", exc_info=exc)
     return error_response(500, "INTERNAL", "Internal error")
 
 

@@ -67,9 +67,7 @@ class PatchModel(RequestModel):
 
     def changes(self) -> dict[str, Any]:
         """The fields the client sent, by model (camelCase) name."""
-        return {
-            (self.model_fields[name].alias or name): getattr(self, name) for name in self.model_fields_set
-        }
+        return {(self.model_fields[name].alias or name): getattr(self, name) for name in self.model_fields_set}
 
 
 class GarageOut(ApiModel):
@@ -130,8 +128,11 @@ class OccupancyOut(StatusTotalsOut):
 
 def _totals(totals: StatusTotals) -> dict[str, int]:
     return {
-        "total": totals.total, "available": totals.available, "occupied": totals.occupied,
-        "reserved": totals.reserved, "maintenance": totals.maintenance,
+        "total": totals.total,
+        "available": totals.available,
+        "occupied": totals.occupied,
+        "reserved": totals.reserved,
+        "maintenance": totals.maintenance,
     }
 
 
@@ -152,64 +153,127 @@ class PutRateIn(RequestModel):
     lost_ticket_fee_cents: Cents
 
 
-@ROUTER.endpoint("GET", "/garages", role=Role.VIEWER, summary="List garages, newest first", tag="garages",
-                 query=ListQuery, response=ListResponse[GarageOut])
+@ROUTER.endpoint(
+    "GET",
+    "/garages",
+    role=Role.VIEWER,
+    summary="List garages, newest first",
+    tag="garages",
+    query=ListQuery,
+    response=ListResponse[GarageOut],
+)
 async def list_garages(call: Call[None, ListQuery]) -> dict[str, object]:
     page = await call.services.garages.list(limit=call.query.limit, cursor=call.query.after_id)
     return list_response(page, GarageOut)
 
 
-@ROUTER.endpoint("POST", "/garages", role=Role.ADMIN, summary="Create a garage (it gets the default rate)",
-                 tag="garages", body=CreateGarageIn, response=GarageOut, status=201)
+@ROUTER.endpoint(
+    "POST",
+    "/garages",
+    role=Role.ADMIN,
+    summary="Create a garage (it gets the default rate)",
+    tag="garages",
+    body=CreateGarageIn,
+    response=GarageOut,
+    status=201,
+)
 async def create_garage(call: Call[CreateGarageIn, None]) -> GarageOut:
     body = call.body
     garage = await call.services.garages.create(
-        name=body.name, address=body.address, timezone=body.timezone, currency=body.currency, capacity=body.capacity,
+        name=body.name,
+        address=body.address,
+        timezone=body.timezone,
+        currency=body.currency,
+        capacity=body.capacity,
         actor=call.principal.key_id,
     )
     return GarageOut.model_validate(garage)
 
 
-@ROUTER.endpoint("GET", "/garages/{id}", role=Role.VIEWER, summary="A garage", tag="garages", response=GarageOut,
-                 errors=("NOT_FOUND",))
+@ROUTER.endpoint(
+    "GET",
+    "/garages/{id}",
+    role=Role.VIEWER,
+    summary="A garage",
+    tag="garages",
+    response=GarageOut,
+    errors=("NOT_FOUND",),
+)
 async def get_garage(call: Call[None, None]) -> GarageOut:
     return GarageOut.model_validate(await call.services.garages.get(call.path("id")))
 
 
-@ROUTER.endpoint("PATCH", "/garages/{id}", role=Role.ADMIN, tag="garages", body=UpdateGarageIn, response=GarageOut,
-                 summary="Change a garage (capacity may not go below its live spot count: 409 CAPACITY_EXCEEDED)",
-                 errors=("NOT_FOUND", "CAPACITY_EXCEEDED"))
+@ROUTER.endpoint(
+    "PATCH",
+    "/garages/{id}",
+    role=Role.ADMIN,
+    tag="garages",
+    body=UpdateGarageIn,
+    response=GarageOut,
+    summary="Change a garage (capacity may not go below its live spot count: 409 CAPACITY_EXCEEDED)",
+    errors=("NOT_FOUND", "CAPACITY_EXCEEDED"),
+)
 async def update_garage(call: Call[UpdateGarageIn, None]) -> GarageOut:
     garage = await call.services.garages.update(call.path("id"), call.body.changes(), actor=call.principal.key_id)
     return GarageOut.model_validate(garage)
 
 
-@ROUTER.endpoint("DELETE", "/garages/{id}", role=Role.ADMIN, tag="garages", status=204,
-                 summary="Soft-delete a garage and its spots (409 HAS_ACTIVE_SESSIONS while a vehicle is parked)",
-                 errors=("NOT_FOUND", "HAS_ACTIVE_SESSIONS"))
+@ROUTER.endpoint(
+    "DELETE",
+    "/garages/{id}",
+    role=Role.ADMIN,
+    tag="garages",
+    status=204,
+    summary="Soft-delete a garage and its spots (409 HAS_ACTIVE_SESSIONS while a vehicle is parked)",
+    errors=("NOT_FOUND", "HAS_ACTIVE_SESSIONS"),
+)
 async def delete_garage(call: Call[None, None]) -> None:
     await call.services.garages.delete(call.path("id"), actor=call.principal.key_id)
 
 
-@ROUTER.endpoint("GET", "/garages/{id}/occupancy", role=Role.VIEWER, tag="garages", response=OccupancyOut,
-                 summary="Live spots by status: overall, per level (ascending) and per type", errors=("NOT_FOUND",))
+@ROUTER.endpoint(
+    "GET",
+    "/garages/{id}/occupancy",
+    role=Role.VIEWER,
+    tag="garages",
+    response=OccupancyOut,
+    summary="Live spots by status: overall, per level (ascending) and per type",
+    errors=("NOT_FOUND",),
+)
 async def garage_occupancy(call: Call[None, None]) -> OccupancyOut:
     return OccupancyOut.of(await call.services.garages.occupancy(call.path("id")))
 
 
-@ROUTER.endpoint("GET", "/garages/{id}/rates", role=Role.VIEWER, summary="The garage's rate", tag="rates",
-                 response=RateOut, errors=("NOT_FOUND",))
+@ROUTER.endpoint(
+    "GET",
+    "/garages/{id}/rates",
+    role=Role.VIEWER,
+    summary="The garage's rate",
+    tag="rates",
+    response=RateOut,
+    errors=("NOT_FOUND",),
+)
 async def get_rate(call: Call[None, None]) -> RateOut:
     return RateOut.model_validate(await call.services.garages.rate(call.path("id")))
 
 
-@ROUTER.endpoint("PUT", "/garages/{id}/rates", role=Role.ADMIN, summary="Replace the garage's rate", tag="rates",
-                 body=PutRateIn, response=RateOut, errors=("NOT_FOUND",))
+@ROUTER.endpoint(
+    "PUT",
+    "/garages/{id}/rates",
+    role=Role.ADMIN,
+    summary="Replace the garage's rate",
+    tag="rates",
+    body=PutRateIn,
+    response=RateOut,
+    errors=("NOT_FOUND",),
+)
 async def put_rate(call: Call[PutRateIn, None]) -> RateOut:
     body = call.body
     values = RateTerms(
-        hourly_rate_cents=body.hourly_rate_cents, increment_minutes=body.increment_minutes,
-        grace_minutes=body.grace_minutes, daily_max_cents=body.daily_max_cents,
+        hourly_rate_cents=body.hourly_rate_cents,
+        increment_minutes=body.increment_minutes,
+        grace_minutes=body.grace_minutes,
+        daily_max_cents=body.daily_max_cents,
         lost_ticket_fee_cents=body.lost_ticket_fee_cents,
     )
     rate = await call.services.garages.put_rate(call.path("id"), values, actor=call.principal.key_id)

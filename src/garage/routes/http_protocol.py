@@ -154,7 +154,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             # Armed only for a request still incomplete after a read: the usual one, whole in
             # one read, costs no timer at all.
             if self.read_deadline is None:
-                self._arm_read_deadline(self.message_started + self.limits.request_read_timeout_seconds - self.loop.time())
+                self._arm_read_deadline(
+                    self.message_started + self.limits.request_read_timeout_seconds - self.loop.time()
+                )
         elif not self._response_in_progress() and not self.pipeline:
             self._arm_idle_timer()
 

@@ -13,9 +13,13 @@ from garage.errors import PayloadTooLarge
 from garage.logging_setup import REQUEST_ID, new_request_id, valid_request_id
 from garage.routes.errors import error_response, internal_error_response
 
-REQUESTS = Counter("garage_http_requests_total", "HTTP requests by route, method and status", ["route", "method", "status"])
+REQUESTS = Counter(
+    "garage_http_requests_total", "HTTP requests by route, method and status", ["route", "method", "status"]
+)
 LATENCY = Histogram(
-    "garage_http_request_duration_seconds", "HTTP request latency by route and method", ["route", "method"],
+    "garage_http_request_duration_seconds",
+    "HTTP request latency by route and method",
+    ["route", "method"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 
@@ -149,5 +153,7 @@ def route_template(scope: Scope) -> str:
     route = scope.get("route")
     if route is None:
         app = scope.get("app")
-        route = next((r for r in getattr(getattr(app, "router", None), "routes", []) if r.matches(scope)[0] is Match.FULL), None)
+        route = next(
+            (r for r in getattr(getattr(app, "router", None), "routes", []) if r.matches(scope)[0] is Match.FULL), None
+        )
     return str(getattr(route, "path", "unmatched"))

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import (
-    AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema, field_validator,
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
 )
 from pydantic.alias_generators import to_camel
 
@@ -17,17 +24,19 @@ from garage.repositories.pagination import Page
 
 
 def format_timestamp(value: datetime) -> str:
-    value = value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     # not strftime("%Y"): glibc does not zero-pad years before 1000
-    return (f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:{value.minute:02d}:"
-            f"{value.second:02d}.{value.microsecond // 1000:03d}Z")
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:{value.minute:02d}:"
+        f"{value.second:02d}.{value.microsecond // 1000:03d}Z"
+    )
 
 
 Timestamp = Annotated[datetime, PlainSerializer(format_timestamp, return_type=str, when_used="json")]
 """A timestamp in responses: ISO 8601, UTC, milliseconds, `Z`."""
 
-EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
-LATEST = datetime(9999, 12, 30, tzinfo=timezone.utc)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 
 
 def _computable(value: datetime) -> datetime:
@@ -47,6 +56,7 @@ InstantIn = Annotated[
     Field(description="ISO 8601 with a UTC offset, e.g. 2026-01-31T08:00:00Z; 1970 to 9999"),
 ]
 """A timestamp in requests: must carry its offset (a naive time is ambiguous)."""
+
 
 def inline_enum(enum: type[StrEnum]) -> WithJsonSchema:
     """The schema of an enum in a query model, written out: build_spec (routes/openapi.py) copies a

@@ -34,7 +34,7 @@ ERROR_SCHEMA = {
 
 
 def build_spec(endpoints: Sequence[Endpoint] = ENDPOINTS, prefix: str = "/api/v1") -> dict[str, Any]:
-    models: list[tuple[type[BaseModel], Literal['validation', 'serialization']]] = []
+    models: list[tuple[type[BaseModel], Literal["validation", "serialization"]]] = []
     for ep in endpoints:
         if ep.body is not None:
             models.append((ep.body, "validation"))
@@ -48,11 +48,17 @@ def build_spec(endpoints: Sequence[Endpoint] = ENDPOINTS, prefix: str = "/api/v1
     paths.update(SERVICE_PATHS)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Garage API", "version": "1.0.0", "description": "Parking garage management (API v1).\n\n" + LIMITS},
+        "info": {
+            "title": "Garage API",
+            "version": "1.0.0",
+            "description": "Parking garage management (API v1).\n\n" + LIMITS,
+        },
         "paths": paths,
         "components": {
             "schemas": {**definitions, "Error": ERROR_SCHEMA},
-            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <api key>"}},
+            "securitySchemes": {
+                "apiKey": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <api key>"}
+            },
         },
     }
 
@@ -96,8 +102,11 @@ def _operation(ep: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
     if conflicts:
         operation["responses"]["409"] = {"description": " | ".join(conflicts), **error_ref}
     operation["responses"]["413"] = {"description": "PAYLOAD_TOO_LARGE", **error_ref}
-    operation["responses"]["503"] = {"description": "DATABASE_UNAVAILABLE (busy, restarting or out of disk space)",
-                                     "headers": RETRY_AFTER, **error_ref}
+    operation["responses"]["503"] = {
+        "description": "DATABASE_UNAVAILABLE (busy, restarting or out of disk space)",
+        "headers": RETRY_AFTER,
+        **error_ref,
+    }
     for error_status, description in ep.responses.items():
         operation["responses"][str(error_status)] = {"description": description, **error_ref}
     return operation
@@ -119,14 +128,35 @@ RETRY_AFTER: dict[str, Any] = {
 }
 
 SERVICE_PATHS: dict[str, Any] = {
-    "/health": {"get": {"summary": "The process is up", "tags": ["service"], "operationId": "health",
-                        "responses": {"200": {"description": "ok"}}}},
-    "/ready": {"get": {"summary": "Database reachable and migrations applied", "tags": ["service"], "operationId": "ready",
-                       "responses": {"200": {"description": "ready"},
-                                     "503": {"description": "not ready", "headers": RETRY_AFTER}}}},
-    "/metrics": {"get": {"summary": "Prometheus metrics", "tags": ["service"], "operationId": "metrics",
-                         "responses": {"200": {"description": "Prometheus text format",
-                                               "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+    "/health": {
+        "get": {
+            "summary": "The process is up",
+            "tags": ["service"],
+            "operationId": "health",
+            "responses": {"200": {"description": "ok"}},
+        }
+    },
+    "/ready": {
+        "get": {
+            "summary": "Database reachable and migrations applied",
+            "tags": ["service"],
+            "operationId": "ready",
+            "responses": {"200": {"description": "ready"}, "503": {"description": "not ready", "headers": RETRY_AFTER}},
+        }
+    },
+    "/metrics": {
+        "get": {
+            "summary": "Prometheus metrics",
+            "tags": ["service"],
+            "operationId": "metrics",
+            "responses": {
+                "200": {
+                    "description": "Prometheus text format",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                }
+            },
+        }
+    },
 }
 
 
@@ -145,13 +175,15 @@ DOCS_PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>Garage API</title>
 <style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem}code{background:#eee;padding:0 .2rem}
 section{border-top:1px solid #ccc;padding:.5rem 0}.m{font-weight:bold;display:inline-block;width:4.5rem}</style></head>
-<body><h1>Garage API v1</h1><p>Rendered from <a href="/openapi.json">/openapi.json</a>.</p><div id="ops">Loading...</div>
+<body><h1>Garage API v1</h1><p>Rendered from <a href="/openapi.json">/openapi.json</a>.</p>
+<div id="ops">Loading...</div>
 <script>
 fetch('/openapi.json').then(r => r.json()).then(spec => {
   const out = [];
   for (const [path, ops] of Object.entries(spec.paths)) for (const [method, op] of Object.entries(ops)) {
     const codes = Object.entries(op.responses).map(([c, r]) => `<code>${c}</code> ${r.description}`).join(', ');
-    out.push(`<section><span class="m">${method.toUpperCase()}</span><code>${path}</code> ${op.summary}<br><small>${codes}</small></section>`);
+    out.push(`<section><span class="m">${method.toUpperCase()}</span><code>${path}</code> ${op.summary}`
+      + `<br><small>${codes}</small></section>`);
   }
   document.getElementById('ops').innerHTML = out.join('');
 });

@@ -23,26 +23,34 @@ class CheckInIn(RequestModel):
     vehicle_type: VehicleType | None = Field(
         None, description="Required when the plate is new; a known plate keeps its stored type"
     )
-    spot_id: IdText | None = Field(None,
-                                description="Park on this spot (the only way to a HANDICAP spot)")
-    at: InstantIn | None = Field(None, description="Back-dates the entry (offline gates): any past time from "
-                                                   "1970 on, not before the vehicle's last exit; never in the future "
-                                                   "(up to 5 s ahead is taken as now)")
+    spot_id: IdText | None = Field(None, description="Park on this spot (the only way to a HANDICAP spot)")
+    at: InstantIn | None = Field(
+        None,
+        description="Back-dates the entry (offline gates): any past time from "
+        "1970 on, not before the vehicle's last exit; never in the future "
+        "(up to 5 s ahead is taken as now)",
+    )
 
 
 class CheckOutIn(RequestModel):
     payment_method: PaymentMethod
     reference: str | None = Field(None, min_length=1, max_length=100, description="Sensitive: encrypted at rest")
-    lost_ticket: bool = Field(False, description="Charge at least the garage's lost-ticket fee; the ticket becomes LOST")
-    at: InstantIn | None = Field(None, description="Back-dates the exit: >= the session's startTime and not in the "
-                                                   "future (5 s clock skew tolerated, clamped to those bounds)")
+    lost_ticket: bool = Field(
+        False, description="Charge at least the garage's lost-ticket fee; the ticket becomes LOST"
+    )
+    at: InstantIn | None = Field(
+        None,
+        description="Back-dates the exit: >= the session's startTime and not in the "
+        "future (5 s clock skew tolerated, clamped to those bounds)",
+    )
 
 
 class QuoteQuery(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    at: InstantIn | None = Field(None, description="Exit time to price (default now; may be in the future, not "
-                                                   "before the session started)")
+    at: InstantIn | None = Field(
+        None, description="Exit time to price (default now; may be in the future, not before the session started)"
+    )
     lost_ticket: bool = Field(False, alias="lostTicket")
 
 
@@ -82,53 +90,105 @@ class QuoteOut(ApiModel):
 _CHECK_IN_ERRORS = ("NOT_FOUND", "GARAGE_FULL", "SPOT_NOT_AVAILABLE", "SPOT_INCOMPATIBLE", "VEHICLE_ALREADY_PARKED")
 
 
-@ROUTER.endpoint("POST", "/garages/{id}/check-in", role=Role.OPERATOR,
-                 summary="Check a vehicle in: picks (or takes the given) spot, opens a session, issues a ticket",
-                 tag="parking", body=CheckInIn, response=CheckInOut, status=201, errors=_CHECK_IN_ERRORS)
+@ROUTER.endpoint(
+    "POST",
+    "/garages/{id}/check-in",
+    role=Role.OPERATOR,
+    summary="Check a vehicle in: picks (or takes the given) spot, opens a session, issues a ticket",
+    tag="parking",
+    body=CheckInIn,
+    response=CheckInOut,
+    status=201,
+    errors=_CHECK_IN_ERRORS,
+)
 async def check_in(call: Call[CheckInIn, None]) -> CheckInOut:
     body = call.body
     result = await call.services.parking.check_in(
-        call.path("id"), license_plate=body.license_plate, vehicle_type=body.vehicle_type, spot_id=body.spot_id,
-        at=body.at, actor=call.principal.key_id,
+        call.path("id"),
+        license_plate=body.license_plate,
+        vehicle_type=body.vehicle_type,
+        spot_id=body.spot_id,
+        at=body.at,
+        actor=call.principal.key_id,
     )
-    return CheckInOut(session=SessionOut.model_validate(result.session), ticket=TicketOut.model_validate(result.ticket),
-                      spot=SpotOut.model_validate(result.spot))
+    return CheckInOut(
+        session=SessionOut.model_validate(result.session),
+        ticket=TicketOut.model_validate(result.ticket),
+        spot=SpotOut.model_validate(result.spot),
+    )
 
 
-@ROUTER.endpoint("GET", "/sessions/{id}/quote", role=Role.VIEWER,
-                 summary="What check-out would charge (writes nothing)", tag="parking",
-                 query=QuoteQuery, response=QuoteOut, errors=("NOT_FOUND", "SESSION_NOT_ACTIVE"))
+@ROUTER.endpoint(
+    "GET",
+    "/sessions/{id}/quote",
+    role=Role.VIEWER,
+    summary="What check-out would charge (writes nothing)",
+    tag="parking",
+    query=QuoteQuery,
+    response=QuoteOut,
+    errors=("NOT_FOUND", "SESSION_NOT_ACTIVE"),
+)
 async def quote(call: Call[None, QuoteQuery]) -> QuoteOut:
     session_id = call.path("id")
     fee, at = await call.services.parking.quote(session_id, at=call.query.at, lost_ticket=call.query.lost_ticket)
-    return QuoteOut(session_id=session_id, at=at, fee_cents=fee.fee_cents, minutes=fee.minutes,
-                    breakdown=BreakdownOut.model_validate(fee.breakdown))
+    return QuoteOut(
+        session_id=session_id,
+        at=at,
+        fee_cents=fee.fee_cents,
+        minutes=fee.minutes,
+        breakdown=BreakdownOut.model_validate(fee.breakdown),
+    )
 
 
-@ROUTER.endpoint("POST", "/sessions/{id}/check-out", role=Role.OPERATOR,
-                 summary="Check out: ends the session, charges the fee, records the payment, frees the spot",
-                 tag="parking", body=CheckOutIn, response=CheckOutOut, errors=("NOT_FOUND", "SESSION_NOT_ACTIVE"))
+@ROUTER.endpoint(
+    "POST",
+    "/sessions/{id}/check-out",
+    role=Role.OPERATOR,
+    summary="Check out: ends the session, charges the fee, records the payment, frees the spot",
+    tag="parking",
+    body=CheckOutIn,
+    response=CheckOutOut,
+    errors=("NOT_FOUND", "SESSION_NOT_ACTIVE"),
+)
 async def check_out(call: Call[CheckOutIn, None]) -> CheckOutOut:
     body = call.body
     result = await call.services.parking.check_out(
-        call.path("id"), payment_method=body.payment_method, reference=body.reference,
-        lost_ticket=body.lost_ticket, at=body.at, actor=call.principal.key_id,
+        call.path("id"),
+        payment_method=body.payment_method,
+        reference=body.reference,
+        lost_ticket=body.lost_ticket,
+        at=body.at,
+        actor=call.principal.key_id,
     )
     return _checked_out(result)
 
 
-@ROUTER.endpoint("POST", "/tickets/{code}/check-out", role=Role.OPERATOR,
-                 summary="Check out by ticket code (case-insensitive), for pay stations that only know the ticket",
-                 tag="parking", body=CheckOutIn, response=CheckOutOut, errors=("NOT_FOUND", "SESSION_NOT_ACTIVE"))
+@ROUTER.endpoint(
+    "POST",
+    "/tickets/{code}/check-out",
+    role=Role.OPERATOR,
+    summary="Check out by ticket code (case-insensitive), for pay stations that only know the ticket",
+    tag="parking",
+    body=CheckOutIn,
+    response=CheckOutOut,
+    errors=("NOT_FOUND", "SESSION_NOT_ACTIVE"),
+)
 async def check_out_ticket(call: Call[CheckOutIn, None]) -> CheckOutOut:
     body = call.body
     result = await call.services.parking.check_out_ticket(
-        call.path("code"), payment_method=body.payment_method, reference=body.reference,
-        lost_ticket=body.lost_ticket, at=body.at, actor=call.principal.key_id,
+        call.path("code"),
+        payment_method=body.payment_method,
+        reference=body.reference,
+        lost_ticket=body.lost_ticket,
+        at=body.at,
+        actor=call.principal.key_id,
     )
     return _checked_out(result)
 
 
 def _checked_out(result: CheckedOut) -> CheckOutOut:
-    return CheckOutOut(session=SessionOut.model_validate(result.session), payment=PaymentOut.model_validate(result.payment),
-                       ticket=TicketOut.model_validate(result.ticket))
+    return CheckOutOut(
+        session=SessionOut.model_validate(result.session),
+        payment=PaymentOut.model_validate(result.payment),
+        ticket=TicketOut.model_validate(result.ticket),
+    )

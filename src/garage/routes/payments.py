@@ -33,9 +33,15 @@ class PaymentQuery(ListQuery):
     until: InstantIn | None = Field(None, alias="to", description="createdAt < to")
 
 
-@ROUTER.endpoint("GET", "/payments", role=Role.VIEWER,
-                 summary="List payments, newest first (createdAt = check-out time)", tag="payments",
-                 query=PaymentQuery, response=ListResponse[PaymentOut])
+@ROUTER.endpoint(
+    "GET",
+    "/payments",
+    role=Role.VIEWER,
+    summary="List payments, newest first (createdAt = check-out time)",
+    tag="payments",
+    query=PaymentQuery,
+    response=ListResponse[PaymentOut],
+)
 async def list_payments(call: Call[None, PaymentQuery]) -> dict[str, object]:
     q = call.query
     page = await call.services.payments.list(
@@ -44,14 +50,27 @@ async def list_payments(call: Call[None, PaymentQuery]) -> dict[str, object]:
     return list_response(page, PaymentOut)
 
 
-@ROUTER.endpoint("GET", "/payments/{id}", role=Role.VIEWER, summary="A payment", tag="payments",
-                 response=PaymentOut, errors=("NOT_FOUND",))
+@ROUTER.endpoint(
+    "GET",
+    "/payments/{id}",
+    role=Role.VIEWER,
+    summary="A payment",
+    tag="payments",
+    response=PaymentOut,
+    errors=("NOT_FOUND",),
+)
 async def get_payment(call: Call[None, None]) -> PaymentOut:
     return PaymentOut.model_validate(await call.services.payments.get(call.path("id")))
 
 
-@ROUTER.endpoint("POST", "/payments/{id}/refund", role=Role.ADMIN,
-                 summary="Refund a payment (status REFUNDED; a second refund: 409 PAYMENT_ALREADY_REFUNDED)",
-                 tag="payments", response=PaymentOut, errors=("NOT_FOUND", "PAYMENT_ALREADY_REFUNDED"))
+@ROUTER.endpoint(
+    "POST",
+    "/payments/{id}/refund",
+    role=Role.ADMIN,
+    summary="Refund a payment (status REFUNDED; a second refund: 409 PAYMENT_ALREADY_REFUNDED)",
+    tag="payments",
+    response=PaymentOut,
+    errors=("NOT_FOUND", "PAYMENT_ALREADY_REFUNDED"),
+)
 async def refund_payment(call: Call[None, None]) -> PaymentOut:
     return PaymentOut.model_validate(await call.services.payments.refund(call.path("id"), actor=call.principal.key_id))

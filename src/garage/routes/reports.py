@@ -42,13 +42,22 @@ class UsageReportOut(ApiModel):
     buckets: list[UsageBucketOut]
 
 
-@ROUTER.endpoint("GET", "/garages/{id}/reports/usage", role=Role.VIEWER, tag="reports", query=UsageQuery,
-                 response=UsageReportOut, csv=True, errors=("NOT_FOUND",),
-                 summary="Usage per UTC hour or day: check-ins, check-outs, revenue, peak occupancy (Accept: text/csv for CSV)")
+@ROUTER.endpoint(
+    "GET",
+    "/garages/{id}/reports/usage",
+    role=Role.VIEWER,
+    tag="reports",
+    query=UsageQuery,
+    response=UsageReportOut,
+    csv=True,
+    errors=("NOT_FOUND",),
+    summary="Usage per UTC hour or day: check-ins, check-outs, revenue, peak occupancy (Accept: text/csv for CSV)",
+)
 async def usage_report(call: Call[None, UsageQuery]) -> UsageReportOut | Response:
     q = call.query
-    buckets = await call.services.reports.usage(call.path("id"), q.since, q.until, q.bucket,
-                                                include_archive=q.include_archive)
+    buckets = await call.services.reports.usage(
+        call.path("id"), q.since, q.until, q.bucket, include_archive=q.include_archive
+    )
     if "text/csv" in call.request.headers.get("accept", ""):
         return Response(as_csv(buckets), media_type="text/csv; charset=utf-8")
     return UsageReportOut(buckets=[UsageBucketOut.model_validate(bucket) for bucket in buckets])

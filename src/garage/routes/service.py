@@ -32,7 +32,9 @@ async def ready(request: Request) -> Response:
     if report.ready:
         return JSONResponse(report.as_dict())
     # as every 503 of the service: when to ask again (load balancers and probes may honour it)
-    return JSONResponse(report.as_dict(), status_code=503, headers={"Retry-After": str(DatabaseUnavailable.retry_after)})
+    return JSONResponse(
+        report.as_dict(), status_code=503, headers={"Retry-After": str(DatabaseUnavailable.retry_after)}
+    )
 
 
 async def metrics(request: Request) -> Response:
@@ -44,7 +46,8 @@ async def metrics(request: Request) -> Response:
     else:
         process_registry = REGISTRY
     return Response(
-        generate_latest(process_registry) + generate_latest(file_gauges(request.app.state.settings))
+        generate_latest(process_registry)
+        + generate_latest(file_gauges(request.app.state.settings))
         + generate_latest(await database_gauges(request)),
         media_type=CONTENT_TYPE_LATEST,
     )
@@ -55,17 +58,27 @@ def file_gauges(settings: Settings) -> CollectorRegistry:
     snapshot backups, a local Litestream replica), the threshold they are held against, and
     whether a background integrity check found the database damaged."""
     registry = CollectorRegistry()
-    free = Gauge("garage_disk_free_bytes", "Free bytes on the file system of each folder the service writes to",
-                 ["volume"], registry=registry)
+    free = Gauge(
+        "garage_disk_free_bytes",
+        "Free bytes on the file system of each folder the service writes to",
+        ["volume"],
+        registry=registry,
+    )
     volumes = {"database": settings.database_path, "backups": settings.backup_dir}
     if settings.replication and settings.replica_url_setting is None:
         volumes["replica"] = settings.replica_dir
     for volume, path in volumes.items():
         free.labels(volume).set(disk_space(path, settings.min_free_bytes).free)
-    Gauge("garage_disk_min_free_bytes", "GARAGE_MIN_FREE_BYTES: below it /ready answers 503 and backups are refused",
-          registry=registry).set(settings.min_free_bytes)
-    Gauge("garage_database_damaged", "1 when the background integrity check found the database file damaged",
-          registry=registry).set(0 if recorded_damage(settings.database_path) is None else 1)
+    Gauge(
+        "garage_disk_min_free_bytes",
+        "GARAGE_MIN_FREE_BYTES: below it /ready answers 503 and backups are refused",
+        registry=registry,
+    ).set(settings.min_free_bytes)
+    Gauge(
+        "garage_database_damaged",
+        "1 when the background integrity check found the database file damaged",
+        registry=registry,
+    ).set(0 if recorded_damage(settings.database_path) is None else 1)
     return registry
 
 

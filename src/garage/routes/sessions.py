@@ -8,7 +8,16 @@ from prisma.models import ParkingSession
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from garage.routes.endpoint import Call, Router
-from garage.routes.models import ApiModel, IdText, InstantIn, ListQuery, ListResponse, Timestamp, inline_enum, list_response
+from garage.routes.models import (
+    ApiModel,
+    IdText,
+    InstantIn,
+    ListQuery,
+    ListResponse,
+    Timestamp,
+    inline_enum,
+    list_response,
+)
 from garage.security.roles import Role
 from garage.services.plates import normalise_plate
 from garage.vocabulary import SessionStatus, TicketStatus
@@ -34,8 +43,10 @@ class SessionOut(ApiModel):
     def _from_row(cls, data: Any) -> Any:
         # the ticket code lives on the session's ticket (read with it, no extra query)
         if isinstance(data, ParkingSession):
-            return {**data.model_dump(exclude={"ticket", "garage", "spot", "vehicle", "payment"}),
-                    "ticketCode": data.ticket.code if data.ticket is not None else None}
+            return {
+                **data.model_dump(exclude={"ticket", "garage", "spot", "vehicle", "payment"}),
+                "ticketCode": data.ticket.code if data.ticket is not None else None,
+            }
         return data
 
 
@@ -63,25 +74,51 @@ class SessionQuery(ListQuery):
     until: InstantIn | None = Field(None, alias="to", description="startTime < to")
 
 
-@ROUTER.endpoint("GET", "/sessions", role=Role.VIEWER, summary="List sessions, newest startTime first", tag="sessions",
-                 query=SessionQuery, response=ListResponse[SessionOut])
+@ROUTER.endpoint(
+    "GET",
+    "/sessions",
+    role=Role.VIEWER,
+    summary="List sessions, newest startTime first",
+    tag="sessions",
+    query=SessionQuery,
+    response=ListResponse[SessionOut],
+)
 async def list_sessions(call: Call[None, SessionQuery]) -> dict[str, object]:
     q = call.query
     page = await call.services.parking.sessions(
-        garage_id=q.garage_id, status=q.status, license_plate=q.plate, since=q.since, until=q.until,
-        limit=q.limit, cursor=q.after_id,
+        garage_id=q.garage_id,
+        status=q.status,
+        license_plate=q.plate,
+        since=q.since,
+        until=q.until,
+        limit=q.limit,
+        cursor=q.after_id,
     )
     return list_response(page, SessionOut)
 
 
-@ROUTER.endpoint("GET", "/sessions/{id}", role=Role.VIEWER, summary="A session", tag="sessions",
-                 response=SessionOut, errors=("NOT_FOUND",))
+@ROUTER.endpoint(
+    "GET",
+    "/sessions/{id}",
+    role=Role.VIEWER,
+    summary="A session",
+    tag="sessions",
+    response=SessionOut,
+    errors=("NOT_FOUND",),
+)
 async def get_session(call: Call[None, None]) -> SessionOut:
     return SessionOut.model_validate(await call.services.parking.session(call.path("id")))
 
 
-@ROUTER.endpoint("GET", "/tickets/{code}", role=Role.VIEWER, summary="A ticket and its session (code case-insensitive)",
-                 tag="sessions", response=TicketWithSessionOut, errors=("NOT_FOUND",))
+@ROUTER.endpoint(
+    "GET",
+    "/tickets/{code}",
+    role=Role.VIEWER,
+    summary="A ticket and its session (code case-insensitive)",
+    tag="sessions",
+    response=TicketWithSessionOut,
+    errors=("NOT_FOUND",),
+)
 async def get_ticket(call: Call[None, None]) -> TicketWithSessionOut:
     ticket, session = await call.services.parking.ticket(call.path("code"))
     return TicketWithSessionOut(ticket=TicketOut.model_validate(ticket), session=SessionOut.model_validate(session))

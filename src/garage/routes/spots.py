@@ -30,9 +30,11 @@ def _not_occupied(value: SpotStatus) -> SpotStatus:
     return value
 
 
-ManualStatus = Annotated[SpotStatus, AfterValidator(_not_occupied), Field(
-    description="AVAILABLE, RESERVED or MAINTENANCE (OCCUPIED is set only by check-in/check-out: 400)"
-)]
+ManualStatus = Annotated[
+    SpotStatus,
+    AfterValidator(_not_occupied),
+    Field(description="AVAILABLE, RESERVED or MAINTENANCE (OCCUPIED is set only by check-in/check-out: 400)"),
+]
 Level = Annotated[int, Field(strict=True, ge=-20, le=200)]
 
 
@@ -65,9 +67,9 @@ def _body_kind(data: Any) -> str:
     return "many" if isinstance(data, dict) and "spots" in data else "one"
 
 
-class CreateSpotsIn(RootModel[Annotated[
-    Annotated[SpotIn, Tag("one")] | Annotated[SpotsIn, Tag("many")], Discriminator(_body_kind)
-]]):
+class CreateSpotsIn(
+    RootModel[Annotated[Annotated[SpotIn, Tag("one")] | Annotated[SpotsIn, Tag("many")], Discriminator(_body_kind)]]
+):
     """One spot, or {"spots": [...]} (1 to 5000, all or nothing)."""
 
     @classmethod
@@ -99,9 +101,16 @@ class UpdateSpotIn(PatchModel):
     status: ManualStatus | None = None
 
 
-@ROUTER.endpoint("GET", "/garages/{id}/spots", role=Role.VIEWER, tag="spots", query=SpotListQuery,
-                 response=ListResponse[SpotOut], errors=("NOT_FOUND",),
-                 summary="List a garage's spots by level, then number (numeric-aware: 2 < 10 < 10A)")
+@ROUTER.endpoint(
+    "GET",
+    "/garages/{id}/spots",
+    role=Role.VIEWER,
+    tag="spots",
+    query=SpotListQuery,
+    response=ListResponse[SpotOut],
+    errors=("NOT_FOUND",),
+    summary="List a garage's spots by level, then number (numeric-aware: 2 < 10 < 10A)",
+)
 async def list_spots(call: Call[None, SpotListQuery]) -> dict[str, object]:
     q = call.query
     page = await call.services.spots.list(
@@ -110,9 +119,17 @@ async def list_spots(call: Call[None, SpotListQuery]) -> dict[str, object]:
     return list_response(page, SpotOut)
 
 
-@ROUTER.endpoint("POST", "/garages/{id}/spots", role=Role.ADMIN, tag="spots", body=CreateSpotsIn, status=201,
-                 response=CreateSpotsOut, errors=("NOT_FOUND", "CAPACITY_EXCEEDED", "DUPLICATE_SPOT"),
-                 summary='Create one spot (-> the spot) or {"spots": [...]} (up to 5000, all or nothing -> {"spots": [...]})')
+@ROUTER.endpoint(
+    "POST",
+    "/garages/{id}/spots",
+    role=Role.ADMIN,
+    tag="spots",
+    body=CreateSpotsIn,
+    status=201,
+    response=CreateSpotsOut,
+    errors=("NOT_FOUND", "CAPACITY_EXCEEDED", "DUPLICATE_SPOT"),
+    summary='Create one spot (-> the spot) or {"spots": [...]} (up to 5000, all or nothing -> {"spots": [...]})',
+)
 async def create_spots(call: Call[CreateSpotsIn, None]) -> CreateSpotsOut:
     body = call.body.root
     drafts = [body.draft()] if isinstance(body, SpotIn) else [spot.draft() for spot in body.spots]
@@ -122,16 +139,24 @@ async def create_spots(call: Call[CreateSpotsIn, None]) -> CreateSpotsOut:
     return CreateSpotsOut(CreatedSpotsOut(spots=[SpotOut.model_validate(spot) for spot in created]))
 
 
-@ROUTER.endpoint("GET", "/spots/{id}", role=Role.VIEWER, summary="A spot", tag="spots", response=SpotOut,
-                 errors=("NOT_FOUND",))
+@ROUTER.endpoint(
+    "GET", "/spots/{id}", role=Role.VIEWER, summary="A spot", tag="spots", response=SpotOut, errors=("NOT_FOUND",)
+)
 async def get_spot(call: Call[None, None]) -> SpotOut:
     return SpotOut.model_validate(await call.services.spots.get(call.path("id")))
 
 
-@ROUTER.endpoint("PATCH", "/spots/{id}", role=Role.OPERATOR, tag="spots", body=UpdateSpotIn, response=SpotOut,
-                 errors=("NOT_FOUND", "SPOT_NOT_AVAILABLE", "DUPLICATE_SPOT"),
-                 summary="Change a spot: operators only its status (AVAILABLE/RESERVED/MAINTENANCE), admins anything; "
-                         "an OCCUPIED spot's status: 409 SPOT_NOT_AVAILABLE")
+@ROUTER.endpoint(
+    "PATCH",
+    "/spots/{id}",
+    role=Role.OPERATOR,
+    tag="spots",
+    body=UpdateSpotIn,
+    response=SpotOut,
+    errors=("NOT_FOUND", "SPOT_NOT_AVAILABLE", "DUPLICATE_SPOT"),
+    summary="Change a spot: operators only its status (AVAILABLE/RESERVED/MAINTENANCE), admins anything; "
+    "an OCCUPIED spot's status: 409 SPOT_NOT_AVAILABLE",
+)
 async def update_spot(call: Call[UpdateSpotIn, None]) -> SpotOut:
     changes = call.body.changes()
     beyond_status = sorted(set(changes) - {"status"})
@@ -141,8 +166,14 @@ async def update_spot(call: Call[UpdateSpotIn, None]) -> SpotOut:
     return SpotOut.model_validate(spot)
 
 
-@ROUTER.endpoint("DELETE", "/spots/{id}", role=Role.ADMIN, tag="spots", status=204,
-                 summary="Soft-delete a spot (409 HAS_ACTIVE_SESSIONS while a vehicle is parked on it)",
-                 errors=("NOT_FOUND", "HAS_ACTIVE_SESSIONS"))
+@ROUTER.endpoint(
+    "DELETE",
+    "/spots/{id}",
+    role=Role.ADMIN,
+    tag="spots",
+    status=204,
+    summary="Soft-delete a spot (409 HAS_ACTIVE_SESSIONS while a vehicle is parked on it)",
+    errors=("NOT_FOUND", "HAS_ACTIVE_SESSIONS"),
+)
 async def delete_spot(call: Call[None, None]) -> None:
     await call.services.spots.delete(call.path("id"), actor=call.principal.key_id)

@@ -20,15 +20,21 @@ ROUTER = Router()
 LicensePlate = Annotated[
     str,
     # the pattern documents the accepted input; normalise_plate enforces it with a plainer message
-    Field(max_length=100, json_schema_extra={"pattern": r"^[\s-]*(?:[A-Za-z0-9][\s-]*){2,10}$"}, description="Normalised on input: trimmed, upper case, spaces and dashes removed; "
-                                      "then 2 to 10 of A-Z0-9 ('ab-12 cd' -> 'AB12CD')"),
+    Field(
+        max_length=100,
+        json_schema_extra={"pattern": r"^[\s-]*(?:[A-Za-z0-9][\s-]*){2,10}$"},
+        description="Normalised on input: trimmed, upper case, spaces and dashes removed; "
+        "then 2 to 10 of A-Z0-9 ('ab-12 cd' -> 'AB12CD')",
+    ),
     AfterValidator(normalise_plate),
 ]
 OwnerName = Annotated[str, Field(min_length=1, max_length=200, description="Sensitive: encrypted at rest")]
-OwnerEmail = Annotated[str, Field(min_length=3, max_length=100, pattern=r"^[^@\s]+@[^@\s]+$",
-                                  description="Sensitive: encrypted at rest")]
-OwnerPhone = Annotated[str, Field(min_length=3, max_length=100, pattern=r"^\+?[0-9 ()./\-]+$",
-                                  description="Sensitive: encrypted at rest")]
+OwnerEmail = Annotated[
+    str, Field(min_length=3, max_length=100, pattern=r"^[^@\s]+@[^@\s]+$", description="Sensitive: encrypted at rest")
+]
+OwnerPhone = Annotated[
+    str, Field(min_length=3, max_length=100, pattern=r"^\+?[0-9 ()./\-]+$", description="Sensitive: encrypted at rest")
+]
 
 
 class VehicleOut(ApiModel):
@@ -67,63 +73,112 @@ class VehicleQuery(ListQuery):
 
 
 _MODEL_NAMES = {
-    "license_plate": "licensePlate", "type": "type", "owner_name": "ownerName", "owner_email": "ownerEmail",
+    "license_plate": "licensePlate",
+    "type": "type",
+    "owner_name": "ownerName",
+    "owner_email": "ownerEmail",
     "owner_phone": "ownerPhone",
 }
 _OWNER = ("owner_name", "owner_email", "owner_phone")
 
 
-@ROUTER.endpoint("GET", "/vehicles", role=Role.VIEWER, summary="List live vehicles, newest first (filter: exact plate)",
-                 tag="vehicles", query=VehicleQuery, response=ListResponse[VehicleOut])
+@ROUTER.endpoint(
+    "GET",
+    "/vehicles",
+    role=Role.VIEWER,
+    summary="List live vehicles, newest first (filter: exact plate)",
+    tag="vehicles",
+    query=VehicleQuery,
+    response=ListResponse[VehicleOut],
+)
 async def list_vehicles(call: Call[None, VehicleQuery]) -> dict[str, object]:
     q = call.query
     page = await call.services.vehicles.list(license_plate=q.plate, limit=q.limit, cursor=q.after_id)
     return list_response(page, VehicleOut)
 
 
-@ROUTER.endpoint("POST", "/vehicles", role=Role.OPERATOR, summary="Register a vehicle", tag="vehicles",
-                 body=CreateVehicleIn, response=VehicleOut, status=201, errors=("DUPLICATE_PLATE",))
+@ROUTER.endpoint(
+    "POST",
+    "/vehicles",
+    role=Role.OPERATOR,
+    summary="Register a vehicle",
+    tag="vehicles",
+    body=CreateVehicleIn,
+    response=VehicleOut,
+    status=201,
+    errors=("DUPLICATE_PLATE",),
+)
 async def create_vehicle(call: Call[CreateVehicleIn, None]) -> VehicleOut:
     body = call.body
     vehicle = await call.services.vehicles.create(
-        license_plate=body.license_plate, type=body.type,
-        owner={_MODEL_NAMES[name]: getattr(body, name) for name in _OWNER}, actor=call.principal.key_id,
+        license_plate=body.license_plate,
+        type=body.type,
+        owner={_MODEL_NAMES[name]: getattr(body, name) for name in _OWNER},
+        actor=call.principal.key_id,
     )
     return VehicleOut.model_validate(vehicle)
 
 
-@ROUTER.endpoint("GET", "/vehicles/{id}", role=Role.VIEWER, summary="A live vehicle", tag="vehicles",
-                 response=VehicleOut, errors=("NOT_FOUND",))
+@ROUTER.endpoint(
+    "GET",
+    "/vehicles/{id}",
+    role=Role.VIEWER,
+    summary="A live vehicle",
+    tag="vehicles",
+    response=VehicleOut,
+    errors=("NOT_FOUND",),
+)
 async def get_vehicle(call: Call[None, None]) -> VehicleOut:
     return VehicleOut.model_validate(await call.services.vehicles.get(call.path("id")))
 
 
-@ROUTER.endpoint("PATCH", "/vehicles/{id}", role=Role.OPERATOR,
-                 summary="Change a vehicle (fields sent change; owner fields sent as null are cleared)", tag="vehicles",
-                 body=PatchVehicleIn, response=VehicleOut, errors=("NOT_FOUND", "DUPLICATE_PLATE"))
+@ROUTER.endpoint(
+    "PATCH",
+    "/vehicles/{id}",
+    role=Role.OPERATOR,
+    summary="Change a vehicle (fields sent change; owner fields sent as null are cleared)",
+    tag="vehicles",
+    body=PatchVehicleIn,
+    response=VehicleOut,
+    errors=("NOT_FOUND", "DUPLICATE_PLATE"),
+)
 async def patch_vehicle(call: Call[PatchVehicleIn, None]) -> VehicleOut:
     body = call.body
     changes: dict[str, Any] = {}
     for name in body.model_fields_set:
         value = getattr(body, name)
         if value is None and name not in _OWNER:
-            raise ValidationFailed(f"{_MODEL_NAMES[name]} cannot be null",
-                                   details={"fields": {_MODEL_NAMES[name]: "cannot be null"}})
+            raise ValidationFailed(
+                f"{_MODEL_NAMES[name]} cannot be null", details={"fields": {_MODEL_NAMES[name]: "cannot be null"}}
+            )
         changes[_MODEL_NAMES[name]] = value
     vehicle = await call.services.vehicles.update(call.path("id"), changes, actor=call.principal.key_id)
     return VehicleOut.model_validate(vehicle)
 
 
-@ROUTER.endpoint("DELETE", "/vehicles/{id}", role=Role.OPERATOR,
-                 summary="Soft-delete a vehicle (its history stays; a parked vehicle: 409 HAS_ACTIVE_SESSIONS)",
-                 tag="vehicles", status=204, errors=("NOT_FOUND", "HAS_ACTIVE_SESSIONS"))
+@ROUTER.endpoint(
+    "DELETE",
+    "/vehicles/{id}",
+    role=Role.OPERATOR,
+    summary="Soft-delete a vehicle (its history stays; a parked vehicle: 409 HAS_ACTIVE_SESSIONS)",
+    tag="vehicles",
+    status=204,
+    errors=("NOT_FOUND", "HAS_ACTIVE_SESSIONS"),
+)
 async def delete_vehicle(call: Call[None, None]) -> None:
     await call.services.vehicles.delete(call.path("id"), actor=call.principal.key_id)
 
 
-@ROUTER.endpoint("GET", "/vehicles/{id}/sessions", role=Role.VIEWER,
-                 summary="A vehicle's parking history, newest first", tag="vehicles",
-                 query=ListQuery, response=ListResponse[SessionOut], errors=("NOT_FOUND",))
+@ROUTER.endpoint(
+    "GET",
+    "/vehicles/{id}/sessions",
+    role=Role.VIEWER,
+    summary="A vehicle's parking history, newest first",
+    tag="vehicles",
+    query=ListQuery,
+    response=ListResponse[SessionOut],
+    errors=("NOT_FOUND",),
+)
 async def vehicle_sessions(call: Call[None, ListQuery]) -> dict[str, object]:
     page = await call.services.vehicles.history(call.path("id"), limit=call.query.limit, cursor=call.query.after_id)
     return list_response(page, SessionOut)

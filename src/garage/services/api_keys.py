@@ -20,8 +20,8 @@ from garage.repositories.api_keys import ApiKeyRepository
 from garage.repositories.audit import AuditRepository
 from garage.repositories.pagination import Page
 from garage.security import api_keys
-from garage.security.revocations import RevocationNews
 from garage.security.principal import Principal
+from garage.security.revocations import RevocationNews
 from garage.security.roles import Role
 
 SYSTEM_ACTOR = "system"
@@ -102,7 +102,12 @@ class ApiKeyService:
             after = await keys.revoke(key_id)
             assert after is not None
             await AuditRepository(tx).record(
-                actor=actor, action="REVOKE", entity="ApiKey", entity_id=key_id, before=_public(before), after=_public(after)
+                actor=actor,
+                action="REVOKE",
+                entity="ApiKey",
+                entity_id=key_id,
+                before=_public(before),
+                after=_public(after),
             )
             return after, True
 
@@ -129,12 +134,15 @@ class ApiKeyService:
     async def _create_admin(self, key: str, prefix: str) -> None:
         """Raises UniqueViolationError (never retried by transaction()) when another worker
         created the prefix between our check and our insert."""
+
         async def work(tx: Prisma) -> None:
             keys = ApiKeyRepository(tx)
             if await keys.by_prefix(prefix) is not None:
                 return  # another worker created it, or a revoked/rotated key holds the prefix
             record = await keys.create(
-                name="admin (GARAGE_ADMIN_API_KEY)", role=Role.ADMIN.value, prefix=prefix,
+                name="admin (GARAGE_ADMIN_API_KEY)",
+                role=Role.ADMIN.value,
+                prefix=prefix,
                 hash=api_keys.hash_key(key, self._secret),
             )
             await AuditRepository(tx).record(

@@ -55,12 +55,15 @@ class ArchivalService:
             return 0
         ids = [session.id for session in sessions]
         expected = totals_of(sessions)
-        # Deliberately not garage.db.transaction(): batch transactions on two databases, cross-checked; rerun the command.
+        # Deliberately not garage.db.transaction(): batch transactions on two databases, cross-checked;
+        # rerun the command.
         async with self._archive.tx() as archive_tx:
             await ArchiveRepository(archive_tx).replace_batch(sessions)
         archived = await ArchiveRepository(self._archive).totals(ids)
         if archived != expected:
-            raise ArchiveMismatch(f"the archive copy does not add up ({archived} != {expected}); the live database is unchanged")
+            raise ArchiveMismatch(
+                f"the archive copy does not add up ({archived} != {expected}); the live database is unchanged"
+            )
         # as patient as the service's own writes (GARAGE_DB_WAIT_SECONDS) for the live write lock
         async with self._live.tx(max_wait=timedelta(seconds=wait_seconds_of(self._live))) as live_tx:
             repository = ArchiveRepository(live_tx)
@@ -69,9 +72,17 @@ class ArchivalService:
                 raise ArchiveMismatch("sessions changed while being archived; run the command again")
             await repository.delete_batch(ids)
             await AuditRepository(live_tx).record(
-                actor=actor, action="ARCHIVE", entity="Session", entity_id=ids[0],
-                after={"sessionIds": ids, "archive": str(self._archive_path), "sessions": expected.sessions,
-                       "feeCents": expected.fee_cents, "paymentCents": expected.payment_cents},
+                actor=actor,
+                action="ARCHIVE",
+                entity="Session",
+                entity_id=ids[0],
+                after={
+                    "sessionIds": ids,
+                    "archive": str(self._archive_path),
+                    "sessions": expected.sessions,
+                    "feeCents": expected.fee_cents,
+                    "paymentCents": expected.payment_cents,
+                },
             )
         return len(ids)
 

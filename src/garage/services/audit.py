@@ -16,8 +16,14 @@ class AuditService:
         self._db = db
 
     async def list(
-        self, *, entity: str | None, entity_id: str | None, since: datetime | None, until: datetime | None,
-        limit: int, cursor: str | None,
+        self,
+        *,
+        entity: str | None,
+        entity_id: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        limit: int,
+        cursor: str | None,
     ) -> Page[AuditLog]:
         return await AuditRepository(self._db).list(
             entity=entity, entity_id=entity_id, since=since, until=until, limit=limit, cursor=cursor

@@ -11,10 +11,10 @@ from garage.ops.backups import BackupStore
 from garage.security.crypto import FieldCipher
 from garage.security.revocations import RevocationNews, revocations_path
 from garage.services.api_keys import ApiKeyService
+from garage.services.archive import ArchiveReader
 from garage.services.audit import AuditService
 from garage.services.garages import GarageService
 from garage.services.parking import ParkingService, PaymentService
-from garage.services.archive import ArchiveReader
 from garage.services.reports import ReportService
 from garage.services.spots import SpotService
 from garage.services.vehicles import VehicleService
@@ -56,5 +56,7 @@ class Services:
             spots=SpotService(db),
             reports=ReportService(db, archive_reader),
             archive_reader=archive_reader,
-            backups=BackupStore(settings.backup_dir, database=settings.database_path, min_free_bytes=settings.min_free_bytes),
+            backups=BackupStore(
+                settings.backup_dir, database=settings.database_path, min_free_bytes=settings.min_free_bytes
+            ),
         )

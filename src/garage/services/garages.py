@@ -4,7 +4,7 @@ garage soft-deletes it and its spots, unless a session is parked there."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from prisma import Prisma
@@ -69,13 +69,16 @@ class GarageService:
         self, *, name: str, address: str, timezone: str, currency: str, capacity: int, actor: str
     ) -> Garage:
         """The garage and its default rate, in one transaction."""
+
         async def work(tx: Prisma) -> Garage:
             garage = await GarageRepository(tx).create(
                 name=name, address=address, timezone=timezone, currency=currency, capacity=capacity
             )
             rate = await RateRepository(tx).create(garage.id)
             audit = AuditRepository(tx)
-            await audit.record(actor=actor, action="CREATE", entity="Garage", entity_id=garage.id, after=garage_view(garage))
+            await audit.record(
+                actor=actor, action="CREATE", entity="Garage", entity_id=garage.id, after=garage_view(garage)
+            )
             await audit.record(actor=actor, action="CREATE", entity="Rate", entity_id=garage.id, after=rate_view(rate))
             return garage
 
@@ -89,6 +92,7 @@ class GarageService:
 
     async def update(self, garage_id: str, changes: dict[str, Any], *, actor: str) -> Garage:
         """`changes`: model field names (name, address, timezone, currency, capacity) to new values."""
+
         async def work(tx: Prisma) -> Garage:
             garages = GarageRepository(tx)
             before = await live_garage(garages, garage_id)
@@ -100,12 +104,17 @@ class GarageService:
                 if capacity < live_spots:
                     raise Conflict(
                         f"The garage has {live_spots} spots; capacity cannot go below that",
-                        code="CAPACITY_EXCEEDED", details={"capacity": capacity, "liveSpots": live_spots},
+                        code="CAPACITY_EXCEEDED",
+                        details={"capacity": capacity, "liveSpots": live_spots},
                     )
             after = await garages.update(garage_id, changes)
             await AuditRepository(tx).record(
-                actor=actor, action="UPDATE", entity="Garage", entity_id=garage_id,
-                before=garage_view(before), after=garage_view(after),
+                actor=actor,
+                action="UPDATE",
+                entity="Garage",
+                entity_id=garage_id,
+                before=garage_view(before),
+                after=garage_view(after),
             )
             return after
 
@@ -113,21 +122,27 @@ class GarageService:
 
     async def delete(self, garage_id: str, *, actor: str) -> None:
         """Soft-deletes the garage and its spots (history keeps referring to them)."""
+
         async def work(tx: Prisma) -> None:
             garages = GarageRepository(tx)
             before = await live_garage(garages, garage_id)
             active = await garages.count_active_sessions(garage_id)
             if active:
                 raise Conflict(
-                    f"The garage has {active} active sessions", code="HAS_ACTIVE_SESSIONS",
+                    f"The garage has {active} active sessions",
+                    code="HAS_ACTIVE_SESSIONS",
                     details={"activeSessions": active},
                 )
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             after = await garages.soft_delete(garage_id, now)
             spots_deleted = await SpotRepository(tx).soft_delete_all_of(garage_id, now)
             await AuditRepository(tx).record(
-                actor=actor, action="DELETE", entity="Garage", entity_id=garage_id,
-                before=garage_view(before), after={**garage_view(after), "spotsDeleted": spots_deleted},
+                actor=actor,
+                action="DELETE",
+                entity="Garage",
+                entity_id=garage_id,
+                before=garage_view(before),
+                after={**garage_view(after), "spotsDeleted": spots_deleted},
             )
 
         await transaction(self._db, work)
@@ -141,7 +156,12 @@ class GarageService:
         rate = await RateRepository(self._db).get(garage_id)
         if rate is None:  # every new garage gets a row; imported data may lack one: the defaults apply
             return Rate.model_validate(
-                {"garageId": garage_id, "createdAt": garage.createdAt, "updatedAt": garage.createdAt, **DEFAULT_RATE.as_row()}
+                {
+                    "garageId": garage_id,
+                    "createdAt": garage.createdAt,
+                    "updatedAt": garage.createdAt,
+                    **DEFAULT_RATE.as_row(),
+                }
             )
         return rate
 
@@ -152,8 +172,12 @@ class GarageService:
             before = await rates.get(garage_id)
             after = await rates.put(garage_id, values)
             await AuditRepository(tx).record(
-                actor=actor, action="UPDATE" if before else "CREATE", entity="Rate", entity_id=garage_id,
-                before=rate_view(before) if before else None, after=rate_view(after),
+                actor=actor,
+                action="UPDATE" if before else "CREATE",
+                entity="Rate",
+                entity_id=garage_id,
+                before=rate_view(before) if before else None,
+                after=rate_view(after),
             )
             return after
 

@@ -35,17 +35,24 @@ class KeyRotationService:
         self._db = db
         self._cipher = cipher
 
-    async def rotate(self, *, actor: str, batch_size: int = 200, on_progress: RotationProgress | None = None) -> RotationReport:
+    async def rotate(
+        self, *, actor: str, batch_size: int = 200, on_progress: RotationProgress | None = None
+    ) -> RotationReport:
         report = RotationReport()
         progress = _Progress(on_progress)
         if on_progress is not None:
-            progress.total = (await VehicleRepository(self._db).count_with_owner_fields()
-                              + await PaymentRepository(self._db).count_with_reference())
+            progress.total = (
+                await VehicleRepository(self._db).count_with_owner_fields()
+                + await PaymentRepository(self._db).count_with_reference()
+            )
             on_progress(0, progress.total)
         report.vehicles = await self._rotate_vehicles(batch_size, progress)
         report.payments = await self._rotate_payments(batch_size, progress)
         await AuditRepository(self._db).record(
-            actor=actor, action="ROTATE_KEYS", entity="EncryptionKey", entity_id=self._cipher.current_key_id,
+            actor=actor,
+            action="ROTATE_KEYS",
+            entity="EncryptionKey",
+            entity_id=self._cipher.current_key_id,
             after={"vehiclesReencrypted": report.vehicles, "paymentsReencrypted": report.payments},
         )
         return report
@@ -58,15 +65,21 @@ class KeyRotationService:
     async def _rotate_vehicles(self, batch_size: int, progress: _Progress) -> int:
         changed, after_id = 0, None
         while rows := await VehicleRepository(self._db).with_owner_fields(after_id=after_id, limit=batch_size):
+
             async def work(tx: Prisma) -> int:
                 """The batch's rows rewritten (counted per attempt: a retry starts again from 0)."""
                 vehicles, rewritten = VehicleRepository(tx), 0
                 for row in rows:
                     current = {attr: getattr(row, attr) for attr in VEHICLE_OWNER_FIELDS}
-                    resealed = {attr: self._reseal(current[attr], field) for attr, field in VEHICLE_OWNER_FIELDS.items()}
+                    resealed = {
+                        attr: self._reseal(current[attr], field) for attr, field in VEHICLE_OWNER_FIELDS.items()
+                    }
                     if resealed != current:
                         await vehicles.set_owner_fields(
-                            row.id, name=resealed["ownerName"], email=resealed["ownerEmail"], phone=resealed["ownerPhone"]
+                            row.id,
+                            name=resealed["ownerName"],
+                            email=resealed["ownerEmail"],
+                            phone=resealed["ownerPhone"],
                         )
                         rewritten += 1
                 return rewritten
@@ -79,6 +92,7 @@ class KeyRotationService:
     async def _rotate_payments(self, batch_size: int, progress: _Progress) -> int:
         changed, after_id = 0, None
         while rows := await PaymentRepository(self._db).with_reference(after_id=after_id, limit=batch_size):
+
             async def work(tx: Prisma) -> int:
                 """The batch's rows rewritten (counted per attempt: a retry starts again from 0)."""
                 payments, rewritten = PaymentRepository(tx), 0

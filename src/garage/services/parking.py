@@ -34,13 +34,13 @@ from prisma.errors import RecordNotFoundError, UniqueViolationError
 from prisma.models import ParkingSession, Payment, Spot, Ticket, Vehicle
 
 from garage.db import transaction
-from garage.errors import Conflict, NotFound, found, ValidationFailed
+from garage.errors import Conflict, NotFound, ValidationFailed, found
 from garage.repositories.audit import AuditEntry, AuditRepository
 from garage.repositories.garages import GarageRepository
 from garage.repositories.pagination import Page
-from garage.repositories.rows import at_db_precision, now_ms
 from garage.repositories.payments import PaymentRepository
 from garage.repositories.rates import terms_of
+from garage.repositories.rows import at_db_precision, now_ms
 from garage.repositories.sessions import SessionRepository
 from garage.repositories.spots import SpotRepository
 from garage.repositories.tickets import TicketRepository
@@ -51,8 +51,17 @@ from garage.services.garages import live_garage
 from garage.services.tickets import new_ticket_code, normalise_ticket_code
 from garage.services.vehicles import audit_view as vehicle_audit_view
 from garage.vocabulary import (
-    DEFAULT_RATE, HANDICAP_VEHICLES, PAYMENT_REFERENCE, SPOT_PREFERENCE, PaymentMethod, RateTerms, SessionStatus,
-    SpotStatus, SpotType, TicketStatus, VehicleType,
+    DEFAULT_RATE,
+    HANDICAP_VEHICLES,
+    PAYMENT_REFERENCE,
+    SPOT_PREFERENCE,
+    PaymentMethod,
+    RateTerms,
+    SessionStatus,
+    SpotStatus,
+    SpotType,
+    TicketStatus,
+    VehicleType,
 )
 
 log = logging.getLogger(__name__)
@@ -94,8 +103,14 @@ class ParkingService:
 
     # ---- check-in -------------------------------------------------------------------------
     async def check_in(
-        self, garage_id: str, *, license_plate: str, vehicle_type: VehicleType | None, spot_id: str | None,
-        at: datetime | None, actor: str,
+        self,
+        garage_id: str,
+        *,
+        license_plate: str,
+        vehicle_type: VehicleType | None,
+        spot_id: str | None,
+        at: datetime | None,
+        actor: str,
     ) -> CheckedIn:
         """`license_plate` is normalised. Raises NotFound, ValidationFailed or Conflict
         (GARAGE_FULL, SPOT_NOT_AVAILABLE, SPOT_INCOMPATIBLE, VEHICLE_ALREADY_PARKED); a failed
@@ -114,13 +129,15 @@ class ParkingService:
             )
             parked_as = _vehicle_may_enter(vehicle, license_plate, vehicle_type, start)
 
+            # Awaited within this attempt (transaction() below), so the loop variables it reads (B023) are this
+            # attempt's own.
             async def occupy(tx: Prisma) -> CheckedIn:
                 try:
-                    spot = await self._choose_spot(SpotRepository(tx), garage.id, spot_id, parked_as)
+                    spot = await self._choose_spot(SpotRepository(tx), garage.id, spot_id, parked_as)  # noqa: B023
                 except Conflict:
                     await _refuse_if_parked_meanwhile(VehicleRepository(tx), license_plate)
                     raise
-                return await self._occupy(tx, spot, vehicle, license_plate, parked_as, start, actor)
+                return await self._occupy(tx, spot, vehicle, license_plate, parked_as, start, actor)  # noqa: B023
 
             try:
                 return await transaction(self._db, occupy, **TX_LIMITS)
@@ -131,7 +148,14 @@ class ParkingService:
         raise AssertionError("unreachable")
 
     async def _occupy(
-        self, tx: Prisma, spot: Spot, vehicle: Vehicle | None, plate: str, parked_as: VehicleType, start: datetime, actor: str
+        self,
+        tx: Prisma,
+        spot: Spot,
+        vehicle: Vehicle | None,
+        plate: str,
+        parked_as: VehicleType,
+        start: datetime,
+        actor: str,
     ) -> CheckedIn:
         now = now_ms()
         async with tx.batch_() as batch:
@@ -140,21 +164,39 @@ class ParkingService:
                 vehicle = VehicleRepository.queue_create(batch, license_plate=plate, type=parked_as, now=now)
                 audit.append(AuditEntry("CREATE", "Vehicle", vehicle.id, after=vehicle_audit_view(vehicle)))
             session = SessionRepository.queue_start(
-                batch, garage_id=spot.garageId, spot_id=spot.id, vehicle_id=vehicle.id, license_plate=plate,
-                start_time=start, now=now,
+                batch,
+                garage_id=spot.garageId,
+                spot_id=spot.id,
+                vehicle_id=vehicle.id,
+                license_plate=plate,
+                start_time=start,
+                now=now,
             )
-            ticket = TicketRepository.queue_issue(batch, code=new_ticket_code(), session_id=session.id, issued_at=start,
-                                                  now=now)
+            ticket = TicketRepository.queue_issue(
+                batch, code=new_ticket_code(), session_id=session.id, issued_at=start, now=now
+            )
             occupied = SpotRepository.queue_occupy(batch, spot, now=now)
-            audit.append(AuditEntry("CHECK_IN", "Session", session.id,
-                                    after={**_session_view(session), "ticketCode": ticket.code}))
-            audit.append(AuditEntry("UPDATE", "Spot", spot.id, before={"status": spot.status},
-                                    after={"status": occupied.status, "sessionId": session.id}))
+            audit.append(
+                AuditEntry(
+                    "CHECK_IN", "Session", session.id, after={**_session_view(session), "ticketCode": ticket.code}
+                )
+            )
+            audit.append(
+                AuditEntry(
+                    "UPDATE",
+                    "Spot",
+                    spot.id,
+                    before={"status": spot.status},
+                    after={"status": occupied.status, "sessionId": session.id},
+                )
+            )
             AuditRepository.queue_records(batch, actor=actor, entries=audit)
         return CheckedIn(session=session.model_copy(update={"ticket": ticket}), ticket=ticket, spot=occupied)
 
     @staticmethod
-    async def _choose_spot(spots: SpotRepository, garage_id: str, spot_id: str | None, vehicle_type: VehicleType) -> Spot:
+    async def _choose_spot(
+        spots: SpotRepository, garage_id: str, spot_id: str | None, vehicle_type: VehicleType
+    ) -> Spot:
         if spot_id is None:
             spot = await spots.first_available(garage_id, list(SPOT_PREFERENCE[vehicle_type]))
             if spot is None:
@@ -182,24 +224,41 @@ class ParkingService:
         return pricing.fee_between(session.startTime, end, _rate_terms(session), lost_ticket=lost_ticket), end
 
     async def check_out(
-        self, session_id: str, *, payment_method: PaymentMethod, reference: str | None, lost_ticket: bool,
-        at: datetime | None, actor: str,
+        self,
+        session_id: str,
+        *,
+        payment_method: PaymentMethod,
+        reference: str | None,
+        lost_ticket: bool,
+        at: datetime | None,
+        actor: str,
     ) -> CheckedOut:
         sealed = self._cipher.encrypt_optional(reference, PAYMENT_REFERENCE)
         session = await _session(SessionRepository(self._db), session_id, with_garage_and_rate=True)
         return self._revealed(await self._complete(session, payment_method, sealed, lost_ticket, at, actor))
 
     async def check_out_ticket(
-        self, code: str, *, payment_method: PaymentMethod, reference: str | None, lost_ticket: bool,
-        at: datetime | None, actor: str,
+        self,
+        code: str,
+        *,
+        payment_method: PaymentMethod,
+        reference: str | None,
+        lost_ticket: bool,
+        at: datetime | None,
+        actor: str,
     ) -> CheckedOut:
         sealed = self._cipher.encrypt_optional(reference, PAYMENT_REFERENCE)
         session = await _session_of_ticket(SessionRepository(self._db), code, with_garage_and_rate=True)
         return self._revealed(await self._complete(session, payment_method, sealed, lost_ticket, at, actor))
 
     async def _complete(
-        self, session: ParkingSession, method: PaymentMethod, sealed_reference: str | None, lost_ticket: bool,
-        at: datetime | None, actor: str,
+        self,
+        session: ParkingSession,
+        method: PaymentMethod,
+        sealed_reference: str | None,
+        lost_ticket: bool,
+        at: datetime | None,
+        actor: str,
     ) -> CheckedOut:
         """Ends `session` (read with its ticket, garage and rate) with ONE batch of writes: no
         interactive transaction (module docstring). The batch completes the session
@@ -215,41 +274,84 @@ class ParkingService:
             async with self._db.batch_() as batch:
                 SessionRepository.queue_complete(batch, session.id, end_time=end, fee_cents=fee.fee_cents, now=now)
                 payment = PaymentRepository.queue_create(
-                    batch, session_id=session.id, garage_id=session.garageId, amount_cents=fee.fee_cents,
-                    currency=session.garage.currency, method=method, reference=sealed_reference, created_at=end, now=now,
+                    batch,
+                    session_id=session.id,
+                    garage_id=session.garageId,
+                    amount_cents=fee.fee_cents,
+                    currency=session.garage.currency,
+                    method=method,
+                    reference=sealed_reference,
+                    created_at=end,
+                    now=now,
                 )
-                ticket = TicketRepository.queue_set_status(batch, session.ticket, TicketStatus.LOST if lost_ticket else TicketStatus.PAID, now=now)
+                ticket = TicketRepository.queue_set_status(
+                    batch, session.ticket, TicketStatus.LOST if lost_ticket else TicketStatus.PAID, now=now
+                )
                 SpotRepository.queue_release(batch, session.spotId, now=now)
-                completed = session.model_copy(update={
-                    "status": SessionStatus.COMPLETED, "endTime": end, "feeCents": fee.fee_cents, "updatedAt": now,
-                    "ticket": ticket, "garage": None,
-                })
-                AuditRepository.queue_records(batch, actor=actor, entries=[
-                    AuditEntry("CHECK_OUT", "Session", session.id, before=_session_view(session),
-                               after={**_session_view(completed), "ticketStatus": ticket.status, "minutes": fee.minutes}),
-                    AuditEntry("CREATE", "Payment", payment.id, after=payment_audit_view(payment)),
-                    AuditEntry("UPDATE", "Spot", session.spotId, before={"status": SpotStatus.OCCUPIED, "sessionId": session.id},
-                               after={"status": SpotStatus.AVAILABLE}),
-                ])
+                completed = session.model_copy(
+                    update={
+                        "status": SessionStatus.COMPLETED,
+                        "endTime": end,
+                        "feeCents": fee.fee_cents,
+                        "updatedAt": now,
+                        "ticket": ticket,
+                        "garage": None,
+                    }
+                )
+                AuditRepository.queue_records(
+                    batch,
+                    actor=actor,
+                    entries=[
+                        AuditEntry(
+                            "CHECK_OUT",
+                            "Session",
+                            session.id,
+                            before=_session_view(session),
+                            after={**_session_view(completed), "ticketStatus": ticket.status, "minutes": fee.minutes},
+                        ),
+                        AuditEntry("CREATE", "Payment", payment.id, after=payment_audit_view(payment)),
+                        AuditEntry(
+                            "UPDATE",
+                            "Spot",
+                            session.spotId,
+                            before={"status": SpotStatus.OCCUPIED, "sessionId": session.id},
+                            after={"status": SpotStatus.AVAILABLE},
+                        ),
+                    ],
+                )
         except (RecordNotFoundError, UniqueViolationError) as error:
             # the session was completed by someone else between the read and the batch
             raise _not_active() from error
         return CheckedOut(session=completed, payment=payment, ticket=ticket)
 
     def _revealed(self, result: CheckedOut) -> CheckedOut:
-        return CheckedOut(session=result.session, payment=reveal_payment(self._cipher, result.payment), ticket=result.ticket)
+        return CheckedOut(
+            session=result.session, payment=reveal_payment(self._cipher, result.payment), ticket=result.ticket
+        )
 
     # ---- reading ---------------------------------------------------------------------------
     async def session(self, session_id: str) -> ParkingSession:
         return await _session(SessionRepository(self._db), session_id)
 
     async def sessions(
-        self, *, garage_id: str | None, status: SessionStatus | None, license_plate: str | None, since: datetime | None,
-        until: datetime | None, limit: int, cursor: str | None,
+        self,
+        *,
+        garage_id: str | None,
+        status: SessionStatus | None,
+        license_plate: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        limit: int,
+        cursor: str | None,
     ) -> Page[ParkingSession]:
         return await SessionRepository(self._db).list(
-            garage_id=garage_id, status=status, license_plate=license_plate, since=since, until=until,
-            limit=limit, cursor=cursor,
+            garage_id=garage_id,
+            status=status,
+            license_plate=license_plate,
+            since=since,
+            until=until,
+            limit=limit,
+            cursor=cursor,
         )
 
     async def ticket(self, code: str) -> tuple[Ticket, ParkingSession]:
@@ -269,20 +371,29 @@ class PaymentService:
     async def list(
         self, *, garage_id: str | None, since: datetime | None, until: datetime | None, limit: int, cursor: str | None
     ) -> Page[Payment]:
-        page = await PaymentRepository(self._db).list(garage_id=garage_id, since=since, until=until, limit=limit, cursor=cursor)
+        page = await PaymentRepository(self._db).list(
+            garage_id=garage_id, since=since, until=until, limit=limit, cursor=cursor
+        )
         return Page(items=[reveal_payment(self._cipher, p) for p in page.items], next_after_id=page.next_after_id)
 
     async def refund(self, payment_id: str, *, actor: str) -> Payment:
         """COMPLETED -> REFUNDED. Refunding twice is 409 PAYMENT_ALREADY_REFUNDED (a retry must
         not look like a second refund)."""
+
         async def refund(tx: Prisma) -> Payment:
             payments = PaymentRepository(tx)
             before = await _payment(payments, payment_id)
             if not await payments.refund(payment_id):
                 raise Conflict("The payment is already refunded", code="PAYMENT_ALREADY_REFUNDED")
             after = await _payment(payments, payment_id)
-            await AuditRepository(tx).record(actor=actor, action="REFUND", entity="Payment", entity_id=payment_id,
-                                             before=payment_audit_view(before), after=payment_audit_view(after))
+            await AuditRepository(tx).record(
+                actor=actor,
+                action="REFUND",
+                entity="Payment",
+                entity_id=payment_id,
+                before=payment_audit_view(before),
+                after=payment_audit_view(after),
+            )
             return after
 
         return reveal_payment(self._cipher, await transaction(self._db, refund))
@@ -360,7 +471,9 @@ async def _session(
 async def _session_of_ticket(
     sessions: SessionRepository, code: str, *, with_garage_and_rate: bool = False
 ) -> ParkingSession:
-    found_session = await sessions.by_ticket_code(normalise_ticket_code(code), with_garage_and_rate=with_garage_and_rate)
+    found_session = await sessions.by_ticket_code(
+        normalise_ticket_code(code), with_garage_and_rate=with_garage_and_rate
+    )
     return found(found_session, f"ticket {code}")
 
 

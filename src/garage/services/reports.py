@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from prisma import Prisma
@@ -13,8 +13,8 @@ from prisma import Prisma
 from garage.errors import ValidationFailed
 from garage.repositories.garages import GarageRepository
 from garage.repositories.reports import ReportRepository, Revenue, SessionSpan
-from garage.services.garages import live_garage
 from garage.services.archive import ArchiveReader
+from garage.services.garages import live_garage
 
 MAX_WINDOW = timedelta(days=366)
 
@@ -28,7 +28,7 @@ class Bucket(StrEnum):
         return timedelta(hours=1) if self is Bucket.HOUR else timedelta(days=1)
 
     def floor(self, moment: datetime) -> datetime:
-        moment = moment.astimezone(timezone.utc)
+        moment = moment.astimezone(UTC)
         if self is Bucket.HOUR:
             return moment.replace(minute=0, second=0, microsecond=0)
         return moment.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -54,7 +54,9 @@ class ReportService:
         if until <= since:
             raise ValidationFailed("`to` must be after `from`", details={"fields": {"to": "must be after from"}})
         if until - since > MAX_WINDOW:
-            raise ValidationFailed("A report covers at most 366 days", details={"fields": {"to": "at most 366 days after from"}})
+            raise ValidationFailed(
+                "A report covers at most 366 days", details={"fields": {"to": "at most 366 days after from"}}
+            )
         await live_garage(GarageRepository(self._db), garage_id)
         reports = ReportRepository(self._db)
         spans = await reports.session_spans(garage_id, since, until)
@@ -64,7 +66,9 @@ class ReportService:
             # Archived sessions are completed ones moved out of the live file: the same query on
             # the archive adds exactly what left (a session is in one file or the other).
             archived = ReportRepository(archive)
-            spans = sorted([*spans, *await archived.session_spans(garage_id, since, until)], key=lambda span: span.start)
+            spans = sorted(
+                [*spans, *await archived.session_spans(garage_id, since, until)], key=lambda span: span.start
+            )
             revenue = [*revenue, *await archived.completed_payments(garage_id, since, until)]
         return usage_buckets(spans, revenue, since, until, bucket)
 
@@ -99,7 +103,13 @@ def usage_buckets(
             cents[i] += payment.amount_cents
     peaks = _peak_occupancy(spans, starts, bucket.width, since, until)
     return [
-        UsageBucket(start=start, check_ins=check_ins[i], check_outs=check_outs[i], revenue_cents=cents[i], peak_occupied=peaks[i])
+        UsageBucket(
+            start=start,
+            check_ins=check_ins[i],
+            check_outs=check_outs[i],
+            revenue_cents=cents[i],
+            peak_occupied=peaks[i],
+        )
         for i, start in enumerate(starts)
     ]
 

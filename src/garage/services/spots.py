@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prisma import Prisma
@@ -51,13 +51,13 @@ class SpotService:
             live = await spots.count_live(garage_id)
             if live + len(drafts) > garage.capacity:
                 raise Conflict(
-                    f"The garage holds at most {garage.capacity} spots and has {live}; "
-                    f"{len(drafts)} more do not fit",
+                    f"The garage holds at most {garage.capacity} spots and has {live}; {len(drafts)} more do not fit",
                     code="CAPACITY_EXCEEDED",
                     details={"capacity": garage.capacity, "liveSpots": live, "requested": len(drafts)},
                 )
             taken = [
-                spot for spot in await spots.live_with_numbers(garage_id, [draft.number for draft in drafts])
+                spot
+                for spot in await spots.live_with_numbers(garage_id, [draft.number for draft in drafts])
                 if (spot.level, spot.number) in wanted
             ]
             if taken:
@@ -65,7 +65,9 @@ class SpotService:
             created = await spots.create_many(
                 garage_id,
                 [
-                    NewSpot(level=d.level, number=d.number, sort_key=spot_sort_key(d.number), type=d.type, status=d.status)
+                    NewSpot(
+                        level=d.level, number=d.number, sort_key=spot_sort_key(d.number), type=d.type, status=d.status
+                    )
                     for d in drafts
                 ],
             )
@@ -84,8 +86,14 @@ class SpotService:
         return await _live_spot(SpotRepository(self._db), spot_id)
 
     async def list(
-        self, garage_id: str, *, level: int | None, spot_type: str | None, status: str | None,
-        limit: int, cursor: str | None,
+        self,
+        garage_id: str,
+        *,
+        level: int | None,
+        spot_type: str | None,
+        status: str | None,
+        limit: int,
+        cursor: str | None,
     ) -> Page[Spot]:
         await live_garage(GarageRepository(self._db), garage_id)
         return await SpotRepository(self._db).list_live(
@@ -107,7 +115,8 @@ class SpotService:
             if status is not None and status != before.status and before.status == SpotStatus.OCCUPIED:
                 raise Conflict(
                     "The spot is occupied by an active session; check the vehicle out to free it",
-                    code="SPOT_NOT_AVAILABLE", details={"status": before.status},
+                    code="SPOT_NOT_AVAILABLE",
+                    details={"status": before.status},
                 )
             row = {name: value for name, value in changes.items() if getattr(before, name) != value}
             if not row:
@@ -119,8 +128,12 @@ class SpotService:
                 row["sortKey"] = spot_sort_key(number)
             after = await spots.update(spot_id, row)
             await AuditRepository(tx).record(
-                actor=actor, action="UPDATE", entity="Spot", entity_id=spot_id,
-                before=spot_view(before), after=spot_view(after),
+                actor=actor,
+                action="UPDATE",
+                entity="Spot",
+                entity_id=spot_id,
+                before=spot_view(before),
+                after=spot_view(after),
             )
             return after
 
@@ -134,10 +147,17 @@ class SpotService:
             spots = SpotRepository(tx)
             before = await _live_spot(spots, spot_id)
             if await spots.count_active_sessions(spot_id):
-                raise Conflict("A vehicle is parked on this spot", code="HAS_ACTIVE_SESSIONS", details={"activeSessions": 1})
-            after = await spots.soft_delete(spot_id, datetime.now(timezone.utc))
+                raise Conflict(
+                    "A vehicle is parked on this spot", code="HAS_ACTIVE_SESSIONS", details={"activeSessions": 1}
+                )
+            after = await spots.soft_delete(spot_id, datetime.now(UTC))
             await AuditRepository(tx).record(
-                actor=actor, action="DELETE", entity="Spot", entity_id=spot_id, before=spot_view(before), after=spot_view(after)
+                actor=actor,
+                action="DELETE",
+                entity="Spot",
+                entity_id=spot_id,
+                before=spot_view(before),
+                after=spot_view(after),
             )
 
         await transaction(self._db, work)
@@ -155,9 +175,12 @@ async def _refuse_taken(spots: SpotRepository, garage_id: str, level: int, numbe
         raise _duplicates([(level, number)])
 
 
-def _duplicates(keys: Sequence[tuple[int, str]], *, message: str = "A live spot with this level and number exists") -> Conflict:
+def _duplicates(
+    keys: Sequence[tuple[int, str]], *, message: str = "A live spot with this level and number exists"
+) -> Conflict:
     return Conflict(
-        message, code="DUPLICATE_SPOT",
+        message,
+        code="DUPLICATE_SPOT",
         details={"spots": [{"level": level, "number": number} for level, number in sorted(keys)]},
     )
 

@@ -26,15 +26,16 @@ class VehicleService:
     def reveal(self, vehicle: Vehicle) -> Vehicle:
         """A copy with the owner fields decrypted (what the API returns)."""
         return vehicle.model_copy(
-            update={name: self._cipher.decrypt_optional(getattr(vehicle, name), field) for name, field in VEHICLE_OWNER_FIELDS.items()}
+            update={
+                name: self._cipher.decrypt_optional(getattr(vehicle, name), field)
+                for name, field in VEHICLE_OWNER_FIELDS.items()
+            }
         )
 
     def _seal(self, owner: dict[str, str | None]) -> dict[str, str | None]:
         return {name: self._cipher.encrypt_optional(value, VEHICLE_OWNER_FIELDS[name]) for name, value in owner.items()}
 
-    async def create(
-        self, *, license_plate: str, type: str, owner: dict[str, str | None], actor: str
-    ) -> Vehicle:
+    async def create(self, *, license_plate: str, type: str, owner: dict[str, str | None], actor: str) -> Vehicle:
         """`license_plate` is normalised; `owner` maps ownerName/ownerEmail/ownerPhone to plaintext."""
         sealed = self._seal(owner)
 
@@ -43,8 +44,11 @@ class VehicleService:
             if await vehicles.live_by_plate(license_plate) is not None:
                 raise _duplicate(license_plate)
             vehicle = await vehicles.create(
-                license_plate=license_plate, type=type, owner_name=sealed.get("ownerName"),
-                owner_email=sealed.get("ownerEmail"), owner_phone=sealed.get("ownerPhone"),
+                license_plate=license_plate,
+                type=type,
+                owner_name=sealed.get("ownerName"),
+                owner_email=sealed.get("ownerEmail"),
+                owner_phone=sealed.get("ownerPhone"),
             )
             await AuditRepository(tx).record(
                 actor=actor, action="CREATE", entity="Vehicle", entity_id=vehicle.id, after=audit_view(vehicle)
@@ -69,7 +73,11 @@ class VehicleService:
         """`changes` uses model names (licensePlate normalised, type, owner fields as plaintext or
         None to clear); only the fields given change."""
         stored = {
-            name: (self._cipher.encrypt_optional(value, VEHICLE_OWNER_FIELDS[name]) if name in VEHICLE_OWNER_FIELDS else value)
+            name: (
+                self._cipher.encrypt_optional(value, VEHICLE_OWNER_FIELDS[name])
+                if name in VEHICLE_OWNER_FIELDS
+                else value
+            )
             for name, value in changes.items()
         }
         plate = changes.get("licensePlate")
@@ -85,8 +93,12 @@ class VehicleService:
             after = await vehicles.update(vehicle_id, stored)
             assert after is not None
             await AuditRepository(tx).record(
-                actor=actor, action="UPDATE", entity="Vehicle", entity_id=vehicle_id,
-                before=audit_view(before), after=audit_view(after),
+                actor=actor,
+                action="UPDATE",
+                entity="Vehicle",
+                entity_id=vehicle_id,
+                before=audit_view(before),
+                after=audit_view(after),
             )
             return after
 
@@ -99,6 +111,7 @@ class VehicleService:
     async def delete(self, vehicle_id: str, *, actor: str) -> None:
         """Soft delete. A parked vehicle cannot be deleted: its plate could then be checked in a
         second time while the first car is still inside."""
+
         async def work(tx: Prisma) -> None:
             vehicles = VehicleRepository(tx)
             before = await _live(vehicles, vehicle_id)
@@ -106,8 +119,12 @@ class VehicleService:
                 raise Conflict("The vehicle is parked (it has an ACTIVE session)", code="HAS_ACTIVE_SESSIONS")
             after = await vehicles.soft_delete(vehicle_id)
             await AuditRepository(tx).record(
-                actor=actor, action="DELETE", entity="Vehicle", entity_id=vehicle_id,
-                before=audit_view(before), after=audit_view(after) if after else None,
+                actor=actor,
+                action="DELETE",
+                entity="Vehicle",
+                entity_id=vehicle_id,
+                before=audit_view(before),
+                after=audit_view(after) if after else None,
             )
 
         await transaction(self._db, work)

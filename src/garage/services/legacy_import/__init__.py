@@ -70,22 +70,68 @@ from prisma.errors import PrismaError
 from garage.security.crypto import FieldCipher
 from garage.services.legacy_import.checks import check_references, cross_record_problems
 from garage.services.legacy_import.plan import (
-    ImportReport, KindCount, Plan, PlanProgress, differences_from_stored, make_plan,
+    ImportReport,
+    KindCount,
+    Plan,
+    PlanProgress,
+    differences_from_stored,
+    make_plan,
 )
 from garage.services.legacy_import.problems import KINDS, ImportRefused, Problem, SnapshotUnreadable
-from garage.services.legacy_import.rows import PlannedTicket, garage_row, payment_fields, session_row, spot_row, vehicle_fields
+from garage.services.legacy_import.rows import (
+    PlannedTicket,
+    garage_row,
+    payment_fields,
+    session_row,
+    spot_row,
+    vehicle_fields,
+)
 from garage.services.legacy_import.snapshot import (
-    REQUIRED_SECTIONS, LegacyGarage, LegacyPayment, LegacySession, LegacySpot, LegacyTicket, LegacyVehicle,
-    ReadProgress, Snapshot, cents_of, read_snapshot,
+    REQUIRED_SECTIONS,
+    LegacyGarage,
+    LegacyPayment,
+    LegacySession,
+    LegacySpot,
+    LegacyTicket,
+    LegacyVehicle,
+    ReadProgress,
+    Snapshot,
+    cents_of,
+    read_snapshot,
 )
 from garage.services.legacy_import.write import Progress, write_plan
 
 __all__ = [
-    "KINDS", "REQUIRED_SECTIONS", "ImportRefused", "ImportReport", "KindCount", "LegacyGarage", "LegacyImportService",
-    "LegacyPayment", "LegacySession", "LegacySpot", "LegacyTicket", "LegacyVehicle", "Plan", "PlanProgress",
-    "PlannedTicket", "Problem", "Progress", "ReadProgress", "Snapshot", "SnapshotUnreadable", "cents_of",
-    "check_references", "cross_record_problems", "differences_from_stored", "garage_row", "payment_fields",
-    "read_snapshot", "session_row", "spot_row", "vehicle_fields",
+    "KINDS",
+    "REQUIRED_SECTIONS",
+    "ImportRefused",
+    "ImportReport",
+    "KindCount",
+    "LegacyGarage",
+    "LegacyImportService",
+    "LegacyPayment",
+    "LegacySession",
+    "LegacySpot",
+    "LegacyTicket",
+    "LegacyVehicle",
+    "Plan",
+    "PlanProgress",
+    "PlannedTicket",
+    "Problem",
+    "Progress",
+    "ReadProgress",
+    "Snapshot",
+    "SnapshotUnreadable",
+    "cents_of",
+    "check_references",
+    "cross_record_problems",
+    "differences_from_stored",
+    "garage_row",
+    "payment_fields",
+    "read_snapshot",
+    "session_row",
+    "spot_row",
+    "vehicle_fields",
 ]
 
 # One transaction holds the whole import: 100k records take seconds, a slow disk may take minutes.
@@ -99,9 +145,15 @@ class LegacyImportService:
         self._cipher = cipher
 
     async def run(
-        self, source: BinaryIO, *, actor: str, dry_run: bool = False,
-        on_planned: Callable[[ImportReport], None] | None = None, on_progress: Progress | None = None,
-        on_read: ReadProgress | None = None, on_planning: PlanProgress | None = None,
+        self,
+        source: BinaryIO,
+        *,
+        actor: str,
+        dry_run: bool = False,
+        on_planned: Callable[[ImportReport], None] | None = None,
+        on_progress: Progress | None = None,
+        on_read: ReadProgress | None = None,
+        on_planning: PlanProgress | None = None,
     ) -> ImportReport:
         """Checks the snapshot read from `source` (a binary file, streamed: never read whole) and,
         unless `dry_run`, writes it in ONE transaction. Raises ImportRefused listing every
@@ -117,7 +169,8 @@ class LegacyImportService:
             await make_plan(self._db, self._cipher, snapshot, report, on_planning)
             return report
         try:
-            # Deliberately not garage.db.transaction(): one long transaction with progress callbacks, never retried whole.
+            # Deliberately not garage.db.transaction(): one long transaction with progress callbacks,
+            # never retried whole.
             async with self._db.tx(timeout=TX_TIMEOUT, max_wait=TX_MAX_WAIT) as tx:
                 plan = await make_plan(tx, self._cipher, snapshot, report, on_planning)
                 if on_planned is not None:
@@ -125,5 +178,7 @@ class LegacyImportService:
                 await write_plan(tx, self._cipher, snapshot, plan, report, actor, on_progress or (lambda rows: None))
         except PrismaError as error:
             # The checks above mirror every constraint; this is a change made meanwhile by someone else.
-            raise ImportRefused([Problem("snapshot", "-", f"the database refused a write, nothing was kept: {error}")]) from error
+            raise ImportRefused(
+                [Problem("snapshot", "-", f"the database refused a write, nothing was kept: {error}")]
+            ) from error
         return report

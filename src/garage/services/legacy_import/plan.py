@@ -21,13 +21,30 @@ from garage.repositories.spots import SpotRepository
 from garage.repositories.tickets import TicketRepository
 from garage.repositories.vehicles import VehicleRepository
 from garage.security.crypto import FieldCipher
-from garage.services.legacy_import.rows import (
-    LOOKUP_CHUNK, PlannedTicket, R, T, chunks, differences, garage_row, lookup, payment_fields, session_row, spot_row,
-    vehicle_fields, with_stored,
-)
 from garage.services.legacy_import.problems import KINDS, ImportRefused, Problem
+from garage.services.legacy_import.rows import (
+    LOOKUP_CHUNK,
+    PlannedTicket,
+    R,
+    T,
+    chunks,
+    differences,
+    garage_row,
+    lookup,
+    payment_fields,
+    session_row,
+    spot_row,
+    vehicle_fields,
+    with_stored,
+)
 from garage.services.legacy_import.snapshot import (
-    LegacyGarage, LegacyPayment, LegacySession, LegacySpot, LegacyTicket, LegacyVehicle, Snapshot,
+    LegacyGarage,
+    LegacyPayment,
+    LegacySession,
+    LegacySpot,
+    LegacyTicket,
+    LegacyVehicle,
+    Snapshot,
 )
 from garage.services.tickets import new_ticket_code
 from garage.vocabulary import PAYMENT_REFERENCE, VEHICLE_OWNER_FIELDS, SessionStatus, SpotStatus, TicketStatus
@@ -77,8 +94,9 @@ def differences_from_stored(wanted: Mapping[str, Any], stored: Any, *, compare_c
     return differences(dict(wanted), stored, compare_created=compare_created)
 
 
-async def make_plan(db: Prisma, cipher: FieldCipher, snapshot: Snapshot, report: ImportReport,
-                    on_progress: PlanProgress | None = None) -> Plan:
+async def make_plan(
+    db: Prisma, cipher: FieldCipher, snapshot: Snapshot, report: ImportReport, on_progress: PlanProgress | None = None
+) -> Plan:
     """What to write of `snapshot` against what `db` holds, the report's counts filled in. Raises
     ImportRefused listing every record that clashes with the database."""
     planning = _Planning(db, cipher, snapshot, report, on_progress or (lambda done, total: None))
@@ -92,8 +110,9 @@ class _Planning:
     """One run of the planner: the plan, the report's counts and the problems found are its own
     state, filled in kind by kind in foreign-key order."""
 
-    def __init__(self, db: Prisma, cipher: FieldCipher, snapshot: Snapshot, report: ImportReport,
-                 on_progress: PlanProgress) -> None:
+    def __init__(
+        self, db: Prisma, cipher: FieldCipher, snapshot: Snapshot, report: ImportReport, on_progress: PlanProgress
+    ) -> None:
         self._db = db
         self._cipher = cipher
         self._s = snapshot
@@ -111,7 +130,9 @@ class _Planning:
         now = plan.now
         self._on_progress(0, self._to_compare)
 
-        async for garage, stored_garage in self._with_stored(list(s.garages.values()), GarageRepository(db).with_ids, _id):
+        async for garage, stored_garage in self._with_stored(
+            list(s.garages.values()), GarageRepository(db).with_ids, _id
+        ):
             if self._is_new("garages", garage_row(garage, now), stored_garage, garage.createdAt):
                 plan.garages.append(garage)
         report.rates_created = len(plan.garages)
@@ -119,8 +140,13 @@ class _Planning:
         occupied = {x.spotId for x in s.sessions.values() if x.status is SessionStatus.ACTIVE}
         spots = SpotRepository(db)
         async for spot, stored_spot in self._with_stored(list(s.spots.values()), spots.with_ids, _id):
-            status = (SpotStatus.OCCUPIED if spot.id in occupied
-                      else SpotStatus.AVAILABLE if spot.status is SpotStatus.OCCUPIED else spot.status)
+            status = (
+                SpotStatus.OCCUPIED
+                if spot.id in occupied
+                else SpotStatus.AVAILABLE
+                if spot.status is SpotStatus.OCCUPIED
+                else spot.status
+            )
             if self._is_new("spots", spot_row(spot, status, now), stored_spot, spot.createdAt):
                 plan.spots.append((spot, status))
                 report.spots_normalised += spot.status is SpotStatus.OCCUPIED and status is SpotStatus.AVAILABLE
@@ -134,15 +160,23 @@ class _Planning:
         new_plates = {v.licensePlate: v.id for v in plan.vehicles if v.deletedAt is None}
         for taken in await lookup(list(new_plates), vehicles.live_with_plates):
             if taken.id != new_plates[taken.licensePlate]:
-                self.problems.append(Problem("vehicles", new_plates[taken.licensePlate],
-                                             f"plate {taken.licensePlate!r} belongs to vehicle {taken.id!r} in the database"))
+                self.problems.append(
+                    Problem(
+                        "vehicles",
+                        new_plates[taken.licensePlate],
+                        f"plate {taken.licensePlate!r} belongs to vehicle {taken.id!r} in the database",
+                    )
+                )
 
         await self._plan_sessions()
         await self._plan_payments()
 
     async def _with_stored(
-        self, records: Sequence[R], find: Callable[[Sequence[str]], Awaitable[list[T]]], key: Callable[[R], str],
-        stored_key: Callable[[T], str] = lambda row: cast(str, getattr(row, "id")),
+        self,
+        records: Sequence[R],
+        find: Callable[[Sequence[str]], Awaitable[list[T]]],
+        key: Callable[[R], str],
+        stored_key: Callable[[T], str] = lambda row: cast(str, getattr(row, "id")),  # noqa: B009 (mypy: unbound T has no .id)
     ) -> AsyncIterator[tuple[R, T | None]]:
         """rows.with_stored, counting the records compared for the progress callback (a call per chunk)."""
         async for record, stored in with_stored(records, find, key, stored_key):
@@ -162,7 +196,9 @@ class _Planning:
             self.report.counts[kind].imported += 1
             return True
         if differing:
-            self.problems.append(Problem(kind, wanted["id"], f"exists in the database with other {', '.join(differing)}"))
+            self.problems.append(
+                Problem(kind, wanted["id"], f"exists in the database with other {', '.join(differing)}")
+            )
         else:
             self.report.counts[kind].skipped += 1
         return False
@@ -180,22 +216,36 @@ class _Planning:
         by_spot = {x.spotId: x.id for x in new_active}
         by_vehicle = {x.vehicleId: x.id for x in new_active}
         for chunk in chunks(new_active, LOOKUP_CHUNK // 2):
-            found = await sessions.active_on(spot_ids=[x.spotId for x in chunk], vehicle_ids=[x.vehicleId for x in chunk])
+            found = await sessions.active_on(
+                spot_ids=[x.spotId for x in chunk], vehicle_ids=[x.vehicleId for x in chunk]
+            )
             for other in found:
                 for key, mine in ((other.spotId, by_spot), (other.vehicleId, by_vehicle)):
                     if key in mine and mine[key] != other.id:
-                        self.problems.append(Problem("sessions", mine[key], f"session {other.id!r} is ACTIVE there in the database"))
+                        self.problems.append(
+                            Problem("sessions", mine[key], f"session {other.id!r} is ACTIVE there in the database")
+                        )
 
         tickets = TicketRepository(db)
-        async for session, stored_ticket in self._with_stored(list(s.sessions.values()), tickets.for_sessions, _id, _session_id):
+        async for session, stored_ticket in self._with_stored(
+            list(s.sessions.values()), tickets.for_sessions, _id, _session_id
+        ):
             wanted = _ticket_of(s, session)
             if stored_ticket is None:
                 code = wanted.code if wanted is not None else ""
                 status = wanted.status if wanted is not None else _generated_status(session)
                 issued = (wanted.issuedAt if wanted is not None else None) or session.startTime
                 plan.tickets.append(PlannedTicket(session_id=session.id, code=code, status=status, issued_at=issued))
-            elif session.id in new_ids or (wanted is not None and (wanted.code, wanted.status) != (stored_ticket.code, stored_ticket.status)):
-                self.problems.append(Problem("tickets", session.id, f"the database already holds ticket {stored_ticket.code!r} for this session"))
+            elif session.id in new_ids or (
+                wanted is not None and (wanted.code, wanted.status) != (stored_ticket.code, stored_ticket.status)
+            ):
+                self.problems.append(
+                    Problem(
+                        "tickets",
+                        session.id,
+                        f"the database already holds ticket {stored_ticket.code!r} for this session",
+                    )
+                )
             else:
                 report.counts["tickets"].skipped += 1
         report.counts["tickets"].imported = len(plan.tickets)
@@ -206,7 +256,13 @@ class _Planning:
         plan = self.plan
         legacy = {ticket.code: ticket.session_id for ticket in plan.tickets if ticket.code}
         for taken in await lookup(list(legacy), tickets.with_codes):
-            self.problems.append(Problem("tickets", legacy[taken.code], f"code {taken.code!r} belongs to session {taken.sessionId!r} in the database"))
+            self.problems.append(
+                Problem(
+                    "tickets",
+                    legacy[taken.code],
+                    f"code {taken.code!r} belongs to session {taken.sessionId!r} in the database",
+                )
+            )
         missing = [ticket for ticket in plan.tickets if not ticket.code]
         self.report.tickets_generated = len(missing)
         used = set(legacy)
@@ -223,26 +279,41 @@ class _Planning:
         s, plan = self._s, self.plan
         payments = PaymentRepository(self._db)
         for chunk in chunks(list(s.payments.values()), LOOKUP_CHUNK // 2):
-            found = await payments.with_ids_or_sessions(ids=[p.id for p in chunk], session_ids=[p.sessionId for p in chunk])
+            found = await payments.with_ids_or_sessions(
+                ids=[p.id for p in chunk], session_ids=[p.sessionId for p in chunk]
+            )
             by_id = {p.id: p for p in found}
             by_session = {p.sessionId: p for p in found}
             for payment in chunk:
                 session = s.sessions[payment.sessionId]
                 fields = payment_fields(payment, session, s.garages[session.garageId], plan.now)
                 stored = by_id.get(payment.id)
-                clear = None if stored is None else stored.model_copy(
-                    update={"reference": self._cipher.decrypt_optional(stored.reference, PAYMENT_REFERENCE)}
+                clear = (
+                    None
+                    if stored is None
+                    else stored.model_copy(
+                        update={"reference": self._cipher.decrypt_optional(stored.reference, PAYMENT_REFERENCE)}
+                    )
                 )
                 if self._is_new("payments", fields, clear, True):
                     other = by_session.get(payment.sessionId)
                     if other is not None:
-                        self.problems.append(Problem("payments", payment.id, f"payment {other.id!r} already pays for its session in the database"))
+                        self.problems.append(
+                            Problem(
+                                "payments",
+                                payment.id,
+                                f"payment {other.id!r} already pays for its session in the database",
+                            )
+                        )
                     plan.payments.append(payment)
                 self._compared_one()
 
     def _with_owner_in_clear(self, stored: Any) -> Any:
         return stored.model_copy(
-            update={attr: self._cipher.decrypt_optional(getattr(stored, attr), name) for attr, name in VEHICLE_OWNER_FIELDS.items()}
+            update={
+                attr: self._cipher.decrypt_optional(getattr(stored, attr), name)
+                for attr, name in VEHICLE_OWNER_FIELDS.items()
+            }
         )
 
 
@@ -257,11 +328,21 @@ def _spot_clashes(s: Snapshot, plan: Plan, live_in_db: Sequence[Any]) -> list[Pr
         live_count[spot.garageId] += 1
         other = holder.get((spot.garageId, spot.level, spot.number))
         if other is not None and other != spot.id:
-            problems.append(Problem("spots", spot.id, f"level {spot.level} number {spot.number!r} is spot {other!r} in the database"))
+            problems.append(
+                Problem(
+                    "spots", spot.id, f"level {spot.level} number {spot.number!r} is spot {other!r} in the database"
+                )
+            )
     for garage_id, count in live_count.items():
         garage = s.garages[garage_id]
         if count > garage.capacity:
-            problems.append(Problem("garages", garage_id, f"{count} live spots with the database's exceed its capacity {garage.capacity}"))
+            problems.append(
+                Problem(
+                    "garages",
+                    garage_id,
+                    f"{count} live spots with the database's exceed its capacity {garage.capacity}",
+                )
+            )
     return problems
 
 

@@ -37,8 +37,14 @@ class SnapshotUnreadable(ImportRefused):
     """The file is not JSON, or not shaped as a snapshot."""
 
 
-_SINGULAR = {"garages": "garage", "spots": "spot", "vehicles": "vehicle", "sessions": "session",
-             "tickets": "ticket of session", "payments": "payment"}
+_SINGULAR = {
+    "garages": "garage",
+    "spots": "spot",
+    "vehicles": "vehicle",
+    "sessions": "session",
+    "tickets": "ticket of session",
+    "payments": "payment",
+}
 
 
 for _public in (Problem, ImportRefused, SnapshotUnreadable):

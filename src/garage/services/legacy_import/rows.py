@@ -17,7 +17,13 @@ from prisma.types import (
 )
 
 from garage.services.legacy_import.snapshot import (
-    LegacyGarage, LegacyPayment, LegacySession, LegacySpot, LegacyVehicle, cents_of, payment_created,
+    LegacyGarage,
+    LegacyPayment,
+    LegacySession,
+    LegacySpot,
+    LegacyVehicle,
+    cents_of,
+    payment_created,
 )
 from garage.services.spot_numbers import spot_sort_key
 from garage.vocabulary import DEFAULT_RATE, PaymentStatus
@@ -44,19 +50,34 @@ def _times(record: Any, now: datetime) -> Times:
 
 def garage_row(garage: LegacyGarage, now: datetime) -> GarageCreateWithoutRelationsInput:
     return {
-        "id": garage.id, "name": garage.name, "address": garage.address, "timezone": garage.timezone,
-        "currency": garage.currency, "capacity": garage.capacity, "deletedAt": garage.deletedAt, **_times(garage, now),
+        "id": garage.id,
+        "name": garage.name,
+        "address": garage.address,
+        "timezone": garage.timezone,
+        "currency": garage.currency,
+        "capacity": garage.capacity,
+        "deletedAt": garage.deletedAt,
+        **_times(garage, now),
     }
 
 
 def rate_row(garage: LegacyGarage, now: datetime) -> RateCreateWithoutRelationsInput:
-    return cast(RateCreateWithoutRelationsInput, {"garageId": garage.id, **DEFAULT_RATE.as_row(), "createdAt": now, "updatedAt": now})
+    return cast(
+        RateCreateWithoutRelationsInput,
+        {"garageId": garage.id, **DEFAULT_RATE.as_row(), "createdAt": now, "updatedAt": now},
+    )
 
 
 def spot_row(spot: LegacySpot, status: str, now: datetime) -> SpotCreateWithoutRelationsInput:
     return {
-        "id": spot.id, "garageId": spot.garageId, "level": spot.level, "number": spot.number,
-        "sortKey": spot_sort_key(spot.number), "type": spot.type, "status": status, "deletedAt": spot.deletedAt,
+        "id": spot.id,
+        "garageId": spot.garageId,
+        "level": spot.level,
+        "number": spot.number,
+        "sortKey": spot_sort_key(spot.number),
+        "type": spot.type,
+        "status": status,
+        "deletedAt": spot.deletedAt,
         **_times(spot, now),
     }
 
@@ -64,30 +85,55 @@ def spot_row(spot: LegacySpot, status: str, now: datetime) -> SpotCreateWithoutR
 def vehicle_fields(vehicle: LegacyVehicle, now: datetime) -> dict[str, Any]:
     """The vehicle as stored, owner fields in clear (encrypted just before writing)."""
     return {
-        "id": vehicle.id, "licensePlate": vehicle.licensePlate, "type": vehicle.type, "ownerName": vehicle.ownerName,
-        "ownerEmail": vehicle.ownerEmail, "ownerPhone": vehicle.ownerPhone, "deletedAt": vehicle.deletedAt,
+        "id": vehicle.id,
+        "licensePlate": vehicle.licensePlate,
+        "type": vehicle.type,
+        "ownerName": vehicle.ownerName,
+        "ownerEmail": vehicle.ownerEmail,
+        "ownerPhone": vehicle.ownerPhone,
+        "deletedAt": vehicle.deletedAt,
         **_times(vehicle, now),
     }
 
 
-def session_row(session: LegacySession, vehicles: dict[str, LegacyVehicle], now: datetime) -> ParkingSessionCreateWithoutRelationsInput:
+def session_row(
+    session: LegacySession, vehicles: dict[str, LegacyVehicle], now: datetime
+) -> ParkingSessionCreateWithoutRelationsInput:
     return {
-        "id": session.id, "garageId": session.garageId, "spotId": session.spotId, "vehicleId": session.vehicleId,
-        "licensePlate": session.licensePlate or vehicles[session.vehicleId].licensePlate, "status": session.status,
-        "startTime": session.startTime, "endTime": session.endTime, "feeCents": session.feeCents, **_times(session, now),
+        "id": session.id,
+        "garageId": session.garageId,
+        "spotId": session.spotId,
+        "vehicleId": session.vehicleId,
+        "licensePlate": session.licensePlate or vehicles[session.vehicleId].licensePlate,
+        "status": session.status,
+        "startTime": session.startTime,
+        "endTime": session.endTime,
+        "feeCents": session.feeCents,
+        **_times(session, now),
     }
 
 
-def payment_fields(payment: LegacyPayment, session: LegacySession, garage: LegacyGarage, now: datetime) -> dict[str, Any]:
+def payment_fields(
+    payment: LegacyPayment, session: LegacySession, garage: LegacyGarage, now: datetime
+) -> dict[str, Any]:
     """The payment as stored, reference in clear (encrypted just before writing). A REFUNDED one's
     refundedAt: the record's, else its updatedAt, else its creation time (module docstring)."""
     created = payment_created(payment, session) or now
-    refunded = None if payment.status is not PaymentStatus.REFUNDED else payment.refundedAt or payment.updatedAt or created
+    refunded = (
+        None if payment.status is not PaymentStatus.REFUNDED else payment.refundedAt or payment.updatedAt or created
+    )
     return {
-        "id": payment.id, "sessionId": payment.sessionId, "garageId": session.garageId,
-        "amountCents": cents_of(payment.amount), "currency": payment.currency or garage.currency,
-        "method": payment.method, "status": payment.status, "reference": payment.reference, "createdAt": created,
-        "updatedAt": payment.updatedAt or refunded or created, "refundedAt": refunded,
+        "id": payment.id,
+        "sessionId": payment.sessionId,
+        "garageId": session.garageId,
+        "amountCents": cents_of(payment.amount),
+        "currency": payment.currency or garage.currency,
+        "method": payment.method,
+        "status": payment.status,
+        "reference": payment.reference,
+        "createdAt": created,
+        "updatedAt": payment.updatedAt or refunded or created,
+        "refundedAt": refunded,
     }
 
 
@@ -99,8 +145,14 @@ class PlannedTicket:
     issued_at: datetime
 
     def row(self) -> TicketCreateWithoutRelationsInput:
-        return {"code": self.code, "sessionId": self.session_id, "issuedAt": self.issued_at, "status": self.status,
-                "createdAt": self.issued_at, "updatedAt": self.issued_at}
+        return {
+            "code": self.code,
+            "sessionId": self.session_id,
+            "issuedAt": self.issued_at,
+            "status": self.status,
+            "createdAt": self.issued_at,
+            "updatedAt": self.issued_at,
+        }
 
 
 def differences(wanted: dict[str, Any], stored: Any, *, compare_created: bool) -> list[str]:
@@ -115,7 +167,7 @@ def without_nulls(row: T) -> T:
 
 def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 async def lookup(ids: Sequence[str], find: Callable[[Sequence[str]], Awaitable[list[T]]]) -> list[T]:
@@ -126,8 +178,10 @@ async def lookup(ids: Sequence[str], find: Callable[[Sequence[str]], Awaitable[l
 
 
 async def with_stored(
-    records: Sequence[R], find: Callable[[Sequence[str]], Awaitable[list[T]]], key: Callable[[R], str],
-    stored_key: Callable[[T], str] = lambda row: cast(str, getattr(row, "id")),
+    records: Sequence[R],
+    find: Callable[[Sequence[str]], Awaitable[list[T]]],
+    key: Callable[[R], str],
+    stored_key: Callable[[T], str] = lambda row: cast(str, getattr(row, "id")),  # noqa: B009 (mypy: unbound T has no .id)
 ) -> AsyncIterator[tuple[R, T | None]]:
     """Each record with the database's row of the same key (or None), looked up a chunk at a time:
     a second run of a large snapshot finds every row, and holding them all at once would cost more

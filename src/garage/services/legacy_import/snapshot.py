@@ -33,7 +33,15 @@ from garage.repositories.rows import at_db_precision
 from garage.services.legacy_import.problems import KINDS, Problem, SnapshotUnreadable
 from garage.services.plates import InvalidPlate, normalise_plate
 from garage.services.tickets import ALPHABET
-from garage.vocabulary import PaymentMethod, PaymentStatus, SessionStatus, SpotStatus, SpotType, TicketStatus, VehicleType
+from garage.vocabulary import (
+    PaymentMethod,
+    PaymentStatus,
+    SessionStatus,
+    SpotStatus,
+    SpotType,
+    TicketStatus,
+    VehicleType,
+)
 
 REQUIRED_SECTIONS = ("garages", "spots", "vehicles", "sessions", "payments")
 # Bytes per read of the snapshot file.
@@ -232,7 +240,7 @@ class _HashingReader:
 
     def hexdigest(self) -> str:
         """The sha256 of the whole file: what the parser left unread (nothing, or whitespace) included."""
-        while chunk := self.read(READ_SIZE):
+        while self.read(READ_SIZE):
             pass
         return self._sha256.hexdigest()
 
@@ -275,7 +283,11 @@ def _records(events: Events, structure: list[Problem]) -> Iterator[tuple[str, in
             break
         event, value = next(events)
         if name not in KINDS or name in seen:
-            structure.append(Problem("snapshot", "-", f"section {name!r} appears twice" if name in seen else f"unknown section {name!r}"))
+            structure.append(
+                Problem(
+                    "snapshot", "-", f"section {name!r} appears twice" if name in seen else f"unknown section {name!r}"
+                )
+            )
             _skip(events, event)
             continue
         seen.add(name)
@@ -287,7 +299,9 @@ def _records(events: Events, structure: list[Problem]) -> Iterator[tuple[str, in
             if event == "end_array":
                 break
             yield name, index, _value(events, event, value)
-    structure += [Problem("snapshot", "-", f"missing section {name!r}") for name in REQUIRED_SECTIONS if name not in seen]
+    structure += [
+        Problem("snapshot", "-", f"missing section {name!r}") for name in REQUIRED_SECTIONS if name not in seen
+    ]
 
 
 def _parse_error(error: Exception, position: int) -> SnapshotUnreadable:
@@ -295,7 +309,9 @@ def _parse_error(error: Exception, position: int) -> SnapshotUnreadable:
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     first_line = str(text).strip().splitlines()[0] if str(text).strip() else type(error).__name__
-    return SnapshotUnreadable([Problem("snapshot", "-", f"not valid JSON (UTF-8), within the first {position} bytes: {first_line}")])
+    return SnapshotUnreadable(
+        [Problem("snapshot", "-", f"not valid JSON (UTF-8), within the first {position} bytes: {first_line}")]
+    )
 
 
 def _legacy_id(kind: str, index: int, raw: Any) -> str:
@@ -352,7 +368,9 @@ class _Collector:
         try:
             getattr(self.snapshot, kind)[legacy_id] = MODELS[kind].validate_python(raw)
         except ValidationError as error:
-            self._invalid[kind, legacy_id] = [Problem(kind, legacy_id, _describe(cast(dict[str, Any], e))) for e in error.errors()]
+            self._invalid[kind, legacy_id] = [
+                Problem(kind, legacy_id, _describe(cast(dict[str, Any], e))) for e in error.errors()
+            ]
 
     def problems(self) -> list[Problem]:
         found: list[Problem] = []

@@ -22,7 +22,16 @@ from garage.repositories.vehicles import VehicleRepository
 from garage.security.crypto import FieldCipher
 from garage.services.legacy_import.plan import ImportReport, Plan
 from garage.services.legacy_import.rows import (
-    PlannedTicket, R, T, chunks, garage_row, payment_fields, rate_row, session_row, spot_row, vehicle_fields,
+    PlannedTicket,
+    R,
+    T,
+    chunks,
+    garage_row,
+    payment_fields,
+    rate_row,
+    session_row,
+    spot_row,
+    vehicle_fields,
     without_nulls,
 )
 from garage.services.legacy_import.snapshot import LegacyPayment, Snapshot
@@ -38,16 +47,25 @@ IN_FLIGHT = 3
 Progress = Callable[[int], None]
 
 # As the API's own audit rows name them (services/parking.py: "Session", not the Prisma model's name).
-_ENTITIES = {"garages": "Garage", "spots": "Spot", "vehicles": "Vehicle", "sessions": "Session",
-             "tickets": "Ticket", "payments": "Payment"}
+_ENTITIES = {
+    "garages": "Garage",
+    "spots": "Spot",
+    "vehicles": "Vehicle",
+    "sessions": "Session",
+    "tickets": "Ticket",
+    "payments": "Payment",
+}
 
 
-async def write_plan(tx: Prisma, cipher: FieldCipher, s: Snapshot, plan: Plan, report: ImportReport, actor: str,
-                     progress: Progress) -> None:
+async def write_plan(
+    tx: Prisma, cipher: FieldCipher, s: Snapshot, plan: Plan, report: ImportReport, actor: str, progress: Progress
+) -> None:
     """Writes the plan's rows and the audit rows through `tx` (the import's one transaction)."""
     now = plan.now
 
-    async def insert(records: Sequence[R], row_of: Callable[[R], T], into: Callable[[Sequence[T]], Awaitable[int]]) -> None:
+    async def insert(
+        records: Sequence[R], row_of: Callable[[R], T], into: Callable[[Sequence[T]], Awaitable[int]]
+    ) -> None:
         # A few chunks of one kind in flight at once: the client builds the next query (Python,
         # about half of the time) while the engine runs the previous one. Kinds stay in
         # foreign-key order; the transaction serialises the statements themselves. Rows are
@@ -66,19 +84,36 @@ async def write_plan(tx: Prisma, cipher: FieldCipher, s: Snapshot, plan: Plan, r
     await insert(plan.garages, lambda garage: garage_row(garage, now), GarageRepository(tx).insert_many)
     await insert(plan.garages, lambda garage: rate_row(garage, now), RateRepository(tx).insert_many)
     await insert(plan.spots, lambda planned: spot_row(planned[0], planned[1], now), SpotRepository(tx).insert_many)
-    await insert(plan.vehicles, lambda vehicle: _sealed_vehicle(cipher, vehicle_fields(vehicle, now)), VehicleRepository(tx).insert_many)
-    await insert(plan.sessions, lambda session: session_row(session, s.vehicles, now), SessionRepository(tx).insert_many)
+    await insert(
+        plan.vehicles,
+        lambda vehicle: _sealed_vehicle(cipher, vehicle_fields(vehicle, now)),
+        VehicleRepository(tx).insert_many,
+    )
+    await insert(
+        plan.sessions, lambda session: session_row(session, s.vehicles, now), SessionRepository(tx).insert_many
+    )
     await insert(plan.tickets, PlannedTicket.row, TicketRepository(tx).insert_many)
-    await insert(plan.payments, lambda payment: _sealed_payment(cipher, _payment_row(s, payment, now)), PaymentRepository(tx).insert_many)
+    await insert(
+        plan.payments,
+        lambda payment: _sealed_payment(cipher, _payment_row(s, payment, now)),
+        PaymentRepository(tx).insert_many,
+    )
     audit = AuditRepository(tx)
     for kind, count in report.counts.items():
         if count.imported:
             await audit.record(
-                actor=actor, action="IMPORT", entity=_ENTITIES[kind], entity_id=f"memory-store:{report.snapshot_sha256}",
-                after={"imported": count.imported, "skipped": count.skipped, "snapshotSha256": report.snapshot_sha256,
-                       **({"ratesCreated": report.rates_created} if kind == "garages" else {}),
-                       **({"generated": report.tickets_generated} if kind == "tickets" else {}),
-                       **({"occupiedNormalisedToAvailable": report.spots_normalised} if kind == "spots" else {})},
+                actor=actor,
+                action="IMPORT",
+                entity=_ENTITIES[kind],
+                entity_id=f"memory-store:{report.snapshot_sha256}",
+                after={
+                    "imported": count.imported,
+                    "skipped": count.skipped,
+                    "snapshotSha256": report.snapshot_sha256,
+                    **({"ratesCreated": report.rates_created} if kind == "garages" else {}),
+                    **({"generated": report.tickets_generated} if kind == "tickets" else {}),
+                    **({"occupiedNormalisedToAvailable": report.spots_normalised} if kind == "spots" else {}),
+                },
             )
 
 
