@@ -87,7 +87,7 @@ generate-test-client: venv node_modules
 
 test: lint-python typecheck lint-engine test-engine-node test-python
 
-# Python outside tests/ ([tool.ruff] in pyproject.toml: the rules and why): lint, then layout (about a second).
+# Python outside tests/ ([tool.ruff] in pyproject.toml: the rules and why): lint, then layout (well under a second).
 lint-python: venv
 	$(VENV)/bin/ruff check
 	$(VENV)/bin/ruff format --check

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-from enum import Enum
+from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -47,7 +47,7 @@ def checkout_path(relative: str, setting: str) -> Path:
     return path
 
 
-class Environment(str, Enum):
+class Environment(StrEnum):
     DEVELOPMENT = "development"
     TEST = "test"
     PRODUCTION = "production"
@@ -150,8 +150,10 @@ class Settings(BaseSettings):
         if self.environment is Environment.PRODUCTION:
             missing = [
                 name
-                for name, value in (("GARAGE_SECRET_KEY", self.secret_key_setting),
-                                    ("GARAGE_ENCRYPTION_KEYS", self.encryption_keys_setting))
+                for name, value in (
+                    ("GARAGE_SECRET_KEY", self.secret_key_setting),
+                    ("GARAGE_ENCRYPTION_KEYS", self.encryption_keys_setting),
+                )
                 if value is None
             ]
             if missing:
