@@ -279,7 +279,7 @@ async def capture_statements(ctx: Context, log_file: Path) -> dict[str, list[Cap
     for name, (operation, _) in OPERATIONS.items():
         offset = log_file.stat().st_size
         await operation(ctx, 0)
-        await asyncio.sleep(0.05)  # the engine writes its log line before it answers; this is margin
+        await until_log_settles(log_file, offset)
         with log_file.open() as lines:
             lines.seek(offset)
             statements = []
@@ -290,6 +290,21 @@ async def capture_statements(ctx: Context, log_file: Path) -> dict[str, list[Cap
                         statements.append(Captured(record["query"], json.loads(record.get("params") or "[]")))
         captured[name] = statements
     return captured
+
+
+async def until_log_settles(log_file: Path, offset: int, *, quiet: float = 0.15, longest: float = 5.0) -> None:
+    """The engine writes a statement's line before it answers, but a thread of this process reads
+    the engine's output and writes it to `log_file`: wait until lines arrived past `offset` and none
+    came for `quiet` seconds (at most `longest`)."""
+    deadline = time.monotonic() + longest
+    size, quiet_since = log_file.stat().st_size, time.monotonic()
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+        now_size = log_file.stat().st_size
+        if now_size != size:
+            size, quiet_since = now_size, time.monotonic()
+        elif size > offset and time.monotonic() - quiet_since >= quiet:
+            return
 
 
 @dataclass
