@@ -25,6 +25,7 @@ async def test_vehicles_with_owner_fields_are_walked_by_id_and_rewritten(db: Pri
         after = batch[-1].id
     assert seen == sorted(seen)
     assert {row.id for row in made} <= set(seen) and bare.id not in seen
+    assert await vehicles.count_with_owner_fields() == len(seen)  # what key rotation's progress counts
     await vehicles.set_owner_fields(made[0].id, name="v1:k:new", email=None, phone="v1:k:phone")
     changed = await vehicles.get_live(made[0].id)
     assert changed is not None and (changed.ownerName, changed.ownerEmail, changed.ownerPhone) == ("v1:k:new", None, "v1:k:phone")
@@ -42,6 +43,7 @@ async def test_payments_with_reference_are_walked_and_rewritten(db: Prisma) -> N
     ids = [row.id for row in first]
     assert created[0].id in ids and created[1].id not in ids
     assert await payments.with_reference(after_id=ids[-1], limit=500) == []
+    assert await payments.count_with_reference() == len(ids)  # what key rotation's progress counts
     await payments.set_reference(created[0].id, "v1:k:b")
     refreshed = await payments.get(created[0].id)
     assert refreshed is not None and refreshed.reference == "v1:k:b"

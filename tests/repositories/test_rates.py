@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from prisma import Prisma
 
-from garage.repositories.rates import RateRepository
+from garage.repositories.rates import RateRepository, terms_of
 from garage.vocabulary import DEFAULT_RATE, RateTerms as RateValues
 from tests.repositories.test_garages import new_garage
 
@@ -34,6 +34,7 @@ async def test_put_replaces_an_existing_rate(db: Prisma) -> None:
     replaced = await rates.put(garage.id, RateValues(400, 30, 0, 3000, 6000))
     assert (replaced.hourlyRateCents, replaced.incrementMinutes, replaced.graceMinutes) == (400, 30, 0)
     assert (replaced.dailyMaxCents, replaced.lostTicketFeeCents) == (3000, 6000)
+    assert terms_of(replaced) == RateValues(400, 30, 0, 3000, 6000)  # the row as the fee rule reads it
     assert await rates.get(garage.id) == replaced
 
 
