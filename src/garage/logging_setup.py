@@ -40,7 +40,12 @@ LogFormat = Literal["json", "console"]
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("garage_request_id", default=None)
 
 # Attributes every LogRecord has: anything else on a record came from `extra` (fields of a child's line).
-_RECORD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+# (uvicorn's `color_message` is its message again, with terminal colour codes: never a field of ours.)
+_RECORD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 # What the JSON formatter writes itself; a child's fields never replace them.
 _CORE_KEYS = ("timestamp", "level", "source", "logger", "message", "pid", "request_id")
 
