@@ -87,12 +87,14 @@ generate-test-client: venv node_modules
 
 test: lint-python typecheck lint-engine test-engine-node test-python
 
-# Python outside tests/ ([tool.ruff] in pyproject.toml: the rules and why): lint, then layout (well under a second).
+# Python outside tests/ ([tool.ruff] in pyproject.toml: the rules and why): lint, then layout (well under a second),
+# then the architecture's import contracts ([tool.importlinter]: the layers, only the data layer imports prisma).
 lint-python: venv
 	$(VENV)/bin/ruff check
 	$(VENV)/bin/ruff format --check
+	$(VENV)/bin/lint-imports --no-cache
 
-# src/garage strict ([tool.mypy] files), then tests/ and bench/ under the same rules (pyproject.toml says why);
+# src/garage and seed.py strict ([tool.mypy] files), then tests/ and bench/ under the same rules (pyproject.toml says why);
 # the engine tests and engine_bench import their generated client (build/engine-test-client).
 typecheck: generate generate-test-client
 	$(VENV)/bin/mypy

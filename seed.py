@@ -35,18 +35,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from prisma.models import Garage, Spot
-
+from garage.cli.progress import Bar, Phases, phase_bars
 from garage.config import load_settings
 from garage.config.settings import Environment
-from garage.db import create_prisma
 from garage.errors import Conflict
-from garage.ops.progress import Bar, Phases, phase_bars
+from garage.repositories.records import Garage, Spot
+from garage.repositories.unit_of_work import connected
 from garage.services.container import Services
 from garage.services.parking import CheckedIn
 from garage.services.plates import normalise_plate
 from garage.services.spots import SpotDraft
-from garage.vocabulary import RateTerms
+from garage.vocabulary import PaymentMethod, RateTerms, SpotStatus, SpotType, VehicleType
 
 ACTOR = "seed"
 RANDOM_SEED = 20261124
@@ -232,7 +231,10 @@ def spot_drafts(spec: GarageSpec) -> list[SpotDraft]:
 
 def _draft(spec: GarageSpec, level: int, number: str, spot_type: str) -> SpotDraft:
     return SpotDraft(
-        level=level, number=number, type=spot_type, status=spec.out_of_use.get((level, number), "AVAILABLE")
+        level=level,
+        number=number,
+        type=SpotType(spot_type),
+        status=SpotStatus(spec.out_of_use.get((level, number), SpotStatus.AVAILABLE)),
     )
 
 
@@ -405,7 +407,7 @@ async def run_visits(
                 checked_in = await services.parking.check_in(
                     garages[visit.garage].id,
                     license_plate=visit.vehicle.plate,
-                    vehicle_type=visit.vehicle.type,
+                    vehicle_type=VehicleType(visit.vehicle.type),
                     spot_id=spot_id,
                     at=moment,
                     actor=ACTOR,
@@ -431,7 +433,7 @@ async def run_visits(
             # pay stations know the ticket, not the session
             result = await services.parking.check_out_ticket(
                 stay.checked_in.ticket.code,
-                payment_method=method,
+                payment_method=PaymentMethod(method),
                 reference=reference,
                 lost_ticket=False,
                 at=moment,
@@ -440,7 +442,7 @@ async def run_visits(
         else:
             result = await services.parking.check_out(
                 stay.checked_in.session.id,
-                payment_method=method,
+                payment_method=PaymentMethod(method),
                 reference=reference,
                 lost_ticket=lost_ticket,
                 at=moment,
@@ -588,19 +590,16 @@ async def main() -> int:
         print("Not seeding: GARAGE_ENV=production (seed.py writes development data only)")
         return 0
     started = clock.perf_counter()
-    db = create_prisma(settings)
-    await db.connect()
     try:
-        with phase_bars() as phases:
-            tally = await seed(Services.build(settings, db), phases)
+        async with connected(settings) as database:
+            with phase_bars() as phases:
+                tally = await seed(Services.build(settings, database), phases)
     except BaseException:
         print(
             "seed.py: the seed stopped part-way; on a development database start over with `prisma migrate reset`",
             file=sys.stderr,
         )
         raise
-    finally:
-        await db.disconnect()
     if tally is not None:
         print(summary(tally, clock.perf_counter() - started))
     return 0

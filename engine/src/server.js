@@ -58,7 +58,7 @@ export async function runServer(argv) {
  * that process dies, even by SIGKILL, the engine exits too, at once, so that it never holds the
  * database, its write lock or an open transaction for nobody (SQLite rolls back what the exiting
  * process had not committed). Noticed by the parent pid changing (re-parented to init or a
- * subreaper); the Python side also asks the kernel for SIGKILL on parent death (garage/db.py).
+ * subreaper); the Python side also asks the kernel for SIGKILL on parent death (garage/db/__init__.py).
  * Not watched when started by init itself (pid 1: a daemon of its own).
  * @param {import('./logger.js').Logger} logger
  * @param {number} [intervalMs]

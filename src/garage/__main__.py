@@ -1,3 +1,3 @@
-from garage.ops.cli import main
+from garage.cli import main
 
 main()

@@ -1,5 +1,5 @@
 """The Starlette application factory. The lifespan is the one place that opens and closes the
-Prisma client."""
+database client (garage/db) and builds the services on it."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ from starlette.middleware import Middleware
 
 from garage.config import Settings, load_settings
 from garage.db import create_prisma
-from garage.ops.integrity import refuse_damaged_database
-from garage.ops.locks import hold_serving_lock
-from garage.ops.scheduler import start_maintenance
+from garage.repositories.unit_of_work import Database
 from garage.routes import api, openapi, service
 from garage.routes.endpoint import starlette_routes
 from garage.routes.errors import EXCEPTION_HANDLERS
 from garage.routes.middleware import AnswerUnexpectedErrors, BodySizeLimit, RequestId, RequestMetrics
+from garage.runtime.integrity import refuse_damaged_database
+from garage.runtime.locks import hold_serving_lock
+from garage.runtime.scheduler import start_maintenance
 from garage.services.container import Services
 
 
@@ -30,16 +31,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # Held while serving: `garage restore` refuses to run while any worker holds it.
             running.callback(hold_serving_lock(settings.database_path).release)
             refuse_damaged_database(settings)
-            db = create_prisma(settings)
-            await db.connect()
-            running.push_async_callback(db.disconnect)
-            app.state.db = db
-            app.state.services = services = Services.build(settings, db)
+            client = create_prisma(settings)
+            await client.connect()
+            running.push_async_callback(client.disconnect)
+            app.state.services = services = Services.build(settings, Database(client))
             running.push_async_callback(services.archive_reader.close)
             if settings.admin_api_key is not None:
                 await services.keys.ensure_admin_key(settings.admin_api_key.get_secret_value())
-            # Backups, the background integrity check, the disk space watch (ops/scheduler.py).
-            running.push_async_callback(start_maintenance(settings, services.backups, db).stop)
+            # Backups, the background integrity check, the disk space watch (runtime/scheduler.py).
+            running.push_async_callback(start_maintenance(settings, services.backups).stop)
             yield
 
     app = Starlette(

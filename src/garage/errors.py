@@ -7,6 +7,10 @@ GarageException (tests/services/test_error_hierarchy.py walks the package to hol
   Litestream refusing, a restore or import refused, a stored value that does not decrypt). The
   message says what to do; the CLI prints it, the service logs it. Never mapped to a response
   by itself: reaching a route unhandled it answers 500 INTERNAL, as any unexpected error.
+- WriteRefused (UniqueViolation, RecordMissing, ForeignKeyViolation): what the database refused,
+  as the data layer says it (garage/db/errors.py translates Prisma's errors, in one place); the
+  services turn them into the contract's 409 codes or try again. DatabaseFailure (an
+  OperationalFailure) is any other database error.
 - A few signals derive from GarageException directly: they carry control flow, not a failure.
 """
 
@@ -99,3 +103,55 @@ class DatabaseUnavailable(GarageError):
     code = "DATABASE_UNAVAILABLE"
     # Seconds after which the client may try again: the 503's Retry-After header (routes/errors.py).
     retry_after = 2
+
+
+class DiskFull(DatabaseUnavailable):
+    """503 DATABASE_UNAVAILABLE: a write failed because the database's disk is full. `room`
+    says how much is free (e.g. "12.0 KiB free"), when known."""
+
+    def __init__(self, room: str | None = None) -> None:
+        said = f" ({room})" if room else ""
+        super().__init__(
+            f"The database's disk is full{said}: the change was not saved. "
+            "Try again once an operator has freed disk space"
+        )
+
+
+class InsufficientStorage(GarageError):
+    """507: an operation that needs disk space (a backup) was refused, or ran out of room."""
+
+    status = 507
+    code = "INSUFFICIENT_STORAGE"
+
+
+# --- what the database refused, as the data layer says it (garage/db/errors.py translates) -------
+
+
+class WriteRefused(GarageException):
+    """A write the database refused because of what it holds: the service decides what the client
+    is told (a 409 code, another attempt). Not a GarageError: reaching a route unhandled it is a
+    500, as a constraint the service did not expect is a bug."""
+
+
+class UniqueViolation(WriteRefused):
+    """A unique index (or partial unique index) already holds the value. `fields` are the
+    columns the database named, when it named them."""
+
+    def __init__(self, message: str, *, fields: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.fields = fields
+
+    def involves(self, field: str) -> bool:
+        return field in self.fields
+
+
+class RecordMissing(WriteRefused):
+    """An update or delete found no row to change (its WHERE, guard included, matched nothing)."""
+
+
+class ForeignKeyViolation(WriteRefused):
+    """A row refers to a row that does not exist, or a row still referred to was deleted."""
+
+
+class DatabaseFailure(OperationalFailure):
+    """Any other error of the database or its engine: not the client's fault, not transient."""

@@ -19,7 +19,7 @@ the escaping), about thirty lines that need no further dependency.
 
 Request ids: `REQUEST_ID` (a context variable) is set per HTTP request by routes/middleware.py
 (RequestId), stamped on every record logged while serving it, sent to the engine as X-Request-ID
-(db.py), which puts it on its query and slow-query log lines.
+(garage/db), which puts it on its query and slow-query log lines.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ document derive from these; the migrations' CHECK constraints repeat the enum va
 tests/migrations/test_check_constraints_match_vocabulary.py fails when the two drift apart.
 
 A flat module rather than a `domain/` package: it holds words, not behaviour, and every layer
-(routes, services, repositories, ops, seed.py) imports it, so it imports nothing of the project's
-but the roles (which live with the rest of the authorisation code in security/roles.py).
+(routes, services, repositories, runtime, the CLI, seed.py) imports it, so it imports nothing of
+the project's: it is the bottom layer ([tool.importlinter] in pyproject.toml).
 
 The enums are StrEnums: a member IS its string (`SpotType.EV == "EV"`, JSON `"EV"`), so values read
 from the database compare equal to members and members go to the database unchanged.
@@ -20,15 +20,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 
-from garage.security.roles import Role
-
 __all__ = [
+    "AUDIT_OMITTED",
     "DEFAULT_RATE",
     "HANDICAP_VEHICLES",
     "PAYMENT_REFERENCE",
     "SENSITIVE_FIELDS",
     "SPOT_PREFERENCE",
     "VEHICLE_OWNER_FIELDS",
+    "AuditAction",
+    "AuditEntity",
     "PaymentMethod",
     "PaymentStatus",
     "RateTerms",
@@ -39,6 +40,24 @@ __all__ = [
     "TicketStatus",
     "VehicleType",
 ]
+
+
+class Role(StrEnum):
+    """An API key's role; each includes the ones after it: admin > operator > viewer."""
+
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    VIEWER = "viewer"
+
+    @property
+    def rank(self) -> int:
+        return _ROLE_RANKS[self]
+
+    def includes(self, other: Role) -> bool:
+        return self.rank >= other.rank
+
+
+_ROLE_RANKS = {Role.VIEWER: 1, Role.OPERATOR: 2, Role.ADMIN: 3}
 
 
 class SpotType(StrEnum):
@@ -125,6 +144,45 @@ SENSITIVE_FIELDS: Mapping[str, Mapping[str, str]] = MappingProxyType(
     }
 )
 """Every encrypted column: model -> attribute -> associated data."""
+
+AUDIT_OMITTED: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "ApiKey": frozenset({"hash"}),  # a secret's hash is still not for an audit reader
+        "Spot": frozenset({"sortKey"}),  # internal: the number's ordering key
+        "Rate": frozenset({"createdAt", "updatedAt"}),  # the audit row's own time says when
+    }
+)
+"""Columns the audit log never shows (besides SENSITIVE_FIELDS, shown only as set or not)."""
+
+
+# --- the audit log (API.md: "Audit") ------------------------------------------------------------------
+
+
+class AuditAction(StrEnum):
+    CREATE = "CREATE"
+    UPDATE = "UPDATE"
+    DELETE = "DELETE"
+    CHECK_IN = "CHECK_IN"
+    CHECK_OUT = "CHECK_OUT"
+    REFUND = "REFUND"
+    REVOKE = "REVOKE"
+    ROTATE_KEYS = "ROTATE_KEYS"
+    IMPORT = "IMPORT"
+    ARCHIVE = "ARCHIVE"
+
+
+class AuditEntity(StrEnum):
+    """What an audit row is about: the model's name (a row's `entity`)."""
+
+    GARAGE = "Garage"
+    RATE = "Rate"
+    SPOT = "Spot"
+    VEHICLE = "Vehicle"
+    SESSION = "Session"
+    TICKET = "Ticket"
+    PAYMENT = "Payment"
+    API_KEY = "ApiKey"
+    ENCRYPTION_KEY = "EncryptionKey"
 
 
 # --- the rate ----------------------------------------------------------------------------------------

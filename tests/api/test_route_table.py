@@ -16,7 +16,7 @@ from garage.routes.api import ENDPOINTS, ROUTERS
 from garage.routes.endpoint import Call, Router
 from garage.routes.models import ListQuery, RequestModel
 from garage.routes.openapi import build_spec
-from garage.security.roles import Role
+from garage.vocabulary import Role
 
 
 def test_every_route_modules_router_is_in_the_route_table() -> None:

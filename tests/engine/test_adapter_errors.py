@@ -6,7 +6,7 @@ writes through the real engine. A small write fits in SQLite's page cache, so it
 its COMMIT appends to the WAL: that COMMIT is a call into the driver adapter, which the engine used
 to answer with a bare P2036 "Error in external connector (id N)". Now the answer carries SQLite's
 words and code (engine/src/adapter-errors.js), which Garage matches to say "the disk is full"
-(src/garage/ops/diskspace.py)."""
+(src/garage/runtime/diskspace.py)."""
 
 from __future__ import annotations
 

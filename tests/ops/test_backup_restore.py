@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 from garage.config.development_secrets import copy_development_secrets
-from garage.ops.backups import BackupStore
-from garage.ops.integrity import database_problems
-from garage.ops.locks import scheduler_lock_path, serving_lock_path, try_lock
-from garage.ops.restore import check_snapshot
+from garage.runtime.backups import BackupStore
+from garage.runtime.integrity import database_problems
+from garage.runtime.locks import scheduler_lock_path, serving_lock_path, try_lock
+from garage.cli.restore import check_snapshot
 from tests.api.conftest import LiveServer, start_server
 from tests.api.parking_data import API, new_garage
 from tests.database import MIGRATIONS, apply_migrations

@@ -8,7 +8,8 @@ import pytest
 
 from garage.config import load_settings
 from garage.db import create_prisma
-from garage.security.roles import Role
+from garage.vocabulary import Role
+from garage.repositories.unit_of_work import Database
 from garage.services.container import Services
 from tests.database import apply_migrations
 from tests.ops.serving import garage
@@ -25,7 +26,7 @@ async def test_keys_create_prints_a_working_key_once(tmp_path: Path) -> None:
     db = create_prisma(settings)
     await db.connect()
     try:
-        principal = await Services.build(settings, db).keys.verify(key)
+        principal = await Services.build(settings, Database(db)).keys.verify(key)
         assert principal is not None and principal.role is Role.OPERATOR
         stored = await db.apikey.find_first(where={"name": "night shift"})
         assert stored is not None and key not in stored.hash and stored.hash != key

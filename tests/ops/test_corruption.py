@@ -21,10 +21,10 @@ import httpx
 import pytest
 
 from garage.config import Settings, load_settings
-from garage.ops.backups import BackupStore
-from garage.ops.integrity import damage_record_path
-from garage.ops.replication import ReplicationError, restore_to
-from garage.ops.restore import check_snapshot
+from garage.runtime.backups import BackupStore
+from garage.runtime.integrity import damage_record_path
+from garage.runtime.replication import ReplicationError, restore_to
+from garage.cli.restore import check_snapshot
 from tests.api.conftest import REPO, start_server
 from tests.api.parking_data import API, check_in, new_garage
 from tests.database import MIGRATIONS

@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 from garage.config import load_settings
-from garage.ops.doctor import REPLICA_LAG_LIMIT, examine
+from garage.cli.doctor import REPLICA_LAG_LIMIT, examine
 
 
 def replica_finding(database: Path, **env: str) -> tuple[bool, str]:

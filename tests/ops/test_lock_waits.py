@@ -121,7 +121,7 @@ def test_writes_beside_a_legacy_import_are_answered_in_time_never_500(tmp_path: 
 
 
 async def test_every_kind_of_write_call_gives_up_on_the_lock_at_the_deadline(tmp_path: Path) -> None:
-    """Below the HTTP layer (garage/db.py): a single write, a write batch, a JSON-protocol insert
+    """Below the HTTP layer (garage/db/__init__.py): a single write, a write batch, a JSON-protocol insert
     and a transaction each raise DatabaseUnavailable once the client's wait limit has passed
     (before: a single write was retried with 10 s waits five times, a transaction's start was 500)."""
     database = tmp_path / "garage.db"

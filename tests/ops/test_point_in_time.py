@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from garage.config import Settings, load_settings
-from garage.ops.replication import ReplicationError, litestream_binary, restore_to
+from garage.runtime.replication import ReplicationError, litestream_binary, restore_to
 from tests.api.conftest import LiveServer, start_server
 from tests.database import REPO
 from tests.ops.serving import garage_ids

@@ -15,6 +15,7 @@ import pytest
 
 from bench.legacy_snapshot import build
 from garage.config import load_settings
+from garage.repositories.unit_of_work import Database
 from garage.security.crypto import FieldCipher
 from garage.services.legacy_import import LegacyImportService, read_snapshot
 from garage.services.legacy_import.snapshot import READ_REPORT_EVERY
@@ -64,7 +65,7 @@ async def test_planning_reports_the_records_compared_with_the_database(database:
     async with connected(database) as db:
         cipher = FieldCipher(load_settings(DATABASE_URL=f"file:{database}", GARAGE_ENV="test").encryption_keys)
         with snapshot_file.open("rb") as source:
-            await LegacyImportService(db, cipher).run(
+            await LegacyImportService(Database(db), cipher).run(
                 source, actor="test", dry_run=True, on_planning=lambda done, total: heard.append((done, total)),
             )
     assert heard[0][0] == 0 and len({total for _, total in heard}) == 1, heard[:3]

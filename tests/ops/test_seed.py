@@ -26,6 +26,7 @@ from garage.repositories.garages import GarageRepository
 from garage.repositories.rates import RateRepository
 from garage.vocabulary import DEFAULT_RATE
 from garage.repositories.spots import SpotRepository
+from garage.repositories.unit_of_work import Database
 from garage.security.crypto import FieldCipher
 from garage.services.vehicles import VehicleService
 from tests.database import REPO, apply_migrations
@@ -110,7 +111,7 @@ async def test_seed_builds_the_development_garages(seeded: Seeded) -> None:
         assert {v.type for v in vehicles} == VEHICLE_TYPES
         stored_emails = {v.id: v.ownerEmail for v in vehicles if v.ownerEmail is not None}
         assert stored_emails and all(e.startswith("v1:") and "@" not in e for e in stored_emails.values())
-        reveal = VehicleService(db, FieldCipher(load_settings(DATABASE_URL=f"file:{seeded.database}").encryption_keys)).reveal
+        reveal = VehicleService(Database(db), FieldCipher(load_settings(DATABASE_URL=f"file:{seeded.database}").encryption_keys)).reveal
         assert all("@" in (reveal(v).ownerEmail or "") for v in vehicles if v.id in stored_emails)
         assert any(v.ownerName is None for v in vehicles)
 

@@ -16,7 +16,9 @@ from garage.config import load_settings
 from garage.db import create_prisma
 from garage.repositories.archive import ArchiveRepository, BatchTotals, totals_of
 from garage.repositories.payments import PaymentRepository
+from garage.repositories.records import ParkingSession, Payment
 from garage.repositories.sessions import SessionRepository
+from garage.repositories.unit_of_work import Database, UnitOfWork
 from tests.database import apply_migrations
 from tests.repositories.builders import complete_session, make_garage, pay, start_session
 
@@ -29,6 +31,29 @@ CUTOFF = datetime(1991, 1, 1, tzinfo=timezone.utc)
 
 def ticket_code() -> str:
     return "".join(random.choices("ABCDEFGHJKLMNPQRSTUVWXYZ23456789", k=10))
+
+
+async def copy_into(database: Prisma, sessions: list[ParkingSession]) -> None:
+    """`replace_batch` in one unit of work on `database`, as the archival job runs it."""
+
+    async def work(unit: UnitOfWork) -> None:
+        await unit.archive.replace_batch(sessions)
+
+    await Database(database).transaction(work, actor="test")
+
+
+async def delete_from(database: Prisma, ids: list[str]) -> int:
+    async def work(unit: UnitOfWork) -> int:
+        return await unit.archive.delete_batch(ids)
+
+    return await Database(database).transaction(work, actor="test")
+
+
+async def refund(database: Prisma, payment: Payment) -> Payment | None:
+    async def work(unit: UnitOfWork) -> Payment | None:
+        return await unit.payments.refund(payment)
+
+    return await Database(database).transaction(work, actor="test")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -47,15 +72,16 @@ async def test_archive_batches_copy_replace_total_and_delete(db: Prisma, archive
     ids = []
     for index in range(4):
         start = LONG_AGO + timedelta(hours=index)
-        # the third has neither ticket nor payment
-        session = await start_session(db, spots[index], start=start, ticket_code=ticket_code() if index < 2 else None)
+        # the third has no payment (every session has its ticket: start_session issues it)
+        session = await start_session(db, spots[index], start=start, ticket_code=ticket_code())
         ids.append(session.id)
         if index == 3:
             continue  # stays ACTIVE
         if index < 2:
             await pay(db, session, amount_cents=100 + index, created_at=start + timedelta(minutes=30))
         await complete_session(db, session, end=start + timedelta(minutes=30), fee_cents=100 + index)
-    assert await PaymentRepository(db).refund((await PaymentRepository(db).for_session(ids[1])).id)  # type: ignore[union-attr]
+    paid = await PaymentRepository(db).for_session(ids[1])
+    assert paid is not None and await refund(db, paid) is not None
 
     live = ArchiveRepository(db)
     assert await live.count_completed_before(CUTOFF) == 3
@@ -65,21 +91,18 @@ async def test_archive_batches_copy_replace_total_and_delete(db: Prisma, archive
     assert totals_of(batch) == expected == await live.totals(ids[:2])
 
     for _ in range(2):  # a repeated copy (an interrupted run) replaces the first one
-        async with archive_db.tx() as tx:
-            await ArchiveRepository(tx).replace_batch(batch)
+        await copy_into(archive_db, batch)
         assert await ArchiveRepository(archive_db).totals(ids[:2]) == expected
     assert await archive_db.parkingsession.count() == 2 and await archive_db.vehicle.count() == 2
 
     rest = await live.completed_before(CUTOFF, 10)
     assert [s.id for s in rest] == ids[:3]
-    async with archive_db.tx() as tx:
-        await ArchiveRepository(tx).replace_batch(rest[2:])
+    await copy_into(archive_db, rest[2:])
     assert await ArchiveRepository(archive_db).totals(ids[:3]) == BatchTotals(
-        sessions=3, fee_cents=303, tickets=2, payments=2, payment_cents={"COMPLETED": 100, "REFUNDED": 101})
+        sessions=3, fee_cents=303, tickets=3, payments=2, payment_cents={"COMPLETED": 100, "REFUNDED": 101})
     assert await archive_db.garage.count() == 1 and await archive_db.spot.count() == 3
 
-    async with db.tx() as tx:
-        assert await ArchiveRepository(tx).delete_batch(ids[:3]) == 3
+    assert await delete_from(db, ids[:3]) == 3
     assert await live.count_completed_before(CUTOFF) == 0
     assert await live.totals(ids[:3]) == BatchTotals()
     assert (await sessions.get(ids[3])) is not None

@@ -4,19 +4,20 @@ ids and timestamps, in one createMany each; and the lookups the import checks ag
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import pytest
 from prisma import Prisma
-from prisma.errors import UniqueViolationError
 
+from garage.errors import UniqueViolation
 from garage.repositories.garages import GarageRepository
 from garage.repositories.payments import PaymentRepository
-from garage.repositories.rates import RateRepository
 from garage.vocabulary import DEFAULT_RATE
 from garage.repositories.sessions import SessionRepository
 from garage.repositories.spots import SpotRepository
 from garage.repositories.tickets import TicketRepository
+from garage.repositories.unit_of_work import Database, UnitOfWork
 from garage.repositories.vehicles import VehicleRepository
 from garage.services.tickets import new_ticket_code
 from tests.repositories.builders import T0
@@ -28,6 +29,11 @@ def legacy_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
+async def in_unit(db: Prisma, insert: Callable[[UnitOfWork], Awaitable[int]]) -> int:
+    """One bulk insert in a unit of work of its own (the import runs them all in one)."""
+    return await Database(db).transaction(insert, actor="test")
+
+
 async def test_a_legacy_data_set_goes_in_with_its_own_ids_and_is_found_again(db: Prisma) -> None:
     garage_id, spot_ids = legacy_id("g"), [legacy_id("s"), legacy_id("s")]
     vehicle_ids, session_ids = [legacy_id("v"), legacy_id("v")], [legacy_id("x"), legacy_id("x")]
@@ -36,42 +42,42 @@ async def test_a_legacy_data_set_goes_in_with_its_own_ids_and_is_found_again(db:
     # checks each literal against its row type (a ** of a dict would hide them).
     stamp = {"createdAt": T0, "updatedAt": T0}
 
-    assert await GarageRepository(db).insert_many(
+    assert await in_unit(db, lambda unit: unit.garages.insert_many(
         [{"id": garage_id, "name": "legacy", "address": "1 Old Rd", "capacity": 5, "createdAt": T0, "updatedAt": T0}]
-    ) == 1
-    assert await RateRepository(db).insert_many([{"garageId": garage_id, **DEFAULT_RATE.as_row(), **stamp}]) == 1  # type: ignore[typeddict-item]
+    )) == 1
+    assert await in_unit(db, lambda unit: unit.rates.insert_many([{"garageId": garage_id, **DEFAULT_RATE.as_row(), **stamp}])) == 1  # type: ignore[typeddict-item]
     spots = SpotRepository(db)
-    assert await spots.insert_many([
+    assert await in_unit(db, lambda unit: unit.spots.insert_many([
         {"id": sid, "garageId": garage_id, "level": 0, "number": str(n), "sortKey": f"0{n}", "type": "STANDARD",
          "status": "OCCUPIED" if n == 0 else "AVAILABLE", "createdAt": T0, "updatedAt": T0}
         for n, sid in enumerate(spot_ids)
-    ]) == 2
+    ])) == 2
     vehicles = VehicleRepository(db)
-    assert await vehicles.insert_many([
+    assert await in_unit(db, lambda unit: unit.vehicles.insert_many([
         {"id": vid, "licensePlate": plate, "type": "CAR", "ownerName": "v1:k:sealed", "createdAt": T0, "updatedAt": T0}
         for vid, plate in zip(vehicle_ids, plates)
-    ]) == 2
+    ])) == 2
     sessions = SessionRepository(db)
     end = T0 + timedelta(hours=2)
-    assert await sessions.insert_many([
+    assert await in_unit(db, lambda unit: unit.sessions.insert_many([
         {"id": session_ids[0], "garageId": garage_id, "spotId": spot_ids[0], "vehicleId": vehicle_ids[0],
          "licensePlate": plates[0], "status": "ACTIVE", "startTime": T0, "createdAt": T0, "updatedAt": T0},
         {"id": session_ids[1], "garageId": garage_id, "spotId": spot_ids[1], "vehicleId": vehicle_ids[1],
          "licensePlate": plates[1], "status": "COMPLETED", "startTime": T0, "endTime": end, "feeCents": 600,
          "createdAt": T0, "updatedAt": T0},
-    ]) == 2
+    ])) == 2
     tickets = TicketRepository(db)
     codes = [new_ticket_code(), new_ticket_code()]
-    assert await tickets.insert_many([
+    assert await in_unit(db, lambda unit: unit.tickets.insert_many([
         {"code": codes[0], "sessionId": session_ids[0], "issuedAt": T0, "status": "OPEN", "createdAt": T0, "updatedAt": T0},
         {"code": codes[1], "sessionId": session_ids[1], "issuedAt": T0, "status": "PAID", "createdAt": T0, "updatedAt": T0},
-    ]) == 2
+    ])) == 2
     payments = PaymentRepository(db)
     payment_id = legacy_id("p")
-    assert await payments.insert_many([
+    assert await in_unit(db, lambda unit: unit.payments.insert_many([
         {"id": payment_id, "sessionId": session_ids[1], "garageId": garage_id, "amountCents": 600, "currency": "USD",
          "method": "CASH", "status": "COMPLETED", "createdAt": end, "updatedAt": end}
-    ]) == 1
+    ])) == 1
 
     [garage] = await GarageRepository(db).with_ids([garage_id, "g-none"])
     assert garage.createdAt == T0 and garage.name == "legacy"
@@ -92,11 +98,11 @@ async def test_a_legacy_data_set_goes_in_with_its_own_ids_and_is_found_again(db:
 
 async def test_a_bulk_insert_is_refused_whole_by_the_database_constraints(db: Prisma) -> None:
     garage_id, plate = legacy_id("g"), "D" + uuid.uuid4().hex[:8].upper()
-    await GarageRepository(db).insert_many([{"id": garage_id, "name": "dup", "address": "x", "capacity": 5}])
+    await in_unit(db, lambda unit: unit.garages.insert_many([{"id": garage_id, "name": "dup", "address": "x", "capacity": 5}]))
     vehicles = VehicleRepository(db)
-    with pytest.raises(UniqueViolationError):  # the partial unique index on live plates
-        await vehicles.insert_many([
+    with pytest.raises(UniqueViolation):  # the partial unique index on live plates
+        await in_unit(db, lambda unit: unit.vehicles.insert_many([
             {"id": legacy_id("v"), "licensePlate": plate, "type": "CAR"},
             {"id": legacy_id("v"), "licensePlate": plate, "type": "VAN"},
-        ])
+        ]))
     assert await vehicles.live_with_plates([plate]) == []

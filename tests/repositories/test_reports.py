@@ -12,18 +12,19 @@ from prisma.models import Spot
 from garage.config import load_settings
 from garage.db import create_prisma
 from garage.repositories.migrations import MigrationRepository
-from garage.repositories.payments import PaymentRepository
-from garage.repositories.reports import ReportRepository, Revenue, SessionSpan
-from garage.repositories.spots import SpotRepository
+from garage.repositories.reports import Revenue, SessionSpan
+from garage.repositories.unit_of_work import Database
 from tests.repositories.builders import T0, complete_session, make_garage, pay, start_session
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
+ACTOR = "test"
 
 
 async def test_spans_and_payments_of_one_garage_and_window(db: Prisma) -> None:
     garage, spots = await make_garage(db, spots=4)
     _, other_spots = await make_garage(db, spots=1)
-    payments, reports = PaymentRepository(db), ReportRepository(db)
+    database = Database(db)
+    reports = database.reports
 
     async def visit(spot: Spot, start_hours: float, end_hours: float | None, cents: int,
                     refunded: bool = False) -> None:
@@ -33,7 +34,7 @@ async def test_spans_and_payments_of_one_garage_and_window(db: Prisma) -> None:
             await complete_session(db, session, end=end, fee_cents=cents)
             payment = await pay(db, session, amount_cents=cents, created_at=end, currency="USD", method="CASH")
             if refunded:
-                assert await payments.refund(payment.id)
+                assert await database.transaction(lambda unit: unit.payments.refund(payment), actor=ACTOR)
 
     await visit(spots[0], 0, 1, 100)             # before the window: left before it starts
     await visit(spots[1], 1.5, 3, 200)           # overlaps the window start
@@ -56,7 +57,7 @@ async def test_spans_and_payments_of_one_garage_and_window(db: Prisma) -> None:
     active_before = await reports.active_session_count()
     by_status = await reports.live_spots_by_status()
     assert active_before >= 1
-    await SpotRepository(db).update(spots[0].id, {"status": "MAINTENANCE"})
+    await database.transaction(lambda unit: unit.spots.update(spots[0], {"status": "MAINTENANCE"}), actor=ACTOR)
     after = await reports.live_spots_by_status()
     assert after.get("MAINTENANCE", 0) == by_status.get("MAINTENANCE", 0) + 1
 

@@ -1,52 +1,84 @@
-"""TicketRepository: the batched issue and status change; codes are unique in the database itself."""
+"""Tickets: issued with their session (SessionRepository.queue_start) and given their final
+status when it completes (queue_complete); codes are unique in the database itself, and a
+session has one ticket."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from prisma import Prisma
-from prisma.errors import UniqueViolationError
 
+from garage.errors import UniqueViolation
+from garage.repositories.records import ParkingSession
 from garage.repositories.rows import now_ms
-from garage.repositories.tickets import TicketRepository
+from garage.repositories.unit_of_work import Database, UnitOfWork
 from garage.services.tickets import new_ticket_code
-from tests.repositories.builders import T0, assert_batch_writes_nothing, make_garage, start_session
+from garage.vocabulary import TicketStatus
+from tests.repositories.builders import ACTOR, T0, assert_batch_writes_nothing, make_garage, make_vehicle, start_session
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
-async def test_queue_issue_and_set_status_write_exactly_the_ticket_they_return(db: Prisma) -> None:
+async def test_a_session_is_started_and_completed_with_exactly_the_ticket_it_returns(db: Prisma) -> None:
     garage, spots = await make_garage(db, spots=1)
-    session = await start_session(db, spots[0], start=T0)
-    code, now = new_ticket_code(), now_ms()
-    async with db.batch_() as batch:
-        ticket = TicketRepository.queue_issue(batch, code=code, session_id=session.id, issued_at=T0, now=now)
+    vehicle = await make_vehicle(db)
+    database, code, now = Database(db), new_ticket_code(), now_ms()
+    async with database.batch(actor=ACTOR) as unit:
+        session = unit.sessions.queue_start(
+            garage_id=garage.id, spot_id=spots[0].id, vehicle_id=vehicle.id, license_plate=vehicle.licensePlate,
+            start_time=T0, ticket_code=code, now=now,
+        )
+    ticket = session.ticket
+    assert ticket is not None
     assert (ticket.code, ticket.sessionId, ticket.status, ticket.issuedAt, ticket.createdAt, ticket.updatedAt) == (
-        code, session.id, "OPEN", T0, now, now)
-    assert await TicketRepository(db).by_code(code) == ticket
-    assert await TicketRepository(db).for_sessions([session.id]) == [ticket]
+        code, session.id, TicketStatus.OPEN, T0, now, now)
+    assert await database.tickets.by_code(code) == ticket
+    assert await database.tickets.for_sessions([session.id]) == [ticket]
 
     later = now_ms()
-    async with db.batch_() as batch:
-        lost = TicketRepository.queue_set_status(batch, ticket, "LOST", now=later)
-    assert lost == ticket.model_copy(update={"status": "LOST", "updatedAt": later})
-    assert await TicketRepository(db).by_code(code) == lost
+    async with database.batch(actor=ACTOR) as unit:
+        completed = unit.sessions.queue_complete(
+            session, end_time=T0 + timedelta(minutes=1), fee_cents=2000, minutes=1, lost_ticket=True, now=later
+        )
+    lost = ticket.model_copy(update={"status": TicketStatus.LOST, "updatedAt": later})
+    assert completed.ticket == lost
+    assert await database.tickets.by_code(code) == lost
 
 
 async def test_a_code_cannot_be_issued_twice_and_the_batch_writes_nothing(db: Prisma) -> None:
     garage, spots = await make_garage(db, spots=2)
-    code = new_ticket_code()
+    database, code = Database(db), new_ticket_code()
     first = await start_session(db, spots[0], start=T0, ticket_code=code)
-    second = await start_session(db, spots[1], start=T0)
-    error = await assert_batch_writes_nothing(db, UniqueViolationError, lambda batch: TicketRepository.queue_issue(
-        batch, code=code, session_id=second.id, issued_at=T0, now=now_ms()))
-    assert "code" in f"{error} {error.meta}"  # the error names the constraint's field
-    assert await TicketRepository(db).for_sessions([second.id]) == []
-    assert await TicketRepository(db).by_code(code) == first.ticket
+    vehicle = await make_vehicle(db)
+    queued: list[ParkingSession] = []
+
+    def start_with_the_same_code(unit: UnitOfWork) -> None:
+        queued.append(unit.sessions.queue_start(
+            garage_id=garage.id, spot_id=spots[1].id, vehicle_id=vehicle.id, license_plate=vehicle.licensePlate,
+            start_time=T0, ticket_code=code, now=now_ms(),
+        ))
+
+    error = await assert_batch_writes_nothing(db, UniqueViolation, start_with_the_same_code)
+    assert error.involves("code")  # the error names the constraint's field
+    (second,) = queued
+    assert await database.sessions.get(second.id) is None  # nor its session
+    assert await database.tickets.for_sessions([second.id]) == []
+    assert await database.tickets.by_code(code) == first.ticket
 
 
 async def test_a_session_has_one_ticket(db: Prisma) -> None:
     garage, spots = await make_garage(db, spots=1)
     session = await start_session(db, spots[0], start=T0, ticket_code=new_ticket_code())
-    await assert_batch_writes_nothing(db, UniqueViolationError, lambda batch: TicketRepository.queue_issue(
-        batch, code=new_ticket_code(), session_id=session.id, issued_at=T0, now=now_ms()))
-    assert await TicketRepository(db).for_sessions([session.id]) == [session.ticket]
+    database = Database(db)
+
+    async def issue_a_second_ticket(unit: UnitOfWork) -> int:
+        # only the bulk import writes tickets of its own (a job: no audit entry of its own here)
+        return await unit.tickets.insert_many(
+            [{"code": new_ticket_code(), "sessionId": session.id, "issuedAt": T0, "status": TicketStatus.OPEN}]
+        )
+
+    with pytest.raises(UniqueViolation) as error:
+        await database.transaction(issue_a_second_ticket, actor=ACTOR)
+    assert error.value.involves("sessionId")
+    assert await database.tickets.for_sessions([session.id]) == [session.ticket]

@@ -33,7 +33,7 @@ def test_every_exception_class_of_the_project_is_in_the_one_hierarchy() -> None:
 def test_the_walk_sees_the_exceptions_of_every_layer() -> None:
     """Guards the test above against passing because it found nothing."""
     assert {
-        "garage.errors.GarageError", "garage.ops.locks.DatabaseBusy", "garage.ops.cli.Terminated",
+        "garage.errors.GarageError", "garage.runtime.locks.DatabaseBusy", "garage.cli.Terminated",
         "garage.security.crypto.DecryptionFailed", "garage.services.legacy_import.ImportRefused",
         "garage.routes.http_protocol.RequestRefused",
     } <= set(project_exception_classes())
@@ -42,10 +42,10 @@ def test_the_walk_sees_the_exceptions_of_every_layer() -> None:
 def test_operational_failures_are_not_client_errors() -> None:
     """routes/errors.py answers a GarageError with its status and message; an operational failure
     (a damaged database, a key missing) must not reach a client that way."""
-    from garage.ops.integrity import DatabaseDamaged
-    from garage.ops.locks import DatabaseBusy
-    from garage.ops.replication import ReplicationError
-    from garage.ops.restore import RestoreRefused
+    from garage.runtime.integrity import DatabaseDamaged
+    from garage.runtime.locks import DatabaseBusy
+    from garage.runtime.replication import ReplicationError
+    from garage.cli.restore import RestoreRefused
     from garage.security.crypto import DecryptionFailed
     from garage.services.legacy_import import ImportRefused, SnapshotUnreadable
 

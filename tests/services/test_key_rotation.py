@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
 from prisma import Prisma
 
 from garage.repositories.payments import PaymentRepository
+from garage.repositories.records import Vehicle
 from garage.repositories.rows import now_ms
+from garage.repositories.unit_of_work import Database, UnitOfWork
 from garage.repositories.vehicles import VehicleRepository
 from garage.security.crypto import DecryptionFailed, FieldCipher
 from garage.services.key_rotation import KeyRotationService
@@ -20,24 +23,30 @@ OLD = ("old", b"\x01" * 32)
 NEW = ("new", b"\x02" * 32)
 
 
+async def create_vehicle(db: Prisma, **fields: str) -> Vehicle:
+    """A CAR with a new plate and the (sealed) owner fields given, written in a unit of work."""
+
+    async def work(unit: UnitOfWork) -> Vehicle:
+        return await unit.vehicles.create(license_plate=uuid.uuid4().hex[:8].upper(), type="CAR", **fields)
+
+    return await Database(db).transaction(work, actor="test")
+
+
 async def test_rotation_reseals_old_values_and_leaves_current_ones(db: Prisma) -> None:
     old_only = FieldCipher((OLD,))
     both = FieldCipher((OLD, NEW))
     new_only = FieldCipher((NEW,))
     vehicles = VehicleRepository(db)
-    stale = await vehicles.create(
-        license_plate=uuid.uuid4().hex[:8].upper(), type="CAR",
-        owner_name=old_only.encrypt("Ada", "Vehicle.ownerName"), owner_email=old_only.encrypt("ada@example.com", "Vehicle.ownerEmail"),
+    stale = await create_vehicle(
+        db, owner_name=old_only.encrypt("Ada", "Vehicle.ownerName"), owner_email=old_only.encrypt("ada@example.com", "Vehicle.ownerEmail"),
     )
-    fresh = await vehicles.create(
-        license_plate=uuid.uuid4().hex[:8].upper(), type="CAR", owner_phone=both.encrypt("+1 555", "Vehicle.ownerPhone"),
-    )
+    fresh = await create_vehicle(db, owner_phone=both.encrypt("+1 555", "Vehicle.ownerPhone"))
     garage, spots = await make_garage(db, spots=1)
     session = await start_session(db, spots[0], stale)
     payment = await pay(db, session, amount_cents=100, currency="USD", method="CARD",
                         reference=old_only.encrypt("TX-42", "Payment.reference"), created_at=now_ms())
 
-    report = await KeyRotationService(db, both).rotate(actor="test", batch_size=1)
+    report = await KeyRotationService(Database(db), both).rotate(actor="test", batch_size=1)
     assert report.vehicles >= 1 and report.payments >= 1
 
     after_stale = await vehicles.get_live(stale.id)
@@ -53,21 +62,22 @@ async def test_rotation_reseals_old_values_and_leaves_current_ones(db: Prisma) -
     with pytest.raises(DecryptionFailed):
         old_only.decrypt(after_stale.ownerName or "", "Vehicle.ownerName")
 
-    again = await KeyRotationService(db, both).rotate(actor="test")
+    again = await KeyRotationService(Database(db), both).rotate(actor="test")
     assert (again.vehicles, again.payments) == (0, 0)
     audit = await db.auditlog.find_first(where={"action": "ROTATE_KEYS"}, order={"createdAt": "desc"})
     assert audit is not None and audit.actor == "test"
+    # the one entry of the second run: the key it rotated to, and nothing left to re-encrypt
+    assert (audit.entity, audit.entityId) == ("EncryptionKey", "new")
+    assert json.loads(audit.after or "null") == {"paymentsReencrypted": 0, "vehiclesReencrypted": 0}
 
 
 async def test_rotation_reports_its_progress_per_batch(db: Prisma) -> None:
     old_only, both = FieldCipher((OLD,)), FieldCipher((OLD, NEW))
-    vehicles = VehicleRepository(db)
     for name in ("Bo", "Cy", "Di"):
-        await vehicles.create(license_plate=uuid.uuid4().hex[:8].upper(), type="CAR",
-                              owner_name=old_only.encrypt(name, "Vehicle.ownerName"))
+        await create_vehicle(db, owner_name=old_only.encrypt(name, "Vehicle.ownerName"))
     heard: list[tuple[int, int]] = []
 
-    await KeyRotationService(db, both).rotate(actor="test", batch_size=2, on_progress=lambda done, total: heard.append((done, total)))
+    await KeyRotationService(Database(db), both).rotate(actor="test", batch_size=2, on_progress=lambda done, total: heard.append((done, total)))
 
     totals = {total for _, total in heard}
     assert len(totals) == 1 and totals.pop() >= 3, heard  # counted once, before the first batch

@@ -1,9 +1,10 @@
-"""garage.db.RetryingBatch, the parking flow's one-request transactional batch of writes:
-inside `garage.db.transaction` it commits and rolls back with the transaction (and an engine lost
-mid-transaction retries the whole transaction, never the batch alone); outside one, a batch
-whose engine process was killed just before it was sent is sent to the engine
-RestartingQueryEngine starts instead and stored exactly once; a batch cut off while the engine
-held it is not re-sent (its outcome is unknown: 503); an empty batch sends nothing.
+"""garage.db.RetryingBatch, the parking flow's one-request transactional batch of writes, as
+services use it (repositories/unit_of_work.py): inside `Database.transaction` (`unit.batched()`)
+it commits and rolls back with the transaction (and an engine lost mid-transaction retries the
+whole transaction, never the batch alone); a `Database.batch` whose engine process was killed just
+before it was sent is sent to the engine RestartingQueryEngine starts instead and stored exactly
+once; a batch cut off while the engine held it is not re-sent (its outcome is unknown: 503); an
+empty batch sends nothing. The audit rows the repositories record go with the batch, all or nothing.
 
 The kill tests use a client and database of their own (the engine is a real node process,
 reached as the client's `_engine.process`), so the session's shared client is never disturbed.
@@ -20,19 +21,16 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from prisma import Prisma
-from prisma.client import Batch
-from prisma.errors import RecordNotFoundError, UniqueViolationError
 from prisma.models import Vehicle
 
 from garage.config import load_settings
-from garage.db import OUTCOME_UNKNOWN, RestartingQueryEngine, RetryingBatch, create_prisma, transaction
-from garage.errors import DatabaseUnavailable
-from garage.repositories.audit import AuditEntry, AuditRepository
+from garage.db import OUTCOME_UNKNOWN, RestartingQueryEngine, RetryingBatch, create_prisma
+from garage.errors import DatabaseUnavailable, RecordMissing, UniqueViolation
 from garage.repositories.rows import now_ms
-from garage.repositories.sessions import SessionRepository
-from garage.repositories.vehicles import VehicleRepository
+from garage.repositories.unit_of_work import Database, UnitOfWork
+from garage.vocabulary import VehicleType
 from tests.database import apply_migrations
-from tests.repositories.builders import make_garage, new_plate, start_session
+from tests.repositories.builders import ACTOR, make_garage, new_plate, start_session
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -41,11 +39,9 @@ class Boom(Exception):
     """A failure of the service's own code inside the transaction (never retried)."""
 
 
-def queue_vehicle_with_audit(batch: Batch, plate: str) -> Vehicle:
-    vehicle = VehicleRepository.queue_create(batch, license_plate=plate, type="CAR", now=now_ms())
-    AuditRepository.queue_records(batch, actor="test",
-                                  entries=[AuditEntry("CREATE", "Vehicle", vehicle.id, after={"licensePlate": plate})])
-    return vehicle
+def queue_vehicle(unit: UnitOfWork, plate: str) -> Vehicle:
+    """A new vehicle in the unit's batch; the repository records its CREATE audit entry."""
+    return unit.vehicles.queue_create(license_plate=plate, type=VehicleType.CAR, now=now_ms())
 
 
 async def stored(db: Prisma, plate: str) -> tuple[int, int]:
@@ -56,7 +52,7 @@ async def stored(db: Prisma, plate: str) -> tuple[int, int]:
 
 
 def engine_of(db: Prisma) -> RestartingQueryEngine:
-    engine = db._engine  # the client's engine wrapper: db.py's RestartingQueryEngine
+    engine = db._engine  # the client's engine wrapper: garage.db's RestartingQueryEngine
     assert isinstance(engine, RestartingQueryEngine) and engine.process is not None
     return engine
 
@@ -67,75 +63,85 @@ async def live_engine(db: Prisma) -> RestartingQueryEngine:
     return engine_of(db)
 
 
-# ---- inside garage.db.transaction ------------------------------------------------------------
+# ---- inside Database.transaction ---------------------------------------------------------------
 
 async def test_batches_inside_a_transaction_commit_with_it(db: Prisma) -> None:
+    database = Database(db)
     plates = new_plate("TX"), new_plate("TX")
 
-    async def work(tx: Prisma) -> list[Vehicle]:
-        assert isinstance(tx.batch_(), RetryingBatch)
+    async def work(unit: UnitOfWork) -> list[Vehicle]:
         made = []
         for plate in plates:  # two batches in one transaction
-            async with tx.batch_() as batch:
-                made.append(queue_vehicle_with_audit(batch, plate))
+            async with unit.batched() as batch:
+                assert isinstance(batch.batch, RetryingBatch)
+                made.append(queue_vehicle(batch, plate))
             # the transaction reads its own batch's writes
-            assert await VehicleRepository(tx).live_by_plate(plate) == made[-1]
+            assert await unit.vehicles.live_by_plate(plate) == made[-1]
         return made
 
-    made = await transaction(db, work)
+    made = await database.transaction(work, actor=ACTOR)
     for plate, vehicle in zip(plates, made):
         assert await stored(db, plate) == (1, 1)
-        assert await VehicleRepository(db).live_by_plate(plate) == vehicle
+        assert await database.vehicles.live_by_plate(plate) == vehicle
 
 
 async def test_batches_inside_a_transaction_roll_back_with_it(db: Prisma) -> None:
     plate, attempts = new_plate("RB"), 0
 
-    async def work(tx: Prisma) -> None:
+    async def work(unit: UnitOfWork) -> None:
         nonlocal attempts
         attempts += 1
-        async with tx.batch_() as batch:
-            queue_vehicle_with_audit(batch, plate)
-        assert await VehicleRepository(tx).live_by_plate(plate) is not None
+        async with unit.batched() as batch:
+            queue_vehicle(batch, plate)
+        assert await unit.vehicles.live_by_plate(plate) is not None
         raise Boom()
 
     with pytest.raises(Boom):
-        await transaction(db, work)
+        await Database(db).transaction(work, actor=ACTOR)
     assert attempts == 1 and await stored(db, plate) == (0, 0)
 
 
 async def test_a_failing_batch_rolls_back_the_transaction_it_is_part_of(db: Prisma) -> None:
+    database = Database(db)
     _, spots = await make_garage(db, spots=1)
     session = await start_session(db, spots[0])
     before, in_batch, attempts = new_plate("TB"), new_plate("TB"), 0
 
-    async def work(tx: Prisma) -> None:
+    async def work(unit: UnitOfWork) -> None:
         nonlocal attempts
         attempts += 1
-        await VehicleRepository(tx).create(license_plate=before, type="CAR")  # a single write, earlier in tx
-        async with tx.batch_() as batch:
-            queue_vehicle_with_audit(batch, in_batch)
-            SessionRepository.queue_complete(batch, session.id, end_time=now_ms(), fee_cents=1, now=now_ms())
-            SessionRepository.queue_complete(batch, session.id, end_time=now_ms(), fee_cents=2, now=now_ms())  # not ACTIVE now
+        await unit.vehicles.create(license_plate=before, type=VehicleType.CAR)  # a single write, earlier in tx
+        async with unit.batched() as batch:
+            queue_vehicle(batch, in_batch)
+            for fee_cents in (1, 2):  # the second finds the session no longer ACTIVE
+                batch.sessions.queue_complete(
+                    session, end_time=now_ms(), fee_cents=fee_cents, minutes=0, lost_ticket=False, now=now_ms()
+                )
 
-    with pytest.raises(RecordNotFoundError):
-        await transaction(db, work)
+    with pytest.raises(RecordMissing):
+        await database.transaction(work, actor=ACTOR)
     assert attempts == 1  # a guard that failed is not transient
     assert await stored(db, before) == (0, 0) and await stored(db, in_batch) == (0, 0)
-    assert await SessionRepository(db).get(session.id) == session  # still ACTIVE
+    assert await database.sessions.get(session.id) == session  # still ACTIVE, its ticket OPEN
 
 
 async def test_a_batch_after_which_the_transaction_fails_is_rolled_back(db: Prisma) -> None:
-    taken = await VehicleRepository(db).create(license_plate=new_plate("DU"), type="CAR")
+    database = Database(db)
+
+    async def create_taken(unit: UnitOfWork) -> Vehicle:
+        return await unit.vehicles.create(license_plate=new_plate("DU"), type=VehicleType.CAR)
+
+    taken = await database.transaction(create_taken, actor=ACTOR)
     plate = new_plate("DU")
 
-    async def work(tx: Prisma) -> None:
-        async with tx.batch_() as batch:
-            queue_vehicle_with_audit(batch, plate)
-        await VehicleRepository(tx).create(license_plate=taken.licensePlate, type="VAN")  # a live plate
+    async def work(unit: UnitOfWork) -> None:
+        async with unit.batched() as batch:
+            queue_vehicle(batch, plate)
+        await unit.vehicles.create(license_plate=taken.licensePlate, type=VehicleType.VAN)  # a live plate
 
-    with pytest.raises(UniqueViolationError):
-        await transaction(db, work)
+    with pytest.raises(UniqueViolation) as error:
+        await database.transaction(work, actor=ACTOR)
+    assert error.value.involves("licensePlate")
     assert await stored(db, plate) == (0, 0)
 
 
@@ -158,40 +164,42 @@ async def test_a_batch_whose_engine_was_killed_is_sent_to_the_new_engine_once(ow
     killed, restarts = engine.process, engine.restarts
     assert killed is not None
     plate = new_plate("K")
-    async with own_db.batch_() as batch:
-        vehicle = queue_vehicle_with_audit(batch, plate)
+    async with Database(own_db).batch(actor=ACTOR) as unit:
+        vehicle = queue_vehicle(unit, plate)
         os.kill(killed.pid, signal.SIGKILL)
         killed.wait(timeout=10)
     assert engine.restarts == restarts + 1 and engine.process is not None and engine.process.pid != killed.pid
     assert killed.poll() == -signal.SIGKILL
     assert await stored(own_db, plate) == (1, 1)
-    assert await VehicleRepository(own_db).live_by_plate(plate) == vehicle
+    assert await Database(own_db).vehicles.live_by_plate(plate) == vehicle
 
 
 async def test_a_transaction_whose_engine_was_killed_before_its_batch_is_retried_whole(own_db: Prisma) -> None:
     """Inside a transaction the batch is never re-sent on its own (the transaction it belonged to
     died with the engine): the whole transaction runs again, on the new engine."""
+    database = Database(own_db)
     engine = await live_engine(own_db)
     restarts, attempts = engine.restarts, 0
     plate, single = new_plate("KT"), new_plate("KT")
 
-    async def work(tx: Prisma) -> Vehicle:
+    async def work(unit: UnitOfWork) -> Vehicle:
         nonlocal attempts
         attempts += 1
-        await VehicleRepository(tx).create(license_plate=single, type="CAR")
-        async with tx.batch_() as batch:
-            vehicle = queue_vehicle_with_audit(batch, plate)
+        await unit.vehicles.create(license_plate=single, type=VehicleType.CAR)
+        async with unit.batched() as batch:
+            vehicle = queue_vehicle(batch, plate)
             if attempts == 1:
-                process = engine_of(tx).process
+                process = engine.process  # the transaction's client shares its engine with own_db
                 assert process is not None
                 process.kill()
                 process.wait(timeout=10)
         return vehicle
 
-    vehicle = await transaction(own_db, work)
+    vehicle = await database.transaction(work, actor=ACTOR)
     assert attempts == 2 and engine.restarts == restarts + 1
-    assert await stored(own_db, plate) == (1, 1) and await stored(own_db, single) == (1, 0)
-    assert await VehicleRepository(own_db).live_by_plate(plate) == vehicle
+    # each write, and its audit row, stored once: the first attempt's died with its transaction
+    assert await stored(own_db, plate) == (1, 1) and await stored(own_db, single) == (1, 1)
+    assert await database.vehicles.live_by_plate(plate) == vehicle
 
 
 async def test_a_batch_cut_off_while_the_engine_held_it_is_not_sent_again(own_db: Prisma) -> None:
@@ -202,11 +210,14 @@ async def test_a_batch_cut_off_while_the_engine_held_it_is_not_sent_again(own_db
     frozen = engine.process
     assert frozen is not None
     plate = new_plate("CUT")
+
+    async def send() -> None:
+        async with Database(own_db).batch(actor=ACTOR) as unit:
+            queue_vehicle(unit, plate)
+
     os.kill(frozen.pid, signal.SIGSTOP)
     try:
-        batch = own_db.batch_()
-        queue_vehicle_with_audit(batch, plate)
-        sending = asyncio.ensure_future(batch.commit())
+        sending = asyncio.ensure_future(send())
         await asyncio.sleep(0.5)
         assert not sending.done()
     finally:
@@ -224,11 +235,11 @@ async def test_an_empty_batch_sends_nothing(own_db: Prisma) -> None:
     assert dead is not None
     dead.kill()
     dead.wait(timeout=10)
-    async with own_db.batch_():
+    async with Database(own_db).batch(actor=ACTOR):
         pass
     await own_db.batch_().commit()
     assert engine.restarts == restarts and engine.process is dead  # nothing was sent
     plate = new_plate("E")
-    async with own_db.batch_() as batch:  # the first batch with writes restarts it
-        queue_vehicle_with_audit(batch, plate)
+    async with Database(own_db).batch(actor=ACTOR) as unit:  # the first batch with writes restarts it
+        queue_vehicle(unit, plate)
     assert engine.restarts == restarts + 1 and await stored(own_db, plate) == (1, 1)

@@ -89,7 +89,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1024 * 1024, alias="GARAGE_MAX_BODY_BYTES", ge=1)
     # The longest a database call waits - for SQLite's write lock held by another process, for the
     # engine's writer, for an engine being replaced - before it is answered 503 DATABASE_UNAVAILABLE
-    # with Retry-After (garage/db.py; docs/operations.md "Retries, waits and engine restarts").
+    # with Retry-After (garage/db/__init__.py; docs/operations.md "Retries, waits and engine restarts").
     db_wait_seconds: float = Field(10.0, alias="GARAGE_DB_WAIT_SECONDS", gt=0, le=300)
     # HTTP server limits (routes/http_protocol.py, docs/operations.md "HTTP limits"): a longer
     # request target gets 414, a larger header block 431; a request whose head and body have not
@@ -114,7 +114,7 @@ class Settings(BaseSettings):
     replica_sync_interval: str = Field("1s", alias="GARAGE_REPLICA_SYNC_INTERVAL", pattern=r"^\d+(ms|s|m)$")
     # Archived sessions (`garage archive`): a second SQLite file with the same schema.
     archive_url_setting: str | None = Field(None, alias="GARAGE_ARCHIVE_URL")
-    # Disk space (ops/diskspace.py): below this many free bytes on the database's file system /ready
+    # Disk space (runtime/diskspace.py): below this many free bytes on the database's file system /ready
     # answers 503 and `garage doctor` reports a problem; a snapshot backup starts only if this much
     # is still free after its copy. Bytes, or a size such as "512MiB" / "1GB".
     min_free_bytes: ByteSize = Field(ByteSize(256 * 1024 * 1024), alias="GARAGE_MIN_FREE_BYTES")

@@ -1,76 +1,95 @@
-"""The audit log: one row per modification, written in the transaction of the change."""
+"""The audit log: one row per modification, written in the transaction of the change.
+
+Audit is a mechanism, not a habit: every repository write records its own entry in the unit of
+work it runs in (repositories/base.py: `Repository._record`), and the unit of work writes them all
+with its change, in the same transaction (repositories/unit_of_work.py). A write outside a unit of
+work is refused, and tests/repositories/test_audited_writes.py fails for a repository write that
+records nothing. What an entry shows of a record is `audit_view`: its columns, never its relations,
+never a secret (vocabulary.AUDIT_OMITTED), encrypted fields only as set or not."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from prisma import Prisma
 from prisma.client import Batch
-from prisma.models import AuditLog
+from prisma.metadata import RELATIONAL_FIELD_MAPPINGS
+from pydantic import BaseModel
 
 from garage.db import insert_rows
+from garage.repositories.base import Repository
 from garage.repositories.pagination import Page, page_of, page_window, time_range
+from garage.repositories.records import AuditLog
+from garage.vocabulary import AUDIT_OMITTED, SENSITIVE_FIELDS, AuditAction, AuditEntity
+
+if TYPE_CHECKING:
+    from prisma import Prisma
+
+# Audit entities named otherwise than their model.
+_MODEL_OF = {AuditEntity.SESSION: "ParkingSession"}
+AuditValue = BaseModel | Mapping[str, Any] | None
 
 
 @dataclass(frozen=True)
 class AuditEntry:
-    action: str
-    entity: str
+    action: AuditAction
+    entity: AuditEntity
     entity_id: str
     before: Any = None
     after: Any = None
 
 
-class AuditRepository:
-    def __init__(self, db: Prisma) -> None:
-        self._db = db
+def audit_view(record: BaseModel, entity: AuditEntity) -> dict[str, Any]:
+    """What the audit log keeps of `record`: its columns without relations and omitted fields,
+    encrypted ones as "(set)" or null, never their values."""
+    model = _MODEL_OF.get(entity, str(entity))
+    hidden = set(RELATIONAL_FIELD_MAPPINGS.get(model, {})) | AUDIT_OMITTED.get(model, frozenset())
+    view = record.model_dump(mode="json", exclude=hidden)
+    for name in SENSITIVE_FIELDS.get(model, {}):
+        view[name] = "(set)" if view.get(name) is not None else None
+    return view
 
-    async def record(
-        self, *, actor: str, action: str, entity: str, entity_id: str, before: Any = None, after: Any = None
-    ) -> None:
-        await self._db.auditlog.create(
-            data={
-                "actor": actor,
-                "action": action,
-                "entity": entity,
-                "entityId": entity_id,
-                "before": _as_json(before),
-                "after": _as_json(after),
-            }
-        )
 
-    @staticmethod
-    def queue_records(batch: Batch, *, actor: str, entries: Sequence[AuditEntry]) -> None:
-        """`record` for each entry, as ONE more write of `batch` (the changes they describe are in
-        the same batch): one createMany, not a statement per row."""
-        batch.auditlog.create_many(
-            data=[
-                {
-                    "actor": actor,
-                    "action": entry.action,
-                    "entity": entry.entity,
-                    "entityId": entry.entity_id,
-                    "before": _as_json(entry.before),
-                    "after": _as_json(entry.after),
-                }
-                for entry in entries
-            ]
-        )
+def entry_of(
+    action: AuditAction, entity: AuditEntity, entity_id: str, *, before: AuditValue = None, after: AuditValue = None
+) -> AuditEntry:
+    """An entry whose records are shown as `audit_view` shows them (mappings as they are)."""
 
-    async def record_creations(self, *, actor: str, entity: str, created: Sequence[tuple[str, Any]]) -> int:
-        """Bulk writes: one CREATE row per (entity id, after) pair, in ONE statement."""
-        return await insert_rows(
-            self._db,
-            "AuditLog",
-            [
-                {"actor": actor, "action": "CREATE", "entity": entity, "entityId": entity_id, "after": _as_json(after)}
-                for entity_id, after in created
-            ],
-        )
+    def shown(value: AuditValue) -> Any:
+        return audit_view(value, entity) if isinstance(value, BaseModel) else value
+
+    return AuditEntry(action, entity, entity_id, before=shown(before), after=shown(after))
+
+
+def audit_rows(actor: str, entries: Sequence[AuditEntry]) -> list[dict[str, Any]]:
+    return [
+        {
+            "actor": actor,
+            "action": str(entry.action),
+            "entity": str(entry.entity),
+            "entityId": entry.entity_id,
+            "before": _as_json(entry.before),
+            "after": _as_json(entry.after),
+        }
+        for entry in entries
+    ]
+
+
+async def write_entries(db: Prisma, actor: str, entries: Sequence[AuditEntry]) -> None:
+    """The unit of work's entries, as ONE statement in its transaction."""
+    await insert_rows(db, "AuditLog", audit_rows(actor, entries))
+
+
+def queue_entries(batch: Batch, actor: str, entries: Sequence[AuditEntry]) -> None:
+    """The unit of work's entries as ONE more write of its batch (one createMany)."""
+    batch.auditlog.create_many(data=audit_rows(actor, entries))  # type: ignore[arg-type]
+
+
+class AuditRepository(Repository):
+    """Reading the audit log (its rows are written by units of work)."""
 
     async def list(
         self,

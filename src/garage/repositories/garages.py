@@ -6,34 +6,44 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from prisma import Prisma
 from prisma.models import Garage
 from prisma.types import GarageCreateWithoutRelationsInput
 
 from garage.db import insert_rows
+from garage.repositories.audit import audit_view
+from garage.repositories.base import Repository
 from garage.repositories.pagination import Page, page_of, page_window
+from garage.vocabulary import AuditAction, AuditEntity, SessionStatus
 
 
-class GarageRepository:
-    def __init__(self, db: Prisma) -> None:
-        self._db = db
-
+class GarageRepository(Repository):
     async def get_live(self, garage_id: str) -> Garage | None:
         return await self._db.garage.find_first(where={"id": garage_id, "deletedAt": None})
 
     async def create(self, *, name: str, address: str, timezone: str, currency: str, capacity: int) -> Garage:
-        return await self._db.garage.create(
+        garage = await self._writing().garage.create(
             data={"name": name, "address": address, "timezone": timezone, "currency": currency, "capacity": capacity}
         )
+        self._record(AuditAction.CREATE, AuditEntity.GARAGE, garage.id, after=garage)
+        return garage
 
-    async def update(self, garage_id: str, changes: dict[str, Any]) -> Garage:
-        """Applies `changes` (field name -> value) to a garage known to exist."""
-        updated = await self._db.garage.update(where={"id": garage_id}, data=changes)  # type: ignore[arg-type]
-        assert updated is not None, f"garage {garage_id} vanished inside its transaction"
+    async def update(self, garage: Garage, changes: dict[str, Any]) -> Garage:
+        """Applies `changes` (field name -> value) to `garage`, read in the same transaction."""
+        updated = await self._writing().garage.update(where={"id": garage.id}, data=changes)  # type: ignore[arg-type]
+        assert updated is not None, f"garage {garage.id} vanished inside its transaction"
+        self._record(AuditAction.UPDATE, AuditEntity.GARAGE, garage.id, before=garage, after=updated)
         return updated
 
-    async def soft_delete(self, garage_id: str, at: datetime) -> Garage:
-        return await self.update(garage_id, {"deletedAt": at})
+    async def soft_delete(self, garage: Garage, at: datetime) -> Garage:
+        """Soft-deletes `garage` and its live spots (their history keeps referring to both)."""
+        deleted = await self._writing().garage.update(where={"id": garage.id}, data={"deletedAt": at})
+        assert deleted is not None, f"garage {garage.id} vanished inside its transaction"
+        spots = await self._writing().spot.update_many(
+            where={"garageId": garage.id, "deletedAt": None}, data={"deletedAt": at}
+        )
+        after = {**audit_view(deleted, AuditEntity.GARAGE), "spotsDeleted": spots}
+        self._record(AuditAction.DELETE, AuditEntity.GARAGE, garage.id, before=garage, after=after)
+        return deleted
 
     async def list_live(self, *, limit: int, cursor: str | None) -> Page[Garage]:
         """Live garages, newest first."""
@@ -45,7 +55,7 @@ class GarageRepository:
         return page_of(rows, limit)
 
     async def count_active_sessions(self, garage_id: str) -> int:
-        return await self._db.parkingsession.count(where={"garageId": garage_id, "status": "ACTIVE"})
+        return await self._db.parkingsession.count(where={"garageId": garage_id, "status": SessionStatus.ACTIVE})
 
     async def with_ids(self, ids: Sequence[str]) -> list[Garage]:
         """Garages (deleted ones too) having one of `ids`: bulk import's existence check."""
@@ -53,4 +63,5 @@ class GarageRepository:
 
     async def insert_many(self, rows: Sequence[GarageCreateWithoutRelationsInput]) -> int:
         """Bulk import: the rows as given (ids and timestamps included), ONE createMany."""
-        return await insert_rows(self._db, "Garage", rows)
+        self._covered_by_job()
+        return await insert_rows(self._writing(), "Garage", rows)

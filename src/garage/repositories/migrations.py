@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from prisma import Prisma
+from garage.repositories.base import Repository
 
 
-class MigrationRepository:
-    def __init__(self, db: Prisma) -> None:
-        self._db = db
-
+class MigrationRepository(Repository):
     async def applied_names(self) -> set[str]:
         """Names of migrations applied and not rolled back; empty when Prisma's table is absent."""
         tables = await self._db.query_raw(

@@ -7,23 +7,19 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from prisma import Prisma
-from prisma.client import Batch
 from prisma.models import Payment
 from prisma.types import PaymentCreateWithoutRelationsInput
 
 from garage.db import insert_rows
+from garage.repositories.base import Repository
 from garage.repositories.pagination import Page, after, page_of, page_window, time_range
 from garage.repositories.rows import new_id
+from garage.vocabulary import AuditAction, AuditEntity, PaymentStatus
 
 
-class PaymentRepository:
-    def __init__(self, db: Prisma) -> None:
-        self._db = db
-
-    @staticmethod
+class PaymentRepository(Repository):
     def queue_create(
-        batch: Batch,
+        self,
         *,
         session_id: str,
         garage_id: str,
@@ -35,7 +31,7 @@ class PaymentRepository:
         now: datetime,
     ) -> Payment:
         """Adds the INSERT of a COMPLETED payment to `batch`; returns the row as it will be stored.
-        A second payment for the session fails the batch (UniqueViolationError on `sessionId`)."""
+        A second payment for the session fails the batch (UniqueViolation on `sessionId`)."""
         payment = Payment(
             id=new_id(),
             sessionId=session_id,
@@ -43,13 +39,14 @@ class PaymentRepository:
             amountCents=amount_cents,
             currency=currency,
             method=method,
-            status="COMPLETED",
+            status=PaymentStatus.COMPLETED,
             reference=reference,
             createdAt=created_at,
             updatedAt=now,
             refundedAt=None,
         )
-        batch.payment.create_many(data=[payment.model_dump(exclude={"session", "garage"})])  # type: ignore[list-item]
+        self._batch().payment.create_many(data=[payment.model_dump(exclude={"session", "garage"})])  # type: ignore[list-item]
+        self._record(AuditAction.CREATE, AuditEntity.PAYMENT, payment.id, after=payment)
         return payment
 
     async def get(self, payment_id: str) -> Payment | None:
@@ -58,13 +55,19 @@ class PaymentRepository:
     async def for_session(self, session_id: str) -> Payment | None:
         return await self._db.payment.find_unique(where={"sessionId": session_id})
 
-    async def refund(self, payment_id: str) -> bool:
-        """COMPLETED -> REFUNDED; False when it was not COMPLETED (the guard is in the WHERE)."""
-        count = await self._db.payment.update_many(
-            where={"id": payment_id, "status": "COMPLETED"},
-            data={"status": "REFUNDED", "refundedAt": datetime.now(UTC)},
+    async def refund(self, payment: Payment) -> Payment | None:
+        """COMPLETED -> REFUNDED: the payment refunded, or None when it was not COMPLETED (the
+        guard is in the WHERE). `payment` is the row read in the same transaction."""
+        count = await self._writing().payment.update_many(
+            where={"id": payment.id, "status": PaymentStatus.COMPLETED},
+            data={"status": PaymentStatus.REFUNDED, "refundedAt": datetime.now(UTC)},
         )
-        return count == 1
+        if count != 1:
+            return None
+        refunded = await self.get(payment.id)
+        assert refunded is not None, f"payment {payment.id} vanished inside its transaction"
+        self._record(AuditAction.REFUND, AuditEntity.PAYMENT, payment.id, before=payment, after=refunded)
+        return refunded
 
     async def list(
         self, *, garage_id: str | None, since: datetime | None, until: datetime | None, limit: int, cursor: str | None
@@ -99,7 +102,9 @@ class PaymentRepository:
         return counted
 
     async def set_reference(self, payment_id: str, reference: str) -> None:
-        await self._db.payment.update(where={"id": payment_id}, data={"reference": reference})
+        """Key rotation: the same reference sealed with the current key (the job's ROTATE_KEYS entry)."""
+        self._covered_by_job()
+        await self._writing().payment.update(where={"id": payment_id}, data={"reference": reference})
 
     async def with_ids_or_sessions(self, *, ids: Sequence[str], session_ids: Sequence[str]) -> builtins.list[Payment]:
         """Payments having one of `ids` or paying for one of the sessions: bulk import's existence check."""
@@ -109,4 +114,5 @@ class PaymentRepository:
 
     async def insert_many(self, rows: Sequence[PaymentCreateWithoutRelationsInput]) -> int:
         """Bulk import: `reference` arrives encrypted; ONE createMany."""
-        return await insert_rows(self._db, "Payment", rows)
+        self._covered_by_job()
+        return await insert_rows(self._writing(), "Payment", rows)

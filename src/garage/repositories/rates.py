@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from prisma import Prisma
 from prisma.models import Rate
 from prisma.types import RateCreateWithoutRelationsInput
 
 from garage.db import insert_rows
-from garage.vocabulary import DEFAULT_RATE, RateTerms
+from garage.repositories.base import Repository
+from garage.vocabulary import DEFAULT_RATE, AuditAction, AuditEntity, RateTerms
 
 
 def terms_of(row: Rate) -> RateTerms:
@@ -24,24 +24,28 @@ def terms_of(row: Rate) -> RateTerms:
     )
 
 
-class RateRepository:
-    def __init__(self, db: Prisma) -> None:
-        self._db = db
-
+class RateRepository(Repository):
     async def get(self, garage_id: str) -> Rate | None:
         return await self._db.rate.find_unique(where={"garageId": garage_id})
 
     async def create(self, garage_id: str, values: RateTerms = DEFAULT_RATE) -> Rate:
-        return await self._db.rate.create(data={"garageId": garage_id, **values.as_row()})  # type: ignore[typeddict-item]
+        rate = await self._writing().rate.create(data={"garageId": garage_id, **values.as_row()})  # type: ignore[typeddict-item]
+        self._record(AuditAction.CREATE, AuditEntity.RATE, garage_id, after=rate)
+        return rate
 
     async def put(self, garage_id: str, values: RateTerms) -> Rate:
         """Replaces the garage's rate (creates it when the garage has none, e.g. imported data)."""
+        before = await self.get(garage_id)
         row = values.as_row()
-        return await self._db.rate.upsert(
+        after = await self._writing().rate.upsert(
             where={"garageId": garage_id},
             data={"create": {"garageId": garage_id, **row}, "update": row},  # type: ignore[typeddict-item]
         )
+        action = AuditAction.CREATE if before is None else AuditAction.UPDATE
+        self._record(action, AuditEntity.RATE, garage_id, before=before, after=after)
+        return after
 
     async def insert_many(self, rows: Sequence[RateCreateWithoutRelationsInput]) -> int:
         """Bulk import: ONE createMany."""
-        return await insert_rows(self._db, "Rate", rows)
+        self._covered_by_job()
+        return await insert_rows(self._writing(), "Rate", rows)

@@ -6,7 +6,8 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
-from prisma import Prisma
+from garage.repositories.base import Repository
+from garage.vocabulary import PaymentStatus, SessionStatus
 
 
 @dataclass(frozen=True)
@@ -21,10 +22,7 @@ class Revenue:
     amount_cents: int
 
 
-class ReportRepository:
-    def __init__(self, db: Prisma) -> None:
-        self._db = db
-
+class ReportRepository(Repository):
     async def session_spans(self, garage_id: str, since: datetime, until: datetime) -> list[SessionSpan]:
         """Sessions active at some moment of [since, until): started before `until` and not
         ended before `since`, by start time. Two queries on the index [garageId, endTime], one for
@@ -43,13 +41,13 @@ class ReportRepository:
     async def completed_payments(self, garage_id: str, since: datetime, until: datetime) -> list[Revenue]:
         """Payments taken in [since, until), refunded ones excluded (index [garageId, createdAt])."""
         rows = await self._db.payment.find_many(
-            where={"garageId": garage_id, "status": "COMPLETED", "createdAt": {"gte": since, "lt": until}},
+            where={"garageId": garage_id, "status": PaymentStatus.COMPLETED, "createdAt": {"gte": since, "lt": until}},
             order={"createdAt": "asc"},
         )
         return [Revenue(at=row.createdAt, amount_cents=row.amountCents) for row in rows]
 
     async def active_session_count(self) -> int:
-        return await self._db.parkingsession.count(where={"status": "ACTIVE"})
+        return await self._db.parkingsession.count(where={"status": SessionStatus.ACTIVE})
 
     async def live_spots_by_status(self) -> dict[str, int]:
         rows = await self._db.spot.group_by(by=["status"], where={"deletedAt": None}, count=True)

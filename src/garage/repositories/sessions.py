@@ -7,14 +7,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from prisma import Prisma
-from prisma.client import Batch
-from prisma.models import ParkingSession
+from prisma.models import ParkingSession, Ticket
 from prisma.types import ParkingSessionCreateWithoutRelationsInput
 
 from garage.db import insert_rows
+from garage.repositories.audit import audit_view
+from garage.repositories.base import Repository
 from garage.repositories.pagination import Page, page_of, page_window, time_range
 from garage.repositories.rows import new_id
+from garage.vocabulary import AuditAction, AuditEntity, SessionStatus, TicketStatus
 
 WITH_TICKET: dict[str, Any] = {"ticket": True}
 _WITH_TICKET_GARAGE_AND_RATE: dict[str, Any] = {**WITH_TICKET, "garage": {"include": {"rate": True}}}
@@ -22,47 +23,86 @@ _RELATIONS = {"garage", "spot", "vehicle", "ticket", "payment"}
 NEWEST_FIRST: list[dict[str, str]] = [{"startTime": "desc"}, {"id": "desc"}]
 
 
-class SessionRepository:
-    def __init__(self, db: Prisma) -> None:
-        self._db = db
-
-    @staticmethod
+class SessionRepository(Repository):
     def queue_start(
-        batch: Batch,
+        self,
         *,
         garage_id: str,
         spot_id: str,
         vehicle_id: str,
         license_plate: str,
         start_time: datetime,
+        ticket_code: str,
         now: datetime,
     ) -> ParkingSession:
-        """Adds the INSERT of a new ACTIVE session to `batch`; returns the row as it will be stored."""
+        """Adds the INSERT of a new ACTIVE session and its OPEN ticket to the unit's batch; returns
+        the session (with its ticket) as it will be stored. A ticket code already in use fails the
+        batch (UniqueViolation)."""
         session = ParkingSession(
             id=new_id(),
             garageId=garage_id,
             spotId=spot_id,
             vehicleId=vehicle_id,
             licensePlate=license_plate,
-            status="ACTIVE",
+            status=SessionStatus.ACTIVE,
             startTime=start_time,
             endTime=None,
             feeCents=None,
             createdAt=now,
             updatedAt=now,
         )
-        batch.parkingsession.create_many(data=[session.model_dump(exclude=_RELATIONS)])  # type: ignore[list-item]
-        return session
-
-    @staticmethod
-    def queue_complete(batch: Batch, session_id: str, *, end_time: datetime, fee_cents: int, now: datetime) -> None:
-        """Adds ACTIVE -> COMPLETED to `batch`. The status is part of the WHERE: a session that is
-        no longer ACTIVE when the batch runs fails it (RecordNotFoundError) and nothing is written.
-        (`update`, not `update_many`: only `update` fails a batch when nothing matches.)"""
-        batch.parkingsession.update(
-            where={"id": session_id, "status": "ACTIVE"},  # type: ignore[typeddict-unknown-key]  # Prisma 5 extended unique where
-            data={"status": "COMPLETED", "endTime": end_time, "feeCents": fee_cents, "updatedAt": now},
+        ticket = Ticket(
+            id=new_id(),
+            code=ticket_code,
+            sessionId=session.id,
+            issuedAt=start_time,
+            status=TicketStatus.OPEN,
+            createdAt=now,
+            updatedAt=now,
         )
+        batch = self._batch()
+        batch.parkingsession.create_many(data=[session.model_dump(exclude=_RELATIONS)])  # type: ignore[list-item]
+        batch.ticket.create_many(data=[ticket.model_dump(exclude={"session"})])  # type: ignore[list-item]
+        after = {**audit_view(session, AuditEntity.SESSION), "ticketCode": ticket.code}
+        self._record(AuditAction.CHECK_IN, AuditEntity.SESSION, session.id, after=after)
+        return session.model_copy(update={"ticket": ticket})
+
+    def queue_complete(
+        self,
+        session: ParkingSession,
+        *,
+        end_time: datetime,
+        fee_cents: int,
+        minutes: int,
+        lost_ticket: bool,
+        now: datetime,
+    ) -> ParkingSession:
+        """Adds ACTIVE -> COMPLETED (and its ticket PAID, or LOST) to the unit's batch; returns the
+        session as it will be stored, with its ticket. The status is part of the WHERE: a session
+        that is no longer ACTIVE when the batch runs fails it (RecordMissing) and nothing is
+        written. (`update`, not `update_many`: only `update` fails a batch when nothing matches.)"""
+        assert session.ticket is not None, "sessions are read with their ticket"
+        batch = self._batch()
+        batch.parkingsession.update(
+            where={"id": session.id, "status": SessionStatus.ACTIVE},  # type: ignore[typeddict-unknown-key]  # Prisma 5 extended unique where
+            data={"status": SessionStatus.COMPLETED, "endTime": end_time, "feeCents": fee_cents, "updatedAt": now},
+        )
+        ticket_status = TicketStatus.LOST if lost_ticket else TicketStatus.PAID
+        batch.ticket.update_many(where={"id": session.ticket.id}, data={"status": ticket_status, "updatedAt": now})
+        ticket = session.ticket.model_copy(update={"status": ticket_status, "updatedAt": now})
+        completed = session.model_copy(
+            update={
+                "status": SessionStatus.COMPLETED,
+                "endTime": end_time,
+                "feeCents": fee_cents,
+                "updatedAt": now,
+                "ticket": ticket,
+                "garage": None,
+            }
+        )
+        after = {**audit_view(completed, AuditEntity.SESSION), "ticketStatus": ticket.status, "minutes": minutes}
+        self._record(AuditAction.CHECK_OUT, AuditEntity.SESSION, session.id, before=session, after=after)
+        return completed
 
     async def get(self, session_id: str, *, with_garage_and_rate: bool = False) -> ParkingSession | None:
         return await self._db.parkingsession.find_unique(
@@ -78,7 +118,7 @@ class SessionRepository:
         )
 
     async def active_for_vehicle(self, vehicle_id: str) -> ParkingSession | None:
-        return await self._db.parkingsession.find_first(where={"vehicleId": vehicle_id, "status": "ACTIVE"})
+        return await self._db.parkingsession.find_first(where={"vehicleId": vehicle_id, "status": SessionStatus.ACTIVE})
 
     async def list(
         self,
@@ -120,14 +160,15 @@ class SessionRepository:
         """ACTIVE sessions on any of the spots or of any of the vehicles: bulk import's one-active check."""
         return await self._db.parkingsession.find_many(
             where={
-                "status": "ACTIVE",
+                "status": SessionStatus.ACTIVE,
                 "OR": [{"spotId": {"in": builtins.list(spot_ids)}}, {"vehicleId": {"in": builtins.list(vehicle_ids)}}],
             }
         )
 
     async def insert_many(self, rows: Sequence[ParkingSessionCreateWithoutRelationsInput]) -> int:
         """Bulk import: ONE createMany."""
-        return await insert_rows(self._db, "ParkingSession", rows)
+        self._covered_by_job()
+        return await insert_rows(self._writing(), "ParkingSession", rows)
 
 
 def _with_ticket(garage_and_rate: bool) -> dict[str, Any]:

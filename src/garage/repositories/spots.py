@@ -8,15 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from prisma import Prisma
-from prisma.client import Batch
 from prisma.models import Spot
 from prisma.types import SpotCreateWithoutRelationsInput
 
 from garage.db import insert_rows
 from garage.errors import NotFound
+from garage.repositories.base import Repository
 from garage.repositories.pagination import Page, page_of, page_window
 from garage.repositories.rows import new_id, now_ms
+from garage.vocabulary import AuditAction, AuditEntity, SessionStatus, SpotStatus
 
 _SPOT_ORDER: list[Any] = [{"level": "asc"}, {"sortKey": "asc"}, {"id": "asc"}]
 
@@ -27,7 +27,7 @@ class NewSpot:
     number: str
     sort_key: str
     type: str
-    status: str = "AVAILABLE"
+    status: str = SpotStatus.AVAILABLE
 
 
 @dataclass(frozen=True)
@@ -40,10 +40,7 @@ class SpotCount:
     count: int
 
 
-class SpotRepository:
-    def __init__(self, db: Prisma) -> None:
-        self._db = db
-
+class SpotRepository(Repository):
     async def get_live(self, spot_id: str) -> Spot | None:
         return await self._db.spot.find_first(where={"id": spot_id, "deletedAt": None})
 
@@ -52,40 +49,56 @@ class SpotRepository:
         lowest level, then numeric-aware number, then id. One indexed query per type."""
         for spot_type in spot_types:
             spot = await self._db.spot.find_first(
-                where={"garageId": garage_id, "status": "AVAILABLE", "type": spot_type, "deletedAt": None},
+                where={"garageId": garage_id, "status": SpotStatus.AVAILABLE, "type": spot_type, "deletedAt": None},
                 order=_SPOT_ORDER,
             )
             if spot is not None:
                 return spot
         return None
 
-    @staticmethod
-    def queue_occupy(batch: Batch, spot: Spot, *, now: datetime) -> Spot:
-        """Adds AVAILABLE -> OCCUPIED to `batch`; returns the spot as it will be stored. A spot that
-        is no longer live and AVAILABLE when the batch runs fails it (RecordNotFoundError)."""
-        batch.spot.update(
-            where={"id": spot.id, "status": "AVAILABLE", "deletedAt": None},  # type: ignore[typeddict-unknown-key]  # Prisma 5 extended unique where
-            data={"status": "OCCUPIED", "updatedAt": now},
+    def queue_occupy(self, spot: Spot, *, session_id: str, now: datetime) -> Spot:
+        """Adds AVAILABLE -> OCCUPIED (by `session_id`) to the unit's batch; returns the spot as it
+        will be stored. A spot that is no longer live and AVAILABLE when the batch runs fails it
+        (RecordMissing)."""
+        self._batch().spot.update(
+            where={"id": spot.id, "status": SpotStatus.AVAILABLE, "deletedAt": None},  # type: ignore[typeddict-unknown-key]  # Prisma 5 extended unique where
+            data={"status": SpotStatus.OCCUPIED, "updatedAt": now},
         )
-        return spot.model_copy(update={"status": "OCCUPIED", "updatedAt": now})
+        self._record(
+            AuditAction.UPDATE,
+            AuditEntity.SPOT,
+            spot.id,
+            before={"status": spot.status},
+            after={"status": SpotStatus.OCCUPIED, "sessionId": session_id},
+        )
+        return spot.model_copy(update={"status": SpotStatus.OCCUPIED, "updatedAt": now})
 
-    @staticmethod
-    def queue_release(batch: Batch, spot_id: str, *, now: datetime) -> None:
-        """Adds -> AVAILABLE to `batch` (the spot's session is being completed in the same batch)."""
-        batch.spot.update_many(where={"id": spot_id}, data={"status": "AVAILABLE", "updatedAt": now})
+    def queue_release(self, spot_id: str, *, session_id: str, now: datetime) -> None:
+        """Adds OCCUPIED -> AVAILABLE to the unit's batch (its session `session_id` is being
+        completed in the same batch)."""
+        self._batch().spot.update_many(where={"id": spot_id}, data={"status": SpotStatus.AVAILABLE, "updatedAt": now})
+        self._record(
+            AuditAction.UPDATE,
+            AuditEntity.SPOT,
+            spot_id,
+            before={"status": SpotStatus.OCCUPIED, "sessionId": session_id},
+            after={"status": SpotStatus.AVAILABLE},
+        )
 
-    async def update(self, spot_id: str, changes: dict[str, Any]) -> Spot:
-        updated = await self._db.spot.update(where={"id": spot_id}, data=changes)  # type: ignore[arg-type]
+    async def update(self, spot: Spot, changes: dict[str, Any]) -> Spot:
+        """`changes` (field name -> value) to `spot`, read in the same transaction."""
+        updated = await self._writing().spot.update(where={"id": spot.id}, data=changes)  # type: ignore[arg-type]
         if updated is None:
-            raise NotFound(f"No spot {spot_id}")
+            raise NotFound(f"No spot {spot.id}")
+        self._record(AuditAction.UPDATE, AuditEntity.SPOT, spot.id, before=spot, after=updated)
         return updated
 
-    async def soft_delete(self, spot_id: str, at: datetime) -> Spot:
-        return await self.update(spot_id, {"deletedAt": at})
-
-    async def soft_delete_all_of(self, garage_id: str, at: datetime) -> int:
-        """Soft-deletes every live spot of a garage (the garage itself is being deleted)."""
-        return await self._db.spot.update_many(where={"garageId": garage_id, "deletedAt": None}, data={"deletedAt": at})
+    async def soft_delete(self, spot: Spot, at: datetime) -> Spot:
+        deleted = await self._writing().spot.update(where={"id": spot.id}, data={"deletedAt": at})
+        if deleted is None:
+            raise NotFound(f"No spot {spot.id}")
+        self._record(AuditAction.DELETE, AuditEntity.SPOT, spot.id, before=spot, after=deleted)
+        return deleted
 
     async def create_many(self, garage_id: str, spots: Sequence[NewSpot]) -> list[Spot]:
         """Creates the spots with ONE statement and returns them as stored.
@@ -108,9 +121,12 @@ class SpotRepository:
             }
             for spot in spots
         ]
-        await insert_rows(self._db, "Spot", rows)
+        await insert_rows(self._writing(), "Spot", rows)
         # the values were built here from checked input: no need to validate them again
-        return [Spot.model_construct(**row, deletedAt=None) for row in rows]
+        created = [Spot.model_construct(**row, deletedAt=None) for row in rows]
+        for spot in created:
+            self._record(AuditAction.CREATE, AuditEntity.SPOT, spot.id, after=spot)
+        return created
 
     async def count_live(self, garage_id: str) -> int:
         return await self._db.spot.count(where={"garageId": garage_id, "deletedAt": None})
@@ -148,7 +164,7 @@ class SpotRepository:
         return page_of(rows, limit)
 
     async def count_active_sessions(self, spot_id: str) -> int:
-        return await self._db.parkingsession.count(where={"spotId": spot_id, "status": "ACTIVE"})
+        return await self._db.parkingsession.count(where={"spotId": spot_id, "status": SessionStatus.ACTIVE})
 
     async def counts(self, garage_id: str) -> list[SpotCount]:
         """How many live spots of the garage there are per (level, type, status): ONE GROUP BY, no
@@ -174,4 +190,5 @@ class SpotRepository:
 
     async def insert_many(self, rows: Sequence[SpotCreateWithoutRelationsInput]) -> int:
         """Bulk import: the rows as given (ids, sort keys and timestamps included), ONE createMany."""
-        return await insert_rows(self._db, "Spot", rows)
+        self._covered_by_job()
+        return await insert_rows(self._writing(), "Spot", rows)

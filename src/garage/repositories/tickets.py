@@ -1,44 +1,18 @@
-"""Tickets: one per session, found by their code."""
+"""Tickets: one per session, found by their code. They are written with their session (the
+session's aggregate: repositories/sessions.py), or by the bulk import."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
-from prisma import Prisma
-from prisma.client import Batch
 from prisma.models import Ticket
 from prisma.types import TicketCreateWithoutRelationsInput
 
 from garage.db import insert_rows
-from garage.repositories.rows import new_id
+from garage.repositories.base import Repository
 
 
-class TicketRepository:
-    def __init__(self, db: Prisma) -> None:
-        self._db = db
-
-    @staticmethod
-    def queue_issue(batch: Batch, *, code: str, session_id: str, issued_at: datetime, now: datetime) -> Ticket:
-        """Adds the INSERT of an OPEN ticket to `batch`; returns the row as it will be stored. A code
-        already in use fails the batch (UniqueViolationError on `code`)."""
-        ticket = Ticket(
-            id=new_id(),
-            code=code,
-            sessionId=session_id,
-            issuedAt=issued_at,
-            status="OPEN",
-            createdAt=now,
-            updatedAt=now,
-        )
-        batch.ticket.create_many(data=[ticket.model_dump(exclude={"session"})])  # type: ignore[list-item]
-        return ticket
-
-    @staticmethod
-    def queue_set_status(batch: Batch, ticket: Ticket, status: str, *, now: datetime) -> Ticket:
-        batch.ticket.update_many(where={"id": ticket.id}, data={"status": status, "updatedAt": now})
-        return ticket.model_copy(update={"status": status, "updatedAt": now})
-
+class TicketRepository(Repository):
     async def by_code(self, code: str) -> Ticket | None:
         return await self._db.ticket.find_unique(where={"code": code})
 
@@ -52,4 +26,5 @@ class TicketRepository:
 
     async def insert_many(self, rows: Sequence[TicketCreateWithoutRelationsInput]) -> int:
         """Bulk import: ONE createMany."""
-        return await insert_rows(self._db, "Ticket", rows)
+        self._covered_by_job()
+        return await insert_rows(self._writing(), "Ticket", rows)

@@ -6,22 +6,19 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from prisma import Prisma
-from prisma.client import Batch
 from prisma.models import Vehicle
 from prisma.types import VehicleCreateWithoutRelationsInput
 
 from garage.db import insert_rows
+from garage.repositories.base import Repository
 from garage.repositories.pagination import Page, after, page_of, page_window
 from garage.repositories.rows import new_id
+from garage.vocabulary import AuditAction, AuditEntity
 
 LIVE: dict[str, Any] = {"deletedAt": None}
 
 
-class VehicleRepository:
-    def __init__(self, db: Prisma) -> None:
-        self._db = db
-
+class VehicleRepository(Repository):
     async def create(
         self,
         *,
@@ -32,7 +29,7 @@ class VehicleRepository:
         owner_phone: str | None = None,
     ) -> Vehicle:
         """Owner fields arrive encrypted (the service encrypts them)."""
-        return await self._db.vehicle.create(
+        vehicle = await self._writing().vehicle.create(
             data={
                 "licensePlate": license_plate,
                 "type": type,
@@ -41,11 +38,12 @@ class VehicleRepository:
                 "ownerPhone": owner_phone,
             }
         )
+        self._record(AuditAction.CREATE, AuditEntity.VEHICLE, vehicle.id, after=vehicle)
+        return vehicle
 
-    @staticmethod
-    def queue_create(batch: Batch, *, license_plate: str, type: str, now: datetime) -> Vehicle:
-        """Adds the INSERT of a vehicle without owner fields to `batch`; returns the row as it will
-        be stored. A live vehicle with the plate fails the batch (UniqueViolationError)."""
+    def queue_create(self, *, license_plate: str, type: str, now: datetime) -> Vehicle:
+        """Adds the INSERT of a vehicle without owner fields to the unit's batch; returns the row as
+        it will be stored. A live vehicle with the plate fails the batch (UniqueViolation)."""
         vehicle = Vehicle(
             id=new_id(),
             licensePlate=license_plate,
@@ -57,7 +55,8 @@ class VehicleRepository:
             updatedAt=now,
             deletedAt=None,
         )
-        batch.vehicle.create_many(data=[vehicle.model_dump(exclude={"sessions"})])  # type: ignore[list-item]
+        self._batch().vehicle.create_many(data=[vehicle.model_dump(exclude={"sessions"})])  # type: ignore[list-item]
+        self._record(AuditAction.CREATE, AuditEntity.VEHICLE, vehicle.id, after=vehicle)
         return vehicle
 
     async def get_live(self, vehicle_id: str) -> Vehicle | None:
@@ -85,12 +84,19 @@ class VehicleRepository:
         )
         return page_of(rows, limit)
 
-    async def update(self, vehicle_id: str, changes: dict[str, Any]) -> Vehicle | None:
-        """`changes` uses the model's field names (licensePlate, type, ownerName, ...)."""
-        return await self._db.vehicle.update(where={"id": vehicle_id}, data=changes)  # type: ignore[arg-type]
+    async def update(self, vehicle: Vehicle, changes: dict[str, Any]) -> Vehicle:
+        """`changes` uses the model's field names (licensePlate, type, ownerName, ...); `vehicle` is
+        the row read in the same transaction."""
+        updated = await self._writing().vehicle.update(where={"id": vehicle.id}, data=changes)  # type: ignore[arg-type]
+        assert updated is not None, f"vehicle {vehicle.id} vanished inside its transaction"
+        self._record(AuditAction.UPDATE, AuditEntity.VEHICLE, vehicle.id, before=vehicle, after=updated)
+        return updated
 
-    async def soft_delete(self, vehicle_id: str) -> Vehicle | None:
-        return await self._db.vehicle.update(where={"id": vehicle_id}, data={"deletedAt": datetime.now(UTC)})
+    async def soft_delete(self, vehicle: Vehicle) -> Vehicle:
+        deleted = await self._writing().vehicle.update(where={"id": vehicle.id}, data={"deletedAt": datetime.now(UTC)})
+        assert deleted is not None, f"vehicle {vehicle.id} vanished inside its transaction"
+        self._record(AuditAction.DELETE, AuditEntity.VEHICLE, vehicle.id, before=vehicle, after=deleted)
+        return deleted
 
     async def with_owner_fields(self, *, after_id: str | None, limit: int) -> list[Vehicle]:
         """Every vehicle (deleted ones too) holding an encrypted owner field, by id: key rotation."""
@@ -113,8 +119,9 @@ class VehicleRepository:
     async def set_owner_fields(
         self, vehicle_id: str, *, name: str | None, email: str | None, phone: str | None
     ) -> None:
-        """Replaces the stored (encrypted) owner fields."""
-        await self._db.vehicle.update(
+        """Key rotation: the same owner fields sealed with the current key (the job's ROTATE_KEYS entry)."""
+        self._covered_by_job()
+        await self._writing().vehicle.update(
             where={"id": vehicle_id}, data={"ownerName": name, "ownerEmail": email, "ownerPhone": phone}
         )
 
@@ -128,4 +135,5 @@ class VehicleRepository:
 
     async def insert_many(self, rows: Sequence[VehicleCreateWithoutRelationsInput]) -> int:
         """Bulk import: owner fields arrive encrypted; ONE createMany."""
-        return await insert_rows(self._db, "Vehicle", rows)
+        self._covered_by_job()
+        return await insert_rows(self._writing(), "Vehicle", rows)

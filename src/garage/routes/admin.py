@@ -9,7 +9,7 @@ from pydantic import ConfigDict, Field, field_validator
 
 from garage.routes.endpoint import Call, Router
 from garage.routes.models import ApiModel, InstantIn, ListQuery, ListResponse, RequestModel, Timestamp, list_response
-from garage.security.roles import Role
+from garage.vocabulary import Role
 
 ROUTER = Router()
 """This module's endpoints (listed in routes/api.py)."""
@@ -144,7 +144,7 @@ async def create_backup(call: Call[None, None]) -> BackupOut:
     """507 INSUFFICIENT_STORAGE when the backup folder's file system cannot hold a copy of the
     database with GARAGE_MIN_FREE_BYTES to spare, or filled up during the copy: the service and
     its database are fine (not a 503), the request can be repeated once an operator freed space."""
-    backup = await call.services.backups.create(call.services.db)
+    backup = await call.services.backups.create()
     return BackupOut.model_validate(backup)
 
 

@@ -10,8 +10,8 @@ from starlette.requests import Request
 
 from garage.errors import Forbidden, Unauthenticated, ValidationFailed
 from garage.security.principal import Principal
-from garage.security.roles import Role
 from garage.services.container import Services
+from garage.vocabulary import Role
 
 __all__ = ["Principal", "authenticate"]
 

@@ -22,8 +22,8 @@ from starlette.routing import Route
 
 from garage.errors import NotFound, ValidationFailed
 from garage.routes.auth import Principal, authenticate
-from garage.security.roles import Role
 from garage.services.container import Services
+from garage.vocabulary import Role
 
 BodyT = TypeVar("BodyT", bound=BaseModel | None)
 QueryT = TypeVar("QueryT", bound=BaseModel | None)

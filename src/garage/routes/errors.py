@@ -13,15 +13,11 @@ from __future__ import annotations
 import json
 import logging
 
-import httpx
-from prisma import errors as prisma_errors
-from prisma.engine import errors as engine_errors
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
-from garage.errors import DatabaseUnavailable, GarageError
-from garage.ops.diskspace import disk_full_error
+from garage.errors import DatabaseUnavailable, DiskFull, GarageError
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +42,8 @@ async def garage_error(_: Request, exc: Exception) -> Response:
     response = error_response(exc.status, exc.code, exc.message, exc.details)
     if isinstance(exc, DatabaseUnavailable):
         response.headers["Retry-After"] = str(exc.retry_after)
+        # an operator needs to hear about a full disk; a busy database is answered and retried
+        (log.error if isinstance(exc, DiskFull) else log.warning)("database unavailable: %s", exc.message)
     return response
 
 
@@ -55,28 +53,11 @@ async def http_error(_: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, codes.get(exc.status_code, "HTTP_ERROR"), str(exc.detail))
 
 
-async def engine_unavailable(request: Request, exc: Exception) -> Response:
-    log.warning("database unavailable: %s", exc)
-    return await garage_error(request, DatabaseUnavailable("The database is unavailable; try again shortly"))
-
-
 async def client_disconnected(_: Request, exc: Exception) -> Response:
     """The client went away (or the server gave up on its request body, 408) while the route was
     reading the body: nobody is left to answer, and it is not a fault of the service."""
     log.info("client disconnected before its request body was read")
     return Response(status_code=499)  # nginx's "client closed request": counted in metrics, never sent
-
-
-async def database_error(request: Request, exc: Exception) -> Response:
-    """A database error nothing above handled. When the disk is full (SQLite said SQLITE_FULL,
-    "database or disk is full": ops/diskspace.py) it is 503 DATABASE_UNAVAILABLE saying so -
-    SQLite rolled the write back, and writes work again once there is room; anything else is a
-    500 like any unexpected error."""
-    full = disk_full_error(exc, request.app.state.settings.database_path)
-    if full is None:
-        return internal_error_response(exc)
-    log.error("a write failed, the disk is full: %s (%s)", full.message, type(exc).__name__)
-    return await garage_error(request, full)
 
 
 def internal_error_response(exc: Exception) -> Response:
@@ -85,17 +66,11 @@ def internal_error_response(exc: Exception) -> Response:
 
 
 EXCEPTION_HANDLERS = {
+    # The database's own errors arrive as GarageErrors too (503 DATABASE_UNAVAILABLE when it is
+    # unreachable, busy or its disk is full): the data layer translates them (garage/db/errors.py).
     GarageError: garage_error,
     HTTPException: http_error,
     ClientDisconnect: client_disconnected,
-    engine_errors.EngineConnectionError: engine_unavailable,
-    engine_errors.NotConnectedError: engine_unavailable,
-    prisma_errors.ClientNotConnectedError: engine_unavailable,
-    # transient failures are retried in garage/db.py; these reach here only when a call bypassed it
-    httpx.TransportError: engine_unavailable,
-    prisma_errors.TransactionError: engine_unavailable,
-    # any other database error: 503 when the disk is full, else 500 (database_error)
-    prisma_errors.PrismaError: database_error,
     # Any other exception: AnswerUnexpectedErrors (routes/middleware.py), not Starlette's
     # ServerErrorMiddleware, which re-raises after answering and so makes uvicorn drop the connection.
 }

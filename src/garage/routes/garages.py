@@ -10,9 +10,8 @@ from pydantic import AfterValidator, Field, field_validator
 
 from garage.routes.endpoint import Call, Router
 from garage.routes.models import ApiModel, ListQuery, ListResponse, RequestModel, Timestamp, list_response
-from garage.security.roles import Role
 from garage.services.garages import Occupancy, StatusTotals
-from garage.vocabulary import RateTerms
+from garage.vocabulary import RateTerms, Role
 
 ROUTER = Router()
 """This module's endpoints (listed in routes/api.py)."""

@@ -24,7 +24,7 @@ LINGER_SECONDS, so that a client still sending its oversized request reads the a
 connection reset, and closes.
 
 Why here and like this: the limits are HTTP and nothing else, so they live in the HTTP layer
-(routes/) beside the envelope they answer with, not in ops/. A subclass of uvicorn's own protocol
+(routes/) beside the envelope they answer with, not in runtime/. A subclass of uvicorn's own protocol
 keeps httptools' speed and uvicorn's handling of everything else; h11 bounds only the head size
 (answering with a plain 400), has no read timeout either and is slower; a proxy in front would
 also do, but the service must be safe on its own. `garage serve` passes the class as uvicorn's

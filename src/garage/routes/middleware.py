@@ -28,7 +28,7 @@ class RequestId:
     """Gives each request an id: the client's X-Request-ID when it is a sane one (1-128 characters
     of A-Z a-z 0-9 . _ : -; anything else is replaced, so that nothing hostile reaches the logs),
     else a new random one. It is echoed in the response's X-Request-ID, stamped on every log line
-    of the request (logging_setup.REQUEST_ID) and sent to the engine with its queries (db.py)."""
+    of the request (logging_setup.REQUEST_ID) and sent to the engine with its queries (garage/db)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

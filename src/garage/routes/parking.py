@@ -10,9 +10,8 @@ from garage.routes.payments import PaymentOut
 from garage.routes.sessions import SessionOut, TicketOut
 from garage.routes.spots import SpotOut
 from garage.routes.vehicles import LicensePlate
-from garage.security.roles import Role
 from garage.services.parking import CheckedOut
-from garage.vocabulary import PaymentMethod, VehicleType
+from garage.vocabulary import PaymentMethod, Role, VehicleType
 
 ROUTER = Router()
 """This module's endpoints (listed in routes/api.py)."""

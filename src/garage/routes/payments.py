@@ -6,8 +6,7 @@ from pydantic import ConfigDict, Field
 
 from garage.routes.endpoint import Call, Router
 from garage.routes.models import ApiModel, IdText, InstantIn, ListQuery, ListResponse, Timestamp, list_response
-from garage.security.roles import Role
-from garage.vocabulary import PaymentMethod, PaymentStatus
+from garage.vocabulary import PaymentMethod, PaymentStatus, Role
 
 ROUTER = Router()
 """This module's endpoints (listed in routes/api.py)."""

@@ -11,8 +11,8 @@ from starlette.responses import Response
 
 from garage.routes.endpoint import Call, Router
 from garage.routes.models import ApiModel, InstantIn, Timestamp, format_timestamp, inline_enum
-from garage.security.roles import Role
 from garage.services.reports import Bucket, UsageBucket
+from garage.vocabulary import Role
 
 ROUTER = Router()
 """This module's endpoints (listed in routes/api.py)."""

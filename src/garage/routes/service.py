@@ -1,7 +1,7 @@
 """Service endpoints without authentication: /health, /ready, /metrics.
 
 /ready is 503 while the database is unavailable, a migration is pending, free disk space is below
-GARAGE_MIN_FREE_BYTES or a background integrity check found the file damaged (ops/readiness.py);
+GARAGE_MIN_FREE_BYTES or a background integrity check found the file damaged (runtime/readiness.py);
 the body says which. /metrics adds, beside the request metrics, gauges read at scrape time: free
 disk space (from the file systems, so they are there even when the database is not), sessions
 and occupancy (from the database)."""
@@ -18,9 +18,9 @@ from starlette.routing import Route
 
 from garage.config import Settings
 from garage.errors import DatabaseUnavailable
-from garage.ops.diskspace import disk_space
-from garage.ops.integrity import recorded_damage
-from garage.ops.readiness import check_readiness
+from garage.runtime.diskspace import disk_space
+from garage.runtime.integrity import recorded_damage
+from garage.runtime.readiness import check_readiness
 
 
 async def health(_: Request) -> Response:
@@ -28,7 +28,7 @@ async def health(_: Request) -> Response:
 
 
 async def ready(request: Request) -> Response:
-    report = await check_readiness(request.app.state.db, request.app.state.settings)
+    report = await check_readiness(request.app.state.services.db, request.app.state.settings)
     if report.ready:
         return JSONResponse(report.as_dict())
     # as every 503 of the service: when to ask again (load balancers and probes may honour it)

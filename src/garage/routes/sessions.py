@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from prisma.models import ParkingSession
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
+from garage.repositories.records import ParkingSession
 from garage.routes.endpoint import Call, Router
 from garage.routes.models import (
     ApiModel,
@@ -18,9 +18,8 @@ from garage.routes.models import (
     inline_enum,
     list_response,
 )
-from garage.security.roles import Role
 from garage.services.plates import normalise_plate
-from garage.vocabulary import SessionStatus, TicketStatus
+from garage.vocabulary import Role, SessionStatus, TicketStatus
 
 ROUTER = Router()
 """This module's endpoints (listed in routes/api.py)."""

@@ -16,9 +16,8 @@ from garage.errors import Forbidden
 from garage.routes.endpoint import Call, Router
 from garage.routes.garages import PatchModel, ShortText
 from garage.routes.models import ApiModel, ListQuery, ListResponse, RequestModel, Timestamp, inline_enum, list_response
-from garage.security.roles import Role
 from garage.services.spots import MAX_BULK, SpotDraft
-from garage.vocabulary import SpotStatus, SpotType
+from garage.vocabulary import Role, SpotStatus, SpotType
 
 ROUTER = Router()
 """This module's endpoints (listed in routes/api.py)."""

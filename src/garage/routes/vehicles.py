@@ -10,9 +10,8 @@ from garage.errors import ValidationFailed
 from garage.routes.endpoint import Call, Router
 from garage.routes.models import ApiModel, ListQuery, ListResponse, RequestModel, Timestamp, list_response
 from garage.routes.sessions import SessionOut
-from garage.security.roles import Role
 from garage.services.plates import normalise_plate
-from garage.vocabulary import VehicleType
+from garage.vocabulary import Role, VehicleType
 
 ROUTER = Router()
 """This module's endpoints (listed in routes/api.py)."""

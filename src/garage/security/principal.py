@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from garage.security.roles import Role
+from garage.vocabulary import Role
 
 
 @dataclass(frozen=True)

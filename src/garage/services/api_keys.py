@@ -10,19 +10,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from prisma import Prisma
-from prisma.errors import UniqueViolationError
-from prisma.models import ApiKey
-
-from garage.db import transaction
-from garage.errors import NotFound
-from garage.repositories.api_keys import ApiKeyRepository
-from garage.repositories.audit import AuditRepository
+from garage.errors import NotFound, UniqueViolation
 from garage.repositories.pagination import Page
+from garage.repositories.records import ApiKey
+from garage.repositories.unit_of_work import Database, UnitOfWork
 from garage.security import api_keys
 from garage.security.principal import Principal
 from garage.security.revocations import RevocationNews
-from garage.security.roles import Role
+from garage.vocabulary import Role
 
 SYSTEM_ACTOR = "system"
 # Verified keys are remembered this long. Revocations through the service reach every worker at
@@ -40,7 +35,7 @@ class CreatedKey:
 
 
 class ApiKeyService:
-    def __init__(self, db: Prisma, secret: str, revocations: RevocationNews) -> None:
+    def __init__(self, db: Database, secret: str, revocations: RevocationNews) -> None:
         self._db = db
         self._secret = secret
         self._revocations = revocations
@@ -69,7 +64,7 @@ class ApiKeyService:
             self._revocation_token = token
 
     async def _lookup(self, key: str) -> Principal | None:
-        record = await ApiKeyRepository(self._db).by_prefix(api_keys.derive_prefix(key))
+        record = await self._db.api_keys.by_prefix(api_keys.derive_prefix(key))
         if record is None or record.revokedAt is not None:
             return None
         if not api_keys.matches(key, record.hash, self._secret):
@@ -79,46 +74,32 @@ class ApiKeyService:
     async def create(self, *, name: str, role: Role, actor: str) -> CreatedKey:
         issued = api_keys.issue_key()
 
-        async def work(tx: Prisma) -> ApiKey:
-            record = await ApiKeyRepository(tx).create(
+        async def work(unit: UnitOfWork) -> ApiKey:
+            return await unit.api_keys.create(
                 name=name, role=role.value, prefix=issued.prefix, hash=api_keys.hash_key(issued.key, self._secret)
             )
-            await AuditRepository(tx).record(
-                actor=actor, action="CREATE", entity="ApiKey", entity_id=record.id, after=_public(record)
-            )
-            return record
 
-        return CreatedKey(record=await transaction(self._db, work), key=issued.key)
+        return CreatedKey(record=await self._db.transaction(work, actor=actor), key=issued.key)
 
     async def revoke(self, key_id: str, *, actor: str) -> ApiKey:
-        async def work(tx: Prisma) -> tuple[ApiKey, bool]:
+        async def work(unit: UnitOfWork) -> tuple[ApiKey, bool]:
             """The key after the call, and whether this call revoked it."""
-            keys = ApiKeyRepository(tx)
+            keys = unit.api_keys
             before = await keys.by_id(key_id)
             if before is None:
                 raise NotFound(f"No API key {key_id}")
             if before.revokedAt is not None:
                 return before, False
-            after = await keys.revoke(key_id)
-            assert after is not None
-            await AuditRepository(tx).record(
-                actor=actor,
-                action="REVOKE",
-                entity="ApiKey",
-                entity_id=key_id,
-                before=_public(before),
-                after=_public(after),
-            )
-            return after, True
+            return await keys.revoke(before), True
 
-        key, revoked = await transaction(self._db, work)
+        key, revoked = await self._db.transaction(work, actor=actor)
         if revoked:  # after the commit (a cache refilled before it would still hold the key), before the answer
             self._revocations.announce()
             self._cache.clear()
         return key
 
     async def list(self, *, limit: int, cursor: str | None) -> Page[ApiKey]:
-        return await ApiKeyRepository(self._db).list(limit=limit, cursor=cursor)
+        return await self._db.api_keys.list(limit=limit, cursor=cursor)
 
     async def ensure_admin_key(self, key: str) -> None:
         """Makes sure `key` is a live admin key (idempotent; safe with several workers starting)."""
@@ -127,30 +108,23 @@ class ApiKeyService:
         prefix = api_keys.derive_prefix(key)
         try:
             await self._create_admin(key, prefix)
-        except UniqueViolationError:
+        except UniqueViolation:
             pass  # another worker starting at the same moment created it
         self._cache.clear()
 
     async def _create_admin(self, key: str, prefix: str) -> None:
-        """Raises UniqueViolationError (never retried by transaction()) when another worker
+        """Raises UniqueViolation (never retried by Database.transaction) when another worker
         created the prefix between our check and our insert."""
 
-        async def work(tx: Prisma) -> None:
-            keys = ApiKeyRepository(tx)
+        async def work(unit: UnitOfWork) -> None:
+            keys = unit.api_keys
             if await keys.by_prefix(prefix) is not None:
                 return  # another worker created it, or a revoked/rotated key holds the prefix
-            record = await keys.create(
+            await keys.create(
                 name="admin (GARAGE_ADMIN_API_KEY)",
                 role=Role.ADMIN.value,
                 prefix=prefix,
                 hash=api_keys.hash_key(key, self._secret),
             )
-            await AuditRepository(tx).record(
-                actor=SYSTEM_ACTOR, action="CREATE", entity="ApiKey", entity_id=record.id, after=_public(record)
-            )
 
-        await transaction(self._db, work)
-
-
-def _public(record: ApiKey) -> dict[str, object]:
-    return record.model_dump(exclude={"hash"}, mode="json")
+        await self._db.transaction(work, actor=SYSTEM_ACTOR)

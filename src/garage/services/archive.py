@@ -13,16 +13,16 @@ A crash after 1 leaves the sessions in both files; the next run repeats the batc
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from prisma import Prisma
-
 from garage.config import Settings
-from garage.db import create_prisma, wait_seconds_of
 from garage.errors import GarageError
-from garage.repositories.archive import ArchiveRepository, totals_of
-from garage.repositories.audit import AuditRepository
+from garage.repositories.archive import totals_of
+from garage.repositories.unit_of_work import Database, UnitOfWork, connected
+from garage.vocabulary import AuditAction, AuditEntity
 
 
 class ArchiveMismatch(GarageError):
@@ -35,47 +35,57 @@ def archive_settings(settings: Settings) -> Settings:
     return type(settings).model_validate({**settings.model_dump(), "database_url": f"file:{settings.archive_path}"})
 
 
-def create_archive_client(settings: Settings) -> Prisma:
-    return create_prisma(archive_settings(settings))
+@asynccontextmanager
+async def connected_archive(settings: Settings) -> AsyncIterator[Database]:
+    """The archive database on a client of its own, connected for the block."""
+    async with connected(archive_settings(settings)) as archive:
+        yield archive
 
 
 class ArchivalService:
-    def __init__(self, live: Prisma, archive: Prisma, archive_path: Path) -> None:
+    """Moves batches from the `live` database into the `archive` one."""
+
+    def __init__(self, live: Database, archive: Database, archive_path: Path) -> None:
         self._live = live
         self._archive = archive
         self._archive_path = archive_path
 
     async def pending(self, before: datetime) -> int:
-        return await ArchiveRepository(self._live).count_completed_before(before)
+        return await self._live.archive.count_completed_before(before)
 
     async def archive_batch(self, before: datetime, batch_size: int, actor: str) -> int:
-        """Moves the oldest batch; returns how many sessions moved (0: nothing left)."""
-        sessions = await ArchiveRepository(self._live).completed_before(before, batch_size)
+        """Moves the oldest batch; returns how many sessions moved (0: nothing left).
+
+        Each side is one transaction on its own database, cross-checked in between; a failed batch
+        is finished by running the command again. Each transaction may be retried whole on a
+        transient failure (Database.transaction: only when it provably did not commit), which is
+        safe here: the copy replaces any earlier copy of the same sessions, and the live side
+        checks its totals again under the write lock before it deletes anything."""
+        sessions = await self._live.archive.completed_before(before, batch_size)
         if not sessions:
             return 0
         ids = [session.id for session in sessions]
         expected = totals_of(sessions)
-        # Deliberately not garage.db.transaction(): batch transactions on two databases, cross-checked;
-        # rerun the command.
-        async with self._archive.tx() as archive_tx:
-            await ArchiveRepository(archive_tx).replace_batch(sessions)
-        archived = await ArchiveRepository(self._archive).totals(ids)
+
+        async def copy(unit: UnitOfWork) -> None:
+            await unit.archive.replace_batch(sessions)
+
+        await self._archive.transaction(copy, actor=actor)
+        archived = await self._archive.archive.totals(ids)
         if archived != expected:
             raise ArchiveMismatch(
                 f"the archive copy does not add up ({archived} != {expected}); the live database is unchanged"
             )
-        # as patient as the service's own writes (GARAGE_DB_WAIT_SECONDS) for the live write lock
-        async with self._live.tx(max_wait=timedelta(seconds=wait_seconds_of(self._live))) as live_tx:
-            repository = ArchiveRepository(live_tx)
-            live_now = await repository.totals(ids)
+
+        async def remove(unit: UnitOfWork) -> None:
+            live_now = await unit.archive.totals(ids)
             if live_now != archived:
                 raise ArchiveMismatch("sessions changed while being archived; run the command again")
-            await repository.delete_batch(ids)
-            await AuditRepository(live_tx).record(
-                actor=actor,
-                action="ARCHIVE",
-                entity="Session",
-                entity_id=ids[0],
+            await unit.archive.delete_batch(ids)
+            unit.record(
+                AuditAction.ARCHIVE,
+                AuditEntity.SESSION,
+                ids[0],
                 after={
                     "sessionIds": ids,
                     "archive": str(self._archive_path),
@@ -84,6 +94,9 @@ class ArchivalService:
                     "paymentCents": expected.payment_cents,
                 },
             )
+
+        # as patient as the service's own writes (GARAGE_DB_WAIT_SECONDS) for the live write lock
+        await self._live.transaction(remove, actor=actor, max_wait=timedelta(seconds=self._live.wait_seconds))
         return len(ids)
 
 
@@ -93,18 +106,17 @@ class ArchiveReader:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._client: Prisma | None = None
+        self._database: Database | None = None
+        self._open = AsyncExitStack()
         self._lock = asyncio.Lock()
 
-    async def client(self) -> Prisma | None:
+    async def database(self) -> Database | None:
         async with self._lock:
-            if self._client is None and self._settings.archive_path.is_file():
-                client = create_archive_client(self._settings)
-                await client.connect()
-                self._client = client
-            return self._client
+            if self._database is None and self._settings.archive_path.is_file():
+                self._database = await self._open.enter_async_context(connected_archive(self._settings))
+            return self._database
 
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.disconnect()
-            self._client = None
+        async with self._lock:
+            self._database = None
+            await self._open.aclose()

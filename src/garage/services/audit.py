@@ -1,18 +1,16 @@
-"""Reading the audit log (writes happen in each change's own transaction)."""
+"""Reading the audit log (its rows are written by each change's unit of work)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from prisma import Prisma
-from prisma.models import AuditLog
-
-from garage.repositories.audit import AuditRepository
 from garage.repositories.pagination import Page
+from garage.repositories.records import AuditLog
+from garage.repositories.unit_of_work import Database
 
 
 class AuditService:
-    def __init__(self, db: Prisma) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
 
     async def list(
@@ -25,6 +23,6 @@ class AuditService:
         limit: int,
         cursor: str | None,
     ) -> Page[AuditLog]:
-        return await AuditRepository(self._db).list(
+        return await self._db.audit.list(
             entity=entity, entity_id=entity_id, since=since, until=until, limit=limit, cursor=cursor
         )

@@ -1,13 +1,12 @@
-"""The services of one running app, built once in the lifespan from the one Prisma client."""
+"""The services of one running app, built once in the lifespan on the one database client."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prisma import Prisma
-
 from garage.config import Settings
-from garage.ops.backups import BackupStore
+from garage.repositories.unit_of_work import Database
+from garage.runtime.backups import BackupStore
 from garage.security.crypto import FieldCipher
 from garage.security.revocations import RevocationNews, revocations_path
 from garage.services.api_keys import ApiKeyService
@@ -23,7 +22,7 @@ from garage.services.vehicles import VehicleService
 @dataclass(frozen=True)
 class Services:
     settings: Settings
-    db: Prisma
+    db: Database
     cipher: FieldCipher
     keys: ApiKeyService
     audit: AuditService
@@ -38,7 +37,7 @@ class Services:
     backups: BackupStore
 
     @classmethod
-    def build(cls, settings: Settings, db: Prisma) -> Services:
+    def build(cls, settings: Settings, db: Database) -> Services:
         cipher = FieldCipher(settings.encryption_keys)
         archive_reader = ArchiveReader(settings)
         return cls(

@@ -11,14 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from prisma import Prisma
-
-from garage.db import transaction
-from garage.repositories.audit import AuditRepository
-from garage.repositories.payments import PaymentRepository
-from garage.repositories.vehicles import VehicleRepository
+from garage.repositories.unit_of_work import Database, UnitOfWork
 from garage.security.crypto import FieldCipher
-from garage.vocabulary import PAYMENT_REFERENCE, VEHICLE_OWNER_FIELDS
+from garage.vocabulary import PAYMENT_REFERENCE, VEHICLE_OWNER_FIELDS, AuditAction, AuditEntity
 
 # (rows gone through so far, rows to go through in all: vehicles with owner fields, payments with a reference)
 RotationProgress = Callable[[int, int], None]
@@ -31,7 +26,7 @@ class RotationReport:
 
 
 class KeyRotationService:
-    def __init__(self, db: Prisma, cipher: FieldCipher) -> None:
+    def __init__(self, db: Database, cipher: FieldCipher) -> None:
         self._db = db
         self._cipher = cipher
 
@@ -42,19 +37,22 @@ class KeyRotationService:
         progress = _Progress(on_progress)
         if on_progress is not None:
             progress.total = (
-                await VehicleRepository(self._db).count_with_owner_fields()
-                + await PaymentRepository(self._db).count_with_reference()
+                await self._db.vehicles.count_with_owner_fields() + await self._db.payments.count_with_reference()
             )
             on_progress(0, progress.total)
-        report.vehicles = await self._rotate_vehicles(batch_size, progress)
-        report.payments = await self._rotate_payments(batch_size, progress)
-        await AuditRepository(self._db).record(
-            actor=actor,
-            action="ROTATE_KEYS",
-            entity="EncryptionKey",
-            entity_id=self._cipher.current_key_id,
-            after={"vehiclesReencrypted": report.vehicles, "paymentsReencrypted": report.payments},
-        )
+        report.vehicles = await self._rotate_vehicles(batch_size, progress, actor)
+        report.payments = await self._rotate_payments(batch_size, progress, actor)
+
+        async def summary(unit: UnitOfWork) -> None:
+            """The ONE entry of the whole rotation (its batches record none of their own)."""
+            unit.record(
+                AuditAction.ROTATE_KEYS,
+                AuditEntity.ENCRYPTION_KEY,
+                self._cipher.current_key_id,
+                after={"vehiclesReencrypted": report.vehicles, "paymentsReencrypted": report.payments},
+            )
+
+        await self._db.transaction(summary, actor=actor)
         return report
 
     def _reseal(self, stored: str | None, field: str) -> str | None:
@@ -62,13 +60,13 @@ class KeyRotationService:
             return stored
         return self._cipher.encrypt(self._cipher.decrypt(stored, field), field)
 
-    async def _rotate_vehicles(self, batch_size: int, progress: _Progress) -> int:
+    async def _rotate_vehicles(self, batch_size: int, progress: _Progress, actor: str) -> int:
         changed, after_id = 0, None
-        while rows := await VehicleRepository(self._db).with_owner_fields(after_id=after_id, limit=batch_size):
+        while rows := await self._db.vehicles.with_owner_fields(after_id=after_id, limit=batch_size):
 
-            async def work(tx: Prisma) -> int:
+            async def work(unit: UnitOfWork) -> int:
                 """The batch's rows rewritten (counted per attempt: a retry starts again from 0)."""
-                vehicles, rewritten = VehicleRepository(tx), 0
+                vehicles, rewritten = unit.vehicles, 0
                 for row in rows:
                     current = {attr: getattr(row, attr) for attr in VEHICLE_OWNER_FIELDS}
                     resealed = {
@@ -84,18 +82,18 @@ class KeyRotationService:
                         rewritten += 1
                 return rewritten
 
-            changed += await transaction(self._db, work)
+            changed += await self._db.transaction(work, actor=actor)
             after_id = rows[-1].id
             progress.went_through(len(rows))
         return changed
 
-    async def _rotate_payments(self, batch_size: int, progress: _Progress) -> int:
+    async def _rotate_payments(self, batch_size: int, progress: _Progress, actor: str) -> int:
         changed, after_id = 0, None
-        while rows := await PaymentRepository(self._db).with_reference(after_id=after_id, limit=batch_size):
+        while rows := await self._db.payments.with_reference(after_id=after_id, limit=batch_size):
 
-            async def work(tx: Prisma) -> int:
+            async def work(unit: UnitOfWork) -> int:
                 """The batch's rows rewritten (counted per attempt: a retry starts again from 0)."""
-                payments, rewritten = PaymentRepository(tx), 0
+                payments, rewritten = unit.payments, 0
                 for row in rows:
                     resealed = self._reseal(row.reference, PAYMENT_REFERENCE)
                     if resealed is not None and resealed != row.reference:
@@ -103,7 +101,7 @@ class KeyRotationService:
                         rewritten += 1
                 return rewritten
 
-            changed += await transaction(self._db, work)
+            changed += await self._db.transaction(work, actor=actor)
             after_id = rows[-1].id
             progress.went_through(len(rows))
         return changed

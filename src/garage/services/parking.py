@@ -4,8 +4,9 @@ tickets and payments; refunds.
 Round trips are what a check-in or check-out costs (each ~1 ms through the client and the engine;
 SQLite's own work is microseconds), and the write lock is what every worker process queues for:
 - Reads that need no lock happen first, outside any transaction and together (asyncio.gather).
-- Every write of one operation goes as ONE transactional batch (garage.db.RetryingBatch): the
-  engine runs it in one SQLite transaction, all or nothing, in one request.
+- Every write of one operation, with the audit rows the repositories record for it, goes as ONE
+  transactional batch (`Database.batch`, or `UnitOfWork.batched` inside check-in's transaction):
+  the engine runs it in one SQLite transaction, all or nothing, in one request.
 - Check-out needs no interactive transaction: its batch completes the session only if it is still
   ACTIVE (the guard is in the UPDATE's WHERE: a stale read fails the whole batch), so SQLite's
   write lock is held only while the engine runs that one batch.
@@ -29,27 +30,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from prisma import Prisma
-from prisma.errors import RecordNotFoundError, UniqueViolationError
-from prisma.models import ParkingSession, Payment, Spot, Ticket, Vehicle
-
-from garage.db import transaction
-from garage.errors import Conflict, NotFound, ValidationFailed, found
-from garage.repositories.audit import AuditEntry, AuditRepository
-from garage.repositories.garages import GarageRepository
+from garage.errors import Conflict, NotFound, RecordMissing, UniqueViolation, ValidationFailed, found
 from garage.repositories.pagination import Page
 from garage.repositories.payments import PaymentRepository
 from garage.repositories.rates import terms_of
+from garage.repositories.records import ParkingSession, Payment, Spot, Ticket, Vehicle
 from garage.repositories.rows import at_db_precision, now_ms
 from garage.repositories.sessions import SessionRepository
 from garage.repositories.spots import SpotRepository
-from garage.repositories.tickets import TicketRepository
+from garage.repositories.unit_of_work import Database, UnitOfWork
 from garage.repositories.vehicles import VehicleRepository
 from garage.security.crypto import FieldCipher
 from garage.services import pricing
 from garage.services.garages import live_garage
 from garage.services.tickets import new_ticket_code, normalise_ticket_code
-from garage.services.vehicles import audit_view as vehicle_audit_view
 from garage.vocabulary import (
     DEFAULT_RATE,
     HANDICAP_VEHICLES,
@@ -60,14 +54,13 @@ from garage.vocabulary import (
     SessionStatus,
     SpotStatus,
     SpotType,
-    TicketStatus,
     VehicleType,
 )
 
 log = logging.getLogger(__name__)
 CLOCK_SKEW = timedelta(seconds=5)
 # Check-ins wait behind each other (and behind other workers) for the write lock up to the
-# client's wait limit (GARAGE_DB_WAIT_SECONDS, garage/db.py), then 503. Once started, a busy
+# client's wait limit (GARAGE_DB_WAIT_SECONDS, garage/db/__init__.py), then 503. Once started, a busy
 # machine may need more than the default 5 s to finish one.
 TX_LIMITS: dict[str, Any] = {"timeout": timedelta(seconds=15)}
 # Attempts of a check-in whose batch lost a race to a request that changed what it read outside
@@ -97,7 +90,7 @@ class CheckedOut:
 
 
 class ParkingService:
-    def __init__(self, db: Prisma, cipher: FieldCipher) -> None:
+    def __init__(self, db: Database, cipher: FieldCipher) -> None:
         self._db = db
         self._cipher = cipher
 
@@ -124,74 +117,56 @@ class ParkingService:
         start = now if at is None else at_db_precision(min(at, now))
         for attempt in range(1, _CHECK_IN_ATTEMPTS + 1):
             garage, vehicle = await asyncio.gather(
-                live_garage(GarageRepository(self._db), garage_id),
-                VehicleRepository(self._db).live_by_plate_with_latest_session(license_plate),
+                live_garage(self._db.garages, garage_id),
+                self._db.vehicles.live_by_plate_with_latest_session(license_plate),
             )
             parked_as = _vehicle_may_enter(vehicle, license_plate, vehicle_type, start)
 
             # Awaited within this attempt (transaction() below), so the loop variables it reads (B023) are this
             # attempt's own.
-            async def occupy(tx: Prisma) -> CheckedIn:
+            async def occupy(unit: UnitOfWork) -> CheckedIn:
                 try:
-                    spot = await self._choose_spot(SpotRepository(tx), garage.id, spot_id, parked_as)  # noqa: B023
+                    spot = await self._choose_spot(unit.spots, garage.id, spot_id, parked_as)  # noqa: B023
                 except Conflict:
-                    await _refuse_if_parked_meanwhile(VehicleRepository(tx), license_plate)
+                    await _refuse_if_parked_meanwhile(unit.vehicles, license_plate)
                     raise
-                return await self._occupy(tx, spot, vehicle, license_plate, parked_as, start, actor)  # noqa: B023
+                return await self._occupy(unit, spot, vehicle, license_plate, parked_as, start)  # noqa: B023
 
             try:
-                return await transaction(self._db, occupy, **TX_LIMITS)
-            except (RecordNotFoundError, UniqueViolationError) as error:
+                return await self._db.transaction(occupy, actor=actor, **TX_LIMITS)
+            except (RecordMissing, UniqueViolation) as error:
                 if attempt == _CHECK_IN_ATTEMPTS:
                     raise _check_in_conflict(error, by_spot_id=spot_id is not None) from error
                 log.info("check-in of %s lost a race (%s); reading again", license_plate, type(error).__name__)
         raise AssertionError("unreachable")
 
+    @staticmethod
     async def _occupy(
-        self,
-        tx: Prisma,
+        unit: UnitOfWork,
         spot: Spot,
         vehicle: Vehicle | None,
         plate: str,
         parked_as: VehicleType,
         start: datetime,
-        actor: str,
     ) -> CheckedIn:
+        """Every write of the check-in as ONE batch in the unit's transaction; the repositories
+        record its audit (the vehicle's CREATE if it is new, CHECK_IN, the spot's UPDATE)."""
         now = now_ms()
-        async with tx.batch_() as batch:
-            audit: list[AuditEntry] = []
+        async with unit.batched() as batch:
             if vehicle is None:
-                vehicle = VehicleRepository.queue_create(batch, license_plate=plate, type=parked_as, now=now)
-                audit.append(AuditEntry("CREATE", "Vehicle", vehicle.id, after=vehicle_audit_view(vehicle)))
-            session = SessionRepository.queue_start(
-                batch,
+                vehicle = batch.vehicles.queue_create(license_plate=plate, type=parked_as, now=now)
+            session = batch.sessions.queue_start(
                 garage_id=spot.garageId,
                 spot_id=spot.id,
                 vehicle_id=vehicle.id,
                 license_plate=plate,
                 start_time=start,
+                ticket_code=new_ticket_code(),
                 now=now,
             )
-            ticket = TicketRepository.queue_issue(
-                batch, code=new_ticket_code(), session_id=session.id, issued_at=start, now=now
-            )
-            occupied = SpotRepository.queue_occupy(batch, spot, now=now)
-            audit.append(
-                AuditEntry(
-                    "CHECK_IN", "Session", session.id, after={**_session_view(session), "ticketCode": ticket.code}
-                )
-            )
-            audit.append(
-                AuditEntry(
-                    "UPDATE",
-                    "Spot",
-                    spot.id,
-                    before={"status": spot.status},
-                    after={"status": occupied.status, "sessionId": session.id},
-                )
-            )
-            AuditRepository.queue_records(batch, actor=actor, entries=audit)
-        return CheckedIn(session=session.model_copy(update={"ticket": ticket}), ticket=ticket, spot=occupied)
+            occupied = batch.spots.queue_occupy(spot, session_id=session.id, now=now)
+        assert session.ticket is not None  # started with its ticket
+        return CheckedIn(session=session, ticket=session.ticket, spot=occupied)
 
     @staticmethod
     async def _choose_spot(
@@ -215,7 +190,7 @@ class ParkingService:
     async def quote(self, session_id: str, *, at: datetime | None, lost_ticket: bool) -> tuple[pricing.Fee, datetime]:
         """What check-out would charge at `at` (default now); writes nothing. `at` may lie in the
         future (a pay station can quote a planned exit) but not before the session started."""
-        session = await _session(SessionRepository(self._db), session_id, with_garage_and_rate=True)
+        session = await _session(self._db.sessions, session_id, with_garage_and_rate=True)
         _require_active(session)
         end = now_ms() if at is None else at
         if end < session.startTime - CLOCK_SKEW:
@@ -234,7 +209,7 @@ class ParkingService:
         actor: str,
     ) -> CheckedOut:
         sealed = self._cipher.encrypt_optional(reference, PAYMENT_REFERENCE)
-        session = await _session(SessionRepository(self._db), session_id, with_garage_and_rate=True)
+        session = await _session(self._db.sessions, session_id, with_garage_and_rate=True)
         return self._revealed(await self._complete(session, payment_method, sealed, lost_ticket, at, actor))
 
     async def check_out_ticket(
@@ -248,7 +223,7 @@ class ParkingService:
         actor: str,
     ) -> CheckedOut:
         sealed = self._cipher.encrypt_optional(reference, PAYMENT_REFERENCE)
-        session = await _session_of_ticket(SessionRepository(self._db), code, with_garage_and_rate=True)
+        session = await _session_of_ticket(self._db.sessions, code, with_garage_and_rate=True)
         return self._revealed(await self._complete(session, payment_method, sealed, lost_ticket, at, actor))
 
     async def _complete(
@@ -271,10 +246,16 @@ class ParkingService:
         fee = pricing.fee_between(session.startTime, end, _rate_terms(session), lost_ticket=lost_ticket)
         now = now_ms()
         try:
-            async with self._db.batch_() as batch:
-                SessionRepository.queue_complete(batch, session.id, end_time=end, fee_cents=fee.fee_cents, now=now)
-                payment = PaymentRepository.queue_create(
-                    batch,
+            async with self._db.batch(actor=actor) as unit:
+                completed = unit.sessions.queue_complete(
+                    session,
+                    end_time=end,
+                    fee_cents=fee.fee_cents,
+                    minutes=fee.minutes,
+                    lost_ticket=lost_ticket,
+                    now=now,
+                )
+                payment = unit.payments.queue_create(
                     session_id=session.id,
                     garage_id=session.garageId,
                     amount_cents=fee.fee_cents,
@@ -284,45 +265,12 @@ class ParkingService:
                     created_at=end,
                     now=now,
                 )
-                ticket = TicketRepository.queue_set_status(
-                    batch, session.ticket, TicketStatus.LOST if lost_ticket else TicketStatus.PAID, now=now
-                )
-                SpotRepository.queue_release(batch, session.spotId, now=now)
-                completed = session.model_copy(
-                    update={
-                        "status": SessionStatus.COMPLETED,
-                        "endTime": end,
-                        "feeCents": fee.fee_cents,
-                        "updatedAt": now,
-                        "ticket": ticket,
-                        "garage": None,
-                    }
-                )
-                AuditRepository.queue_records(
-                    batch,
-                    actor=actor,
-                    entries=[
-                        AuditEntry(
-                            "CHECK_OUT",
-                            "Session",
-                            session.id,
-                            before=_session_view(session),
-                            after={**_session_view(completed), "ticketStatus": ticket.status, "minutes": fee.minutes},
-                        ),
-                        AuditEntry("CREATE", "Payment", payment.id, after=payment_audit_view(payment)),
-                        AuditEntry(
-                            "UPDATE",
-                            "Spot",
-                            session.spotId,
-                            before={"status": SpotStatus.OCCUPIED, "sessionId": session.id},
-                            after={"status": SpotStatus.AVAILABLE},
-                        ),
-                    ],
-                )
-        except (RecordNotFoundError, UniqueViolationError) as error:
+                unit.spots.queue_release(session.spotId, session_id=session.id, now=now)
+        except (RecordMissing, UniqueViolation) as error:
             # the session was completed by someone else between the read and the batch
             raise _not_active() from error
-        return CheckedOut(session=completed, payment=payment, ticket=ticket)
+        assert completed.ticket is not None  # completed with its ticket
+        return CheckedOut(session=completed, payment=payment, ticket=completed.ticket)
 
     def _revealed(self, result: CheckedOut) -> CheckedOut:
         return CheckedOut(
@@ -331,7 +279,7 @@ class ParkingService:
 
     # ---- reading ---------------------------------------------------------------------------
     async def session(self, session_id: str) -> ParkingSession:
-        return await _session(SessionRepository(self._db), session_id)
+        return await _session(self._db.sessions, session_id)
 
     async def sessions(
         self,
@@ -344,7 +292,7 @@ class ParkingService:
         limit: int,
         cursor: str | None,
     ) -> Page[ParkingSession]:
-        return await SessionRepository(self._db).list(
+        return await self._db.sessions.list(
             garage_id=garage_id,
             status=status,
             license_plate=license_plate,
@@ -355,63 +303,41 @@ class ParkingService:
         )
 
     async def ticket(self, code: str) -> tuple[Ticket, ParkingSession]:
-        session = await _session_of_ticket(SessionRepository(self._db), code)
+        session = await _session_of_ticket(self._db.sessions, code)
         assert session.ticket is not None  # found through it
         return session.ticket, session
 
 
 class PaymentService:
-    def __init__(self, db: Prisma, cipher: FieldCipher) -> None:
+    def __init__(self, db: Database, cipher: FieldCipher) -> None:
         self._db = db
         self._cipher = cipher
 
     async def get(self, payment_id: str) -> Payment:
-        return reveal_payment(self._cipher, await _payment(PaymentRepository(self._db), payment_id))
+        return reveal_payment(self._cipher, await _payment(self._db.payments, payment_id))
 
     async def list(
         self, *, garage_id: str | None, since: datetime | None, until: datetime | None, limit: int, cursor: str | None
     ) -> Page[Payment]:
-        page = await PaymentRepository(self._db).list(
-            garage_id=garage_id, since=since, until=until, limit=limit, cursor=cursor
-        )
+        page = await self._db.payments.list(garage_id=garage_id, since=since, until=until, limit=limit, cursor=cursor)
         return Page(items=[reveal_payment(self._cipher, p) for p in page.items], next_after_id=page.next_after_id)
 
     async def refund(self, payment_id: str, *, actor: str) -> Payment:
         """COMPLETED -> REFUNDED. Refunding twice is 409 PAYMENT_ALREADY_REFUNDED (a retry must
         not look like a second refund)."""
 
-        async def refund(tx: Prisma) -> Payment:
-            payments = PaymentRepository(tx)
-            before = await _payment(payments, payment_id)
-            if not await payments.refund(payment_id):
+        async def refund(unit: UnitOfWork) -> Payment:
+            before = await _payment(unit.payments, payment_id)
+            refunded = await unit.payments.refund(before)
+            if refunded is None:
                 raise Conflict("The payment is already refunded", code="PAYMENT_ALREADY_REFUNDED")
-            after = await _payment(payments, payment_id)
-            await AuditRepository(tx).record(
-                actor=actor,
-                action="REFUND",
-                entity="Payment",
-                entity_id=payment_id,
-                before=payment_audit_view(before),
-                after=payment_audit_view(after),
-            )
-            return after
+            return refunded
 
-        return reveal_payment(self._cipher, await transaction(self._db, refund))
+        return reveal_payment(self._cipher, await self._db.transaction(refund, actor=actor))
 
 
 def reveal_payment(cipher: FieldCipher, payment: Payment) -> Payment:
     return payment.model_copy(update={"reference": cipher.decrypt_optional(payment.reference, PAYMENT_REFERENCE)})
-
-
-def payment_audit_view(payment: Payment) -> dict[str, Any]:
-    """The audit log keeps whether a reference was given, never the reference."""
-    view = payment.model_dump(mode="json", exclude={"session", "garage"})
-    view["reference"] = "(set)" if payment.reference is not None else None
-    return view
-
-
-def _session_view(session: ParkingSession) -> dict[str, Any]:
-    return session.model_dump(mode="json", exclude={"garage", "spot", "vehicle", "ticket", "payment"})
 
 
 def _end_time(at: datetime | None, start: datetime) -> datetime:
@@ -498,12 +424,11 @@ def _invalid(field: str, problem: str) -> ValidationFailed:
     return ValidationFailed(f"{field} {problem}", details={"fields": {field: problem}})
 
 
-def _check_in_conflict(error: RecordNotFoundError | UniqueViolationError, *, by_spot_id: bool) -> Conflict:
+def _check_in_conflict(error: RecordMissing | UniqueViolation, *, by_spot_id: bool) -> Conflict:
     """What a check-in that kept losing races is told. The spot's guarded UPDATE matched nothing
     or a partial unique index refused a spot's second ACTIVE session: someone took the spot. A
     live plate or an ACTIVE session of the vehicle: someone checked the same vehicle in first."""
-    text = f"{error} {getattr(error, 'meta', '')}"
-    if isinstance(error, RecordNotFoundError) or "spotId" in text:
+    if isinstance(error, RecordMissing) or error.involves("spotId"):
         if by_spot_id:
             return Conflict("The spot was just taken", code="SPOT_NOT_AVAILABLE")
         return Conflict("The spot picked was just taken; no other free spot fits", code="GARAGE_FULL")

@@ -8,11 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from prisma import Prisma
-
 from garage.errors import ValidationFailed
-from garage.repositories.garages import GarageRepository
-from garage.repositories.reports import ReportRepository, Revenue, SessionSpan
+from garage.repositories.reports import Revenue, SessionSpan
+from garage.repositories.unit_of_work import Database
 from garage.services.archive import ArchiveReader
 from garage.services.garages import live_garage
 
@@ -44,7 +42,7 @@ class UsageBucket:
 
 
 class ReportService:
-    def __init__(self, db: Prisma, archive: ArchiveReader | None = None) -> None:
+    def __init__(self, db: Database, archive: ArchiveReader | None = None) -> None:
         self._db = db
         self._archive = archive
 
@@ -57,15 +55,15 @@ class ReportService:
             raise ValidationFailed(
                 "A report covers at most 366 days", details={"fields": {"to": "at most 366 days after from"}}
             )
-        await live_garage(GarageRepository(self._db), garage_id)
-        reports = ReportRepository(self._db)
+        await live_garage(self._db.garages, garage_id)
+        reports = self._db.reports
         spans = await reports.session_spans(garage_id, since, until)
         revenue = await reports.completed_payments(garage_id, since, until)
-        archive = await self._archive.client() if include_archive and self._archive is not None else None
+        archive = await self._archive.database() if include_archive and self._archive is not None else None
         if archive is not None:
             # Archived sessions are completed ones moved out of the live file: the same query on
             # the archive adds exactly what left (a session is in one file or the other).
-            archived = ReportRepository(archive)
+            archived = archive.reports
             spans = sorted(
                 [*spans, *await archived.session_spans(garage_id, since, until)], key=lambda span: span.start
             )
@@ -73,10 +71,10 @@ class ReportService:
         return usage_buckets(spans, revenue, since, until, bucket)
 
     async def active_session_count(self) -> int:
-        return await ReportRepository(self._db).active_session_count()
+        return await self._db.reports.active_session_count()
 
     async def live_spots_by_status(self) -> dict[str, int]:
-        return await ReportRepository(self._db).live_spots_by_status()
+        return await self._db.reports.live_spots_by_status()
 
 
 def usage_buckets(

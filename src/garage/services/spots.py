@@ -9,16 +9,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from prisma import Prisma
-from prisma.errors import UniqueViolationError
-from prisma.models import Spot
-
-from garage.db import transaction
-from garage.errors import Conflict, found
-from garage.repositories.audit import AuditRepository
-from garage.repositories.garages import GarageRepository
+from garage.errors import Conflict, UniqueViolation, found
 from garage.repositories.pagination import Page
+from garage.repositories.records import Spot
 from garage.repositories.spots import NewSpot, SpotRepository
+from garage.repositories.unit_of_work import Database, UnitOfWork
 from garage.services.garages import live_garage
 from garage.services.spot_numbers import spot_sort_key
 from garage.vocabulary import SpotStatus, SpotType
@@ -37,7 +32,7 @@ class SpotDraft:
 
 
 class SpotService:
-    def __init__(self, db: Prisma) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
 
     async def create(self, garage_id: str, drafts: Sequence[SpotDraft], *, actor: str) -> list[Spot]:
@@ -45,9 +40,9 @@ class SpotService:
         _refuse_repeats(drafts)
         wanted = {(draft.level, draft.number) for draft in drafts}
 
-        async def work(tx: Prisma) -> list[Spot]:
-            garage = await live_garage(GarageRepository(tx), garage_id)
-            spots = SpotRepository(tx)
+        async def work(unit: UnitOfWork) -> list[Spot]:
+            garage = await live_garage(unit.garages, garage_id)
+            spots = unit.spots
             live = await spots.count_live(garage_id)
             if live + len(drafts) > garage.capacity:
                 raise Conflict(
@@ -62,7 +57,7 @@ class SpotService:
             ]
             if taken:
                 raise _duplicates([(spot.level, spot.number) for spot in taken])
-            created = await spots.create_many(
+            return await spots.create_many(
                 garage_id,
                 [
                     NewSpot(
@@ -71,19 +66,15 @@ class SpotService:
                     for d in drafts
                 ],
             )
-            await AuditRepository(tx).record_creations(
-                actor=actor, entity="Spot", created=[(spot.id, spot_view(spot)) for spot in created]
-            )
-            return created
 
         try:
-            return await transaction(self._db, work, timeout=BULK_TIMEOUT)
-        except UniqueViolationError as error:
+            return await self._db.transaction(work, actor=actor, timeout=BULK_TIMEOUT)
+        except UniqueViolation as error:
             # the live (garageId, level, number) partial unique index: a concurrent request won
             raise _duplicates(sorted(wanted)) from error
 
     async def get(self, spot_id: str) -> Spot:
-        return await _live_spot(SpotRepository(self._db), spot_id)
+        return await _live_spot(self._db.spots, spot_id)
 
     async def list(
         self,
@@ -95,8 +86,8 @@ class SpotService:
         limit: int,
         cursor: str | None,
     ) -> Page[Spot]:
-        await live_garage(GarageRepository(self._db), garage_id)
-        return await SpotRepository(self._db).list_live(
+        await live_garage(self._db.garages, garage_id)
+        return await self._db.spots.list_live(
             garage_id, level=level, spot_type=spot_type, status=status, limit=limit, cursor=cursor
         )
 
@@ -108,8 +99,8 @@ class SpotService:
         # the (level, number) the latest attempt asked for: what a unique violation is about
         wanted: list[tuple[int, str]] = []
 
-        async def work(tx: Prisma) -> Spot:
-            spots = SpotRepository(tx)
+        async def work(unit: UnitOfWork) -> Spot:
+            spots = unit.spots
             before = await _live_spot(spots, spot_id)
             status = changes.get("status")
             if status is not None and status != before.status and before.status == SpotStatus.OCCUPIED:
@@ -126,41 +117,24 @@ class SpotService:
             if "level" in row or "number" in row:
                 await _refuse_taken(spots, before.garageId, level, number)
                 row["sortKey"] = spot_sort_key(number)
-            after = await spots.update(spot_id, row)
-            await AuditRepository(tx).record(
-                actor=actor,
-                action="UPDATE",
-                entity="Spot",
-                entity_id=spot_id,
-                before=spot_view(before),
-                after=spot_view(after),
-            )
-            return after
+            return await spots.update(before, row)
 
         try:
-            return await transaction(self._db, work)
-        except UniqueViolationError as error:
+            return await self._db.transaction(work, actor=actor)
+        except UniqueViolation as error:
             raise _duplicates(wanted) from error
 
     async def delete(self, spot_id: str, *, actor: str) -> None:
-        async def work(tx: Prisma) -> None:
-            spots = SpotRepository(tx)
+        async def work(unit: UnitOfWork) -> None:
+            spots = unit.spots
             before = await _live_spot(spots, spot_id)
             if await spots.count_active_sessions(spot_id):
                 raise Conflict(
                     "A vehicle is parked on this spot", code="HAS_ACTIVE_SESSIONS", details={"activeSessions": 1}
                 )
-            after = await spots.soft_delete(spot_id, datetime.now(UTC))
-            await AuditRepository(tx).record(
-                actor=actor,
-                action="DELETE",
-                entity="Spot",
-                entity_id=spot_id,
-                before=spot_view(before),
-                after=spot_view(after),
-            )
+            await spots.soft_delete(before, datetime.now(UTC))
 
-        await transaction(self._db, work)
+        await self._db.transaction(work, actor=actor)
 
 
 def _refuse_repeats(drafts: Sequence[SpotDraft]) -> None:
@@ -187,7 +161,3 @@ def _duplicates(
 
 async def _live_spot(spots: SpotRepository, spot_id: str) -> Spot:
     return found(await spots.get_live(spot_id), f"spot {spot_id}")
-
-
-def spot_view(spot: Spot) -> dict[str, Any]:
-    return spot.model_dump(mode="json", exclude={"garage", "sessions", "sortKey"})

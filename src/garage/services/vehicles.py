@@ -4,22 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from prisma import Prisma
-from prisma.errors import UniqueViolationError
-from prisma.models import ParkingSession, Vehicle
-
-from garage.db import transaction
-from garage.errors import Conflict, found
-from garage.repositories.audit import AuditRepository
+from garage.errors import Conflict, UniqueViolation, found
 from garage.repositories.pagination import Page
-from garage.repositories.sessions import SessionRepository
+from garage.repositories.records import ParkingSession, Vehicle
+from garage.repositories.unit_of_work import Database, UnitOfWork
 from garage.repositories.vehicles import VehicleRepository
 from garage.security.crypto import FieldCipher
 from garage.vocabulary import VEHICLE_OWNER_FIELDS
 
 
 class VehicleService:
-    def __init__(self, db: Prisma, cipher: FieldCipher) -> None:
+    def __init__(self, db: Database, cipher: FieldCipher) -> None:
         self._db = db
         self._cipher = cipher
 
@@ -39,34 +34,30 @@ class VehicleService:
         """`license_plate` is normalised; `owner` maps ownerName/ownerEmail/ownerPhone to plaintext."""
         sealed = self._seal(owner)
 
-        async def work(tx: Prisma) -> Vehicle:
-            vehicles = VehicleRepository(tx)
+        async def work(unit: UnitOfWork) -> Vehicle:
+            vehicles = unit.vehicles
             if await vehicles.live_by_plate(license_plate) is not None:
                 raise _duplicate(license_plate)
-            vehicle = await vehicles.create(
+            return await vehicles.create(
                 license_plate=license_plate,
                 type=type,
                 owner_name=sealed.get("ownerName"),
                 owner_email=sealed.get("ownerEmail"),
                 owner_phone=sealed.get("ownerPhone"),
             )
-            await AuditRepository(tx).record(
-                actor=actor, action="CREATE", entity="Vehicle", entity_id=vehicle.id, after=audit_view(vehicle)
-            )
-            return vehicle
 
         try:
-            vehicle = await transaction(self._db, work)
-        except UniqueViolationError as error:
+            vehicle = await self._db.transaction(work, actor=actor)
+        except UniqueViolation as error:
             # the live-plate partial unique index: another request created the plate first
             raise _duplicate(license_plate) from error
         return self.reveal(vehicle)
 
     async def get(self, vehicle_id: str) -> Vehicle:
-        return self.reveal(await _live(VehicleRepository(self._db), vehicle_id))
+        return self.reveal(await _live(self._db.vehicles, vehicle_id))
 
     async def list(self, *, license_plate: str | None, limit: int, cursor: str | None) -> Page[Vehicle]:
-        page = await VehicleRepository(self._db).list_live(license_plate=license_plate, limit=limit, cursor=cursor)
+        page = await self._db.vehicles.list_live(license_plate=license_plate, limit=limit, cursor=cursor)
         return Page(items=[self.reveal(vehicle) for vehicle in page.items], next_after_id=page.next_after_id)
 
     async def update(self, vehicle_id: str, changes: dict[str, Any], *, actor: str) -> Vehicle:
@@ -84,27 +75,17 @@ class VehicleService:
         if not stored:
             return await self.get(vehicle_id)  # nothing to change, nothing to audit
 
-        async def work(tx: Prisma) -> Vehicle:
-            vehicles = VehicleRepository(tx)
+        async def work(unit: UnitOfWork) -> Vehicle:
+            vehicles = unit.vehicles
             before = await _live(vehicles, vehicle_id)
             if plate is not None and plate != before.licensePlate:
                 if await vehicles.live_by_plate(plate) is not None:
                     raise _duplicate(plate)
-            after = await vehicles.update(vehicle_id, stored)
-            assert after is not None
-            await AuditRepository(tx).record(
-                actor=actor,
-                action="UPDATE",
-                entity="Vehicle",
-                entity_id=vehicle_id,
-                before=audit_view(before),
-                after=audit_view(after),
-            )
-            return after
+            return await vehicles.update(before, stored)
 
         try:
-            after = await transaction(self._db, work)
-        except UniqueViolationError as error:
+            after = await self._db.transaction(work, actor=actor)
+        except UniqueViolation as error:
             raise _duplicate(str(plate)) from error
         return self.reveal(after)
 
@@ -112,34 +93,17 @@ class VehicleService:
         """Soft delete. A parked vehicle cannot be deleted: its plate could then be checked in a
         second time while the first car is still inside."""
 
-        async def work(tx: Prisma) -> None:
-            vehicles = VehicleRepository(tx)
-            before = await _live(vehicles, vehicle_id)
-            if await SessionRepository(tx).active_for_vehicle(vehicle_id) is not None:
+        async def work(unit: UnitOfWork) -> None:
+            before = await _live(unit.vehicles, vehicle_id)
+            if await unit.sessions.active_for_vehicle(vehicle_id) is not None:
                 raise Conflict("The vehicle is parked (it has an ACTIVE session)", code="HAS_ACTIVE_SESSIONS")
-            after = await vehicles.soft_delete(vehicle_id)
-            await AuditRepository(tx).record(
-                actor=actor,
-                action="DELETE",
-                entity="Vehicle",
-                entity_id=vehicle_id,
-                before=audit_view(before),
-                after=audit_view(after) if after else None,
-            )
+            await unit.vehicles.soft_delete(before)
 
-        await transaction(self._db, work)
+        await self._db.transaction(work, actor=actor)
 
     async def history(self, vehicle_id: str, *, limit: int, cursor: str | None) -> Page[ParkingSession]:
-        await _live(VehicleRepository(self._db), vehicle_id)
-        return await SessionRepository(self._db).list(vehicle_id=vehicle_id, limit=limit, cursor=cursor)
-
-
-def audit_view(vehicle: Vehicle) -> dict[str, Any]:
-    """What the audit log keeps of a vehicle: owner fields only as "set" or null, never values."""
-    view = vehicle.model_dump(mode="json", exclude={"sessions"})
-    for name in VEHICLE_OWNER_FIELDS:
-        view[name] = "(set)" if view.get(name) is not None else None
-    return view
+        await _live(self._db.vehicles, vehicle_id)
+        return await self._db.sessions.list(vehicle_id=vehicle_id, limit=limit, cursor=cursor)
 
 
 async def _live(vehicles: VehicleRepository, vehicle_id: str) -> Vehicle:

@@ -39,8 +39,11 @@ How it works, and why:
   `updatedAt` (as for a refund through the API, which sets both to the refund's time), otherwise its
   creation time (its `createdAt`, else its session's end). A COMPLETED payment with a `refundedAt`,
   or a refund before the payment, is refused.
-- Writing: ONE interactive transaction, createMany in chunks, in foreign-key order. The audit log
-  gets one IMPORT row per kind (entity named as the API's own audit rows name it: `Session` for
+- Writing: ONE interactive transaction (a unit of work: the planning's reads and every write),
+  createMany in chunks, in foreign-key order. It is retried whole only on a transient failure within
+  the client's wait limit (GARAGE_DB_WAIT_SECONDS) that provably left nothing committed: each
+  attempt plans again and counts its own report (the progress callbacks then start over). The audit
+  log gets one IMPORT row per kind (entity named as the API's own audit rows name it: `Session` for
   sessions), with counts, skipped counts and the snapshot's sha256, not one per record:
   per-record rows would add ~100k rows to the ~135k a 100k-record snapshot writes (and about as
   much time again: the cost is per row) while adding nothing the archived snapshot file, named by
@@ -64,9 +67,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import BinaryIO
 
-from prisma import Prisma
-from prisma.errors import PrismaError
-
+from garage.errors import DatabaseFailure, DiskFull, WriteRefused
+from garage.repositories.unit_of_work import Database, UnitOfWork
 from garage.security.crypto import FieldCipher
 from garage.services.legacy_import.checks import check_references, cross_record_problems
 from garage.services.legacy_import.plan import (
@@ -136,11 +138,13 @@ __all__ = [
 
 # One transaction holds the whole import: 100k records take seconds, a slow disk may take minutes.
 TX_TIMEOUT = timedelta(minutes=15)
+# Waiting for the write lock: at most this, and never past GARAGE_DB_WAIT_SECONDS (the client's
+# deadline for starting any transaction, garage/db).
 TX_MAX_WAIT = timedelta(seconds=30)
 
 
 class LegacyImportService:
-    def __init__(self, db: Prisma, cipher: FieldCipher) -> None:
+    def __init__(self, db: Database, cipher: FieldCipher) -> None:
         self._db = db
         self._cipher = cipher
 
@@ -164,21 +168,25 @@ class LegacyImportService:
         problems += cross_record_problems(snapshot)
         if problems:
             raise ImportRefused(problems)
-        report = ImportReport(snapshot_sha256=digest, dry_run=dry_run)
         if dry_run:
+            report = ImportReport(snapshot_sha256=digest, dry_run=True)
             await make_plan(self._db, self._cipher, snapshot, report, on_planning)
             return report
+
+        async def work(unit: UnitOfWork) -> ImportReport:
+            # A fresh report per attempt: a retried transaction counts again from 0.
+            report = ImportReport(snapshot_sha256=digest, dry_run=False)
+            plan = await make_plan(unit, self._cipher, snapshot, report, on_planning)
+            if on_planned is not None:
+                on_planned(report)
+            await write_plan(unit, self._cipher, snapshot, plan, report, on_progress or (lambda rows: None))
+            return report
+
         try:
-            # Deliberately not garage.db.transaction(): one long transaction with progress callbacks,
-            # never retried whole.
-            async with self._db.tx(timeout=TX_TIMEOUT, max_wait=TX_MAX_WAIT) as tx:
-                plan = await make_plan(tx, self._cipher, snapshot, report, on_planning)
-                if on_planned is not None:
-                    on_planned(report)
-                await write_plan(tx, self._cipher, snapshot, plan, report, actor, on_progress or (lambda rows: None))
-        except PrismaError as error:
-            # The checks above mirror every constraint; this is a change made meanwhile by someone else.
+            return await self._db.transaction(work, actor=actor, timeout=TX_TIMEOUT, max_wait=TX_MAX_WAIT)
+        except (WriteRefused, DatabaseFailure, DiskFull) as error:
+            # The checks above mirror every constraint; this is a change made meanwhile by someone else
+            # (or a disk that filled up): the transaction was rolled back.
             raise ImportRefused(
                 [Problem("snapshot", "-", f"the database refused a write, nothing was kept: {error}")]
             ) from error
-        return report

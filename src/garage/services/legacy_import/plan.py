@@ -11,15 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from prisma import Prisma
-
-from garage.repositories.garages import GarageRepository
-from garage.repositories.payments import PaymentRepository
 from garage.repositories.rows import now_ms
-from garage.repositories.sessions import SessionRepository
-from garage.repositories.spots import SpotRepository
 from garage.repositories.tickets import TicketRepository
-from garage.repositories.vehicles import VehicleRepository
+from garage.repositories.unit_of_work import Repositories
 from garage.security.crypto import FieldCipher
 from garage.services.legacy_import.problems import KINDS, ImportRefused, Problem
 from garage.services.legacy_import.rows import (
@@ -95,9 +89,14 @@ def differences_from_stored(wanted: Mapping[str, Any], stored: Any, *, compare_c
 
 
 async def make_plan(
-    db: Prisma, cipher: FieldCipher, snapshot: Snapshot, report: ImportReport, on_progress: PlanProgress | None = None
+    db: Repositories,
+    cipher: FieldCipher,
+    snapshot: Snapshot,
+    report: ImportReport,
+    on_progress: PlanProgress | None = None,
 ) -> Plan:
-    """What to write of `snapshot` against what `db` holds, the report's counts filled in. Raises
+    """What to write of `snapshot` against what `db` holds (the Database for a dry run, the
+    import's unit of work otherwise: read only here), the report's counts filled in. Raises
     ImportRefused listing every record that clashes with the database."""
     planning = _Planning(db, cipher, snapshot, report, on_progress or (lambda done, total: None))
     await planning.run()
@@ -111,7 +110,12 @@ class _Planning:
     state, filled in kind by kind in foreign-key order."""
 
     def __init__(
-        self, db: Prisma, cipher: FieldCipher, snapshot: Snapshot, report: ImportReport, on_progress: PlanProgress
+        self,
+        db: Repositories,
+        cipher: FieldCipher,
+        snapshot: Snapshot,
+        report: ImportReport,
+        on_progress: PlanProgress,
     ) -> None:
         self._db = db
         self._cipher = cipher
@@ -130,15 +134,13 @@ class _Planning:
         now = plan.now
         self._on_progress(0, self._to_compare)
 
-        async for garage, stored_garage in self._with_stored(
-            list(s.garages.values()), GarageRepository(db).with_ids, _id
-        ):
+        async for garage, stored_garage in self._with_stored(list(s.garages.values()), db.garages.with_ids, _id):
             if self._is_new("garages", garage_row(garage, now), stored_garage, garage.createdAt):
                 plan.garages.append(garage)
         report.rates_created = len(plan.garages)
 
         occupied = {x.spotId for x in s.sessions.values() if x.status is SessionStatus.ACTIVE}
-        spots = SpotRepository(db)
+        spots = db.spots
         async for spot, stored_spot in self._with_stored(list(s.spots.values()), spots.with_ids, _id):
             status = (
                 SpotStatus.OCCUPIED
@@ -152,7 +154,7 @@ class _Planning:
                 report.spots_normalised += spot.status is SpotStatus.OCCUPIED and status is SpotStatus.AVAILABLE
         self.problems += _spot_clashes(s, plan, await lookup(list(s.garages), spots.live_in_garages))
 
-        vehicles = VehicleRepository(db)
+        vehicles = db.vehicles
         async for vehicle, stored_vehicle in self._with_stored(list(s.vehicles.values()), vehicles.with_ids, _id):
             clear = None if stored_vehicle is None else self._with_owner_in_clear(stored_vehicle)
             if self._is_new("vehicles", vehicle_fields(vehicle, now), clear, vehicle.createdAt):
@@ -205,7 +207,7 @@ class _Planning:
 
     async def _plan_sessions(self) -> None:
         db, s, plan, report = self._db, self._s, self.plan, self.report
-        sessions = SessionRepository(db)
+        sessions = db.sessions
         new_ids: set[str] = set()
         async for session, stored in self._with_stored(list(s.sessions.values()), sessions.with_ids, _id):
             row = session_row(session, s.vehicles, plan.now)
@@ -226,7 +228,7 @@ class _Planning:
                             Problem("sessions", mine[key], f"session {other.id!r} is ACTIVE there in the database")
                         )
 
-        tickets = TicketRepository(db)
+        tickets = db.tickets
         async for session, stored_ticket in self._with_stored(
             list(s.sessions.values()), tickets.for_sessions, _id, _session_id
         ):
@@ -277,7 +279,7 @@ class _Planning:
 
     async def _plan_payments(self) -> None:
         s, plan = self._s, self.plan
-        payments = PaymentRepository(self._db)
+        payments = self._db.payments
         for chunk in chunks(list(s.payments.values()), LOOKUP_CHUNK // 2):
             found = await payments.with_ids_or_sessions(
                 ids=[p.id for p in chunk], session_ids=[p.sessionId for p in chunk]

@@ -8,14 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict, TypeVar, cast
 
-from prisma.types import (
-    GarageCreateWithoutRelationsInput,
-    ParkingSessionCreateWithoutRelationsInput,
-    RateCreateWithoutRelationsInput,
-    SpotCreateWithoutRelationsInput,
-    TicketCreateWithoutRelationsInput,
-)
-
+from garage.repositories.records import GarageRow, RateRow, SessionRow, SpotRow, TicketRow
 from garage.services.legacy_import.snapshot import (
     LegacyGarage,
     LegacyPayment,
@@ -48,7 +41,7 @@ def _times(record: Any, now: datetime) -> Times:
     return {"createdAt": created, "updatedAt": record.updatedAt or created}
 
 
-def garage_row(garage: LegacyGarage, now: datetime) -> GarageCreateWithoutRelationsInput:
+def garage_row(garage: LegacyGarage, now: datetime) -> GarageRow:
     return {
         "id": garage.id,
         "name": garage.name,
@@ -61,14 +54,14 @@ def garage_row(garage: LegacyGarage, now: datetime) -> GarageCreateWithoutRelati
     }
 
 
-def rate_row(garage: LegacyGarage, now: datetime) -> RateCreateWithoutRelationsInput:
+def rate_row(garage: LegacyGarage, now: datetime) -> RateRow:
     return cast(
-        RateCreateWithoutRelationsInput,
+        RateRow,
         {"garageId": garage.id, **DEFAULT_RATE.as_row(), "createdAt": now, "updatedAt": now},
     )
 
 
-def spot_row(spot: LegacySpot, status: str, now: datetime) -> SpotCreateWithoutRelationsInput:
+def spot_row(spot: LegacySpot, status: str, now: datetime) -> SpotRow:
     return {
         "id": spot.id,
         "garageId": spot.garageId,
@@ -96,9 +89,7 @@ def vehicle_fields(vehicle: LegacyVehicle, now: datetime) -> dict[str, Any]:
     }
 
 
-def session_row(
-    session: LegacySession, vehicles: dict[str, LegacyVehicle], now: datetime
-) -> ParkingSessionCreateWithoutRelationsInput:
+def session_row(session: LegacySession, vehicles: dict[str, LegacyVehicle], now: datetime) -> SessionRow:
     return {
         "id": session.id,
         "garageId": session.garageId,
@@ -144,7 +135,7 @@ class PlannedTicket:
     status: str
     issued_at: datetime
 
-    def row(self) -> TicketCreateWithoutRelationsInput:
+    def row(self) -> TicketRow:
         return {
             "code": self.code,
             "sessionId": self.session_id,

@@ -1,5 +1,6 @@
 """Writing the plan: createMany in chunks, in foreign-key order, inside the caller's ONE
-transaction, then one IMPORT audit row per kind (see the package docstring for why not per record)."""
+transaction (its unit of work), and one IMPORT audit entry per kind, written with the rows (see the
+package docstring for why not per record)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from prisma import Prisma
-from prisma.types import PaymentCreateWithoutRelationsInput, VehicleCreateWithoutRelationsInput
-
-from garage.repositories.audit import AuditRepository
-from garage.repositories.garages import GarageRepository
-from garage.repositories.payments import PaymentRepository
-from garage.repositories.rates import RateRepository
-from garage.repositories.sessions import SessionRepository
-from garage.repositories.spots import SpotRepository
-from garage.repositories.tickets import TicketRepository
-from garage.repositories.vehicles import VehicleRepository
+from garage.repositories.records import PaymentRow, VehicleRow
+from garage.repositories.unit_of_work import UnitOfWork
 from garage.security.crypto import FieldCipher
 from garage.services.legacy_import.plan import ImportReport, Plan
 from garage.services.legacy_import.rows import (
@@ -35,7 +27,7 @@ from garage.services.legacy_import.rows import (
     without_nulls,
 )
 from garage.services.legacy_import.snapshot import LegacyPayment, Snapshot
-from garage.vocabulary import PAYMENT_REFERENCE, VEHICLE_OWNER_FIELDS
+from garage.vocabulary import PAYMENT_REFERENCE, VEHICLE_OWNER_FIELDS, AuditAction, AuditEntity
 
 # Rows per createMany: large enough that per-call overhead vanishes, small enough for the engine's
 # request limit (a 5000-row chunk is about 2 MB of query text).
@@ -46,21 +38,22 @@ IN_FLIGHT = 3
 # rows written, per chunk
 Progress = Callable[[int], None]
 
-# As the API's own audit rows name them (services/parking.py: "Session", not the Prisma model's name).
+# As the API's own audit rows name them ("Session", not the Prisma model's name).
 _ENTITIES = {
-    "garages": "Garage",
-    "spots": "Spot",
-    "vehicles": "Vehicle",
-    "sessions": "Session",
-    "tickets": "Ticket",
-    "payments": "Payment",
+    "garages": AuditEntity.GARAGE,
+    "spots": AuditEntity.SPOT,
+    "vehicles": AuditEntity.VEHICLE,
+    "sessions": AuditEntity.SESSION,
+    "tickets": AuditEntity.TICKET,
+    "payments": AuditEntity.PAYMENT,
 }
 
 
 async def write_plan(
-    tx: Prisma, cipher: FieldCipher, s: Snapshot, plan: Plan, report: ImportReport, actor: str, progress: Progress
+    unit: UnitOfWork, cipher: FieldCipher, s: Snapshot, plan: Plan, report: ImportReport, progress: Progress
 ) -> None:
-    """Writes the plan's rows and the audit rows through `tx` (the import's one transaction)."""
+    """Writes the plan's rows through `unit` (the import's one transaction) and records its audit
+    entries there."""
     now = plan.now
 
     async def insert(
@@ -81,31 +74,27 @@ async def write_plan(
             for chunk in chunks(records, CHUNK):
                 group.create_task(one(chunk))
 
-    await insert(plan.garages, lambda garage: garage_row(garage, now), GarageRepository(tx).insert_many)
-    await insert(plan.garages, lambda garage: rate_row(garage, now), RateRepository(tx).insert_many)
-    await insert(plan.spots, lambda planned: spot_row(planned[0], planned[1], now), SpotRepository(tx).insert_many)
+    await insert(plan.garages, lambda garage: garage_row(garage, now), unit.garages.insert_many)
+    await insert(plan.garages, lambda garage: rate_row(garage, now), unit.rates.insert_many)
+    await insert(plan.spots, lambda planned: spot_row(planned[0], planned[1], now), unit.spots.insert_many)
     await insert(
         plan.vehicles,
         lambda vehicle: _sealed_vehicle(cipher, vehicle_fields(vehicle, now)),
-        VehicleRepository(tx).insert_many,
+        unit.vehicles.insert_many,
     )
-    await insert(
-        plan.sessions, lambda session: session_row(session, s.vehicles, now), SessionRepository(tx).insert_many
-    )
-    await insert(plan.tickets, PlannedTicket.row, TicketRepository(tx).insert_many)
+    await insert(plan.sessions, lambda session: session_row(session, s.vehicles, now), unit.sessions.insert_many)
+    await insert(plan.tickets, PlannedTicket.row, unit.tickets.insert_many)
     await insert(
         plan.payments,
         lambda payment: _sealed_payment(cipher, _payment_row(s, payment, now)),
-        PaymentRepository(tx).insert_many,
+        unit.payments.insert_many,
     )
-    audit = AuditRepository(tx)
     for kind, count in report.counts.items():
         if count.imported:
-            await audit.record(
-                actor=actor,
-                action="IMPORT",
-                entity=_ENTITIES[kind],
-                entity_id=f"memory-store:{report.snapshot_sha256}",
+            unit.record(
+                AuditAction.IMPORT,
+                _ENTITIES[kind],
+                f"memory-store:{report.snapshot_sha256}",
                 after={
                     "imported": count.imported,
                     "skipped": count.skipped,
@@ -122,11 +111,11 @@ def _payment_row(s: Snapshot, payment: LegacyPayment, now: datetime) -> dict[str
     return payment_fields(payment, session, s.garages[session.garageId], now)
 
 
-def _sealed_vehicle(cipher: FieldCipher, row: dict[str, Any]) -> VehicleCreateWithoutRelationsInput:
+def _sealed_vehicle(cipher: FieldCipher, row: dict[str, Any]) -> VehicleRow:
     sealed = {**row, **{attr: cipher.encrypt_optional(row[attr], name) for attr, name in VEHICLE_OWNER_FIELDS.items()}}
-    return cast(VehicleCreateWithoutRelationsInput, sealed)
+    return cast(VehicleRow, sealed)
 
 
-def _sealed_payment(cipher: FieldCipher, row: dict[str, Any]) -> PaymentCreateWithoutRelationsInput:
+def _sealed_payment(cipher: FieldCipher, row: dict[str, Any]) -> PaymentRow:
     sealed = {**row, "reference": cipher.encrypt_optional(row["reference"], PAYMENT_REFERENCE)}
-    return cast(PaymentCreateWithoutRelationsInput, sealed)
+    return cast(PaymentRow, sealed)

@@ -18,22 +18,22 @@ import click
 import uvicorn
 from pydantic import ValidationError
 
+from garage.cli.doctor import examine
+from garage.cli.progress import Bar, phase_bars
+from garage.cli.restore import RestoreRefused
+from garage.cli.restore import restore as swap_in_backup
 from garage.config import load_settings
-from garage.db import create_prisma
 from garage.errors import GarageError, GarageException
 from garage.logging_setup import configure_logging, logging_config
-from garage.ops.diskspace import disk_space
-from garage.ops.doctor import examine
-from garage.ops.integrity import damage_at_start
-from garage.ops.progress import Bar, phase_bars
-from garage.ops.replication import ReplicationError, Replicator, restore_to
-from garage.ops.restore import RestoreRefused
-from garage.ops.restore import restore as swap_in_backup
+from garage.repositories.unit_of_work import connected
 from garage.routes.http_protocol import LimitedHttpToolsProtocol
-from garage.security.roles import Role
+from garage.runtime.diskspace import disk_space
+from garage.runtime.integrity import damage_at_start
+from garage.runtime.replication import ReplicationError, Replicator, restore_to
 from garage.services.container import Services
 from garage.services.key_rotation import KeyRotationService
 from garage.services.legacy_import import ImportRefused, ImportReport, LegacyImportService
+from garage.vocabulary import Role
 
 T = TypeVar("T")
 # The audit log's actor for changes made from the command line.
@@ -131,12 +131,8 @@ def run_with_services(work: Callable[[Services], Awaitable[T]]) -> T:
 
     async def run() -> T:
         settings = load_settings()
-        db = create_prisma(settings)
-        await db.connect()
-        try:
-            return await work(Services.build(settings, db))
-        finally:
-            await db.disconnect()
+        async with connected(settings) as database:
+            return await work(Services.build(settings, database))
 
     return asyncio.run(run())
 
@@ -245,7 +241,7 @@ def backup() -> None:
     with GARAGE_MIN_FREE_BYTES to spare (exit 1, the message says how much is needed)."""
 
     async def take(services: Services) -> str:
-        taken = await services.backups.create(services.db)
+        taken = await services.backups.create()
         removed = services.backups.prune(services.settings.backup_keep)
         return f"backup {taken.path} ({taken.size_bytes} bytes, integrity check: ok)" + (
             f"; pruned {len(removed)} older backup(s)" if removed else ""
@@ -253,7 +249,7 @@ def backup() -> None:
 
     try:
         click.echo(run_with_services(take))
-    except GarageError as error:  # BackupFailed, InsufficientStorage (ops/backups.py), DiskFull
+    except GarageError as error:  # BackupFailed, InsufficientStorage (runtime/backups.py), DiskFull
         raise click.ClickException(f"no backup was made: {error.message}") from error
 
 
@@ -352,6 +348,9 @@ def import_memory_store(snapshot: Path, dry_run: bool) -> None:
             for problem in refused.problems:
                 click.echo(f"  {problem}", err=True)
             raise SystemExit(1) from None
+        except GarageError as error:  # the database busy or unavailable (503 in the service): said, not a traceback
+            phases.finish()
+            raise click.ClickException(error.message) from error
     verb = "would import" if dry_run else "imported"
     click.echo(f"{'dry run: ' if dry_run else ''}snapshot sha256 {report.snapshot_sha256}")
     for kind, count in report.counts.items():
@@ -373,7 +372,7 @@ def import_memory_store(snapshot: Path, dry_run: bool) -> None:
 @click.option("--batch-size", type=click.IntRange(1, 5000), default=500, show_default=True)
 def archive(before_text: str, batch_size: int) -> None:
     """Move completed sessions (with tickets and payments) into the archive database (GARAGE_ARCHIVE_URL)."""
-    from garage.ops.archive import ArchiveSetupFailed, archive_before, migrate_archive, parse_before
+    from garage.cli.archive import ArchiveSetupFailed, archive_before, migrate_archive, parse_before
 
     settings = load_settings()
     try:

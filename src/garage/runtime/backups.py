@@ -7,7 +7,12 @@ A backup never fills the disk and never leaves a half-written file behind:
 - the copy is written as `<name>.partial` and gets its `.db` name only once it passed
   integrity_check; on any failure (the disk filling up anyway, a failed check, a cancelled
   request) the `.partial` file is deleted. A `.partial` left by a killed process is deleted by the
-  next backup once it is an hour old."""
+  next backup once it is an hour old.
+
+The copy is SQLite's VACUUM INTO on a read-only connection of our own, in a thread: it reads one
+snapshot while the service keeps writing (WAL), and neither the service's event loop nor the query
+engine's (whose SQLite calls are synchronous: a VACUUM there would stall every query for the
+length of the copy) waits for it."""
 
 from __future__ import annotations
 
@@ -21,17 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from prisma import Prisma
-
-from garage.errors import GarageError
-from garage.ops.diskspace import (
-    InsufficientStorage,
-    database_bytes,
-    format_bytes,
-    free_bytes,
-    says_disk_full,
-)
-from garage.repositories.backups import BackupRepository
+from garage.db.disk import database_bytes, format_bytes, free_bytes, says_disk_full
+from garage.errors import GarageError, InsufficientStorage
 
 NAME = re.compile(r"^garage-(\d{8}T\d{6}\d{3}Z)\.db$")
 PARTIAL_SUFFIX = ".partial"
@@ -62,7 +58,9 @@ class BackupStore:
         self.database = database
         self.min_free_bytes = min_free_bytes
 
-    async def create(self, db: Prisma) -> Backup:
+    async def create(self) -> Backup:
+        if self.database is None:
+            raise BackupFailed("No database to back up: the backup store was opened for listing only")
         try:
             self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as error:  # a new folder needs a block too
@@ -75,8 +73,8 @@ class BackupStore:
         target = self.directory / name
         partial = target.with_suffix(PARTIAL_SUFFIX)
         try:
-            await BackupRepository(db).vacuum_into(partial)
-            # integrity_check reads the whole copy: off the event loop, which keeps serving.
+            # both read whole files: off the event loop, which keeps serving
+            await asyncio.to_thread(vacuum_into, self.database, partial)
             problem = await asyncio.to_thread(integrity_problem, partial)
             if problem is not None:
                 raise BackupFailed(f"The backup copy failed its integrity check: {problem}")
@@ -149,6 +147,16 @@ class BackupStore:
             tzinfo=UTC, microsecond=int(match.group(1)[-4:-1]) * 1000
         )
         return Backup(name=path.name, path=path, size_bytes=path.stat().st_size, created_at=stamp)
+
+
+def vacuum_into(database: Path, target: Path) -> None:
+    """A consistent, compacted copy of `database` at `target` (one read snapshot: writers carry on
+    in WAL mode). Raises sqlite3's error, e.g. "database or disk is full"."""
+    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=10)
+    try:
+        connection.execute("VACUUM INTO ?", (str(target),))
+    finally:
+        connection.close()
 
 
 def integrity_problem(path: Path) -> str | None:

@@ -11,9 +11,9 @@ from datetime import UTC, date, datetime, time
 
 from garage.config import Settings
 from garage.config.settings import REPO_ROOT
-from garage.db import create_prisma
 from garage.errors import OperationalFailure
-from garage.services.archive import ArchivalService, create_archive_client
+from garage.repositories.unit_of_work import connected
+from garage.services.archive import ArchivalService, connected_archive
 
 PRISMA_FRONT_DOOR = REPO_ROOT / "tools" / "prisma"
 
@@ -63,20 +63,11 @@ async def archive_before(
     on_batch: Callable[[int], None],
 ) -> int:
     """Moves every completed session that ended before `before`; returns how many moved."""
-    live = create_prisma(settings)
-    archive = create_archive_client(settings)
-    await live.connect()
-    try:
-        await archive.connect()
-        try:
-            service = ArchivalService(live, archive, settings.archive_path)
-            on_start(await service.pending(before))
-            moved = 0
-            while batch := await service.archive_batch(before, batch_size, actor):
-                moved += batch
-                on_batch(batch)
-            return moved
-        finally:
-            await archive.disconnect()
-    finally:
-        await live.disconnect()
+    async with connected(settings) as live, connected_archive(settings) as archive:
+        service = ArchivalService(live, archive, settings.archive_path)
+        on_start(await service.pending(before))
+        moved = 0
+        while batch := await service.archive_batch(before, batch_size, actor):
+            moved += batch
+            on_batch(batch)
+        return moved

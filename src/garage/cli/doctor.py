@@ -1,6 +1,6 @@
 """`garage doctor`: the state of the database file, its disk and its backups, for an operator.
 
-Reads the file with sqlite3 read-only (see ops/integrity.py for why), so it runs beside a serving
+Reads the file with sqlite3 read-only (see runtime/integrity.py for why), so it runs beside a serving
 service and on a file no engine can open. The integrity line runs the full integrity_check (it
 compares every index with its table, which the start-up quick_check does not)."""
 
@@ -13,10 +13,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from garage.config import Settings
-from garage.ops.backups import BackupStore
-from garage.ops.diskspace import database_bytes, disk_space, format_bytes, free_bytes, same_file_system
-from garage.ops.integrity import database_problems, read_only, recorded_damage, restore_advice
-from garage.ops.readiness import migration_names
+from garage.db.disk import database_bytes, format_bytes, free_bytes
+from garage.runtime.backups import BackupStore
+from garage.runtime.diskspace import disk_space, same_file_system
+from garage.runtime.integrity import database_problems, read_only, recorded_damage, restore_advice
+from garage.runtime.readiness import migration_names
 
 
 @dataclass(frozen=True)

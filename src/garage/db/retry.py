@@ -1,7 +1,7 @@
 """Transient database failures: what they are, how long to retry them, and where.
 
 The one policy (`RetryPolicy`, `classify`) is applied at ONE layer: the Prisma client's
-boundary, `GaragePrisma` (db.py builds it). Every database call of the service passes there, so
+boundary, `GaragePrisma` (garage/db builds it). Every database call of the service passes there, so
 nothing above it (services, repositories, routes) needs to know about busy databases or engine
 restarts — and no call is retried twice by two layers.
 
@@ -33,9 +33,9 @@ not to have committed:
 - Calls made inside a transaction are never retried one by one: the transaction they belonged
   to may be gone; the whole transaction is retried instead.
 
-An engine that died or stopped answering is replaced by `RestartingQueryEngine` (db.py): it
+An engine that died or stopped answering is replaced by `RestartingQueryEngine` (garage/db): it
 notices its process has exited (or its liveness check gives up on it) and spawns a new one, once.
-Retries end when the policy's attempts are used up or the call's deadline is near (`until`: db.py
+Retries end when the policy's attempts are used up or the call's deadline is near (`until`: garage/db
 bounds every call by GARAGE_DB_WAIT_SECONDS); then DatabaseUnavailable (503), never a 500.
 """
 
@@ -57,7 +57,7 @@ from prisma import errors as prisma_errors
 from prisma.engine import errors as engine_errors
 from prometheus_client import Counter
 
-from garage.ops.diskspace import says_disk_full
+from garage.db.disk import says_disk_full
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ def _causes(error: BaseException) -> list[BaseException]:
 
 def classify(error: BaseException) -> Failure | None:
     """The kind of transient failure `error` is, or None when it is not transient."""
-    if says_disk_full(error):  # SQLITE_FULL is never transient: no retry frees disk space (ops/diskspace.py)
+    if says_disk_full(error):  # SQLITE_FULL is never transient: no retry frees disk space (runtime/diskspace.py)
         return None
     if isinstance(error, (engine_errors.NotConnectedError, prisma_errors.ClientNotConnectedError)):
         return Failure.NOT_REACHED

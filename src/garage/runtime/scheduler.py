@@ -1,13 +1,13 @@
 """Background maintenance while the service runs, in ONE worker:
 - snapshot backups every GARAGE_BACKUP_INTERVAL_HOURS, keeping the GARAGE_BACKUP_KEEP newest;
-- the full integrity check (PRAGMA integrity_check, ops/integrity.py) right after start, then every
+- the full integrity check (PRAGMA integrity_check, runtime/integrity.py) right after start, then every
   GARAGE_INTEGRITY_CHECK_INTERVAL_HOURS;
 - a watch on the database's free disk space that logs when it falls below GARAGE_MIN_FREE_BYTES
   (and when it recovers), so that a disk filled by the WAL, Litestream or anything else is noticed
   even when nobody polls /ready or /metrics.
 
 With several uvicorn workers every worker runs this loop, but only the one holding the exclusive
-scheduler lock (ops/locks.py) does the work; the others keep trying for the lock, so if that worker
+scheduler lock (runtime/locks.py) does the work; the others keep trying for the lock, so if that worker
 dies another one takes over. "Due" for backups is read from the backup folder (the newest backup's
 timestamp), so restarts do not reset the clock and a manual `garage backup` counts too."""
 
@@ -20,14 +20,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from prisma import Prisma
-
 from garage.config import Settings
 from garage.errors import GarageError
-from garage.ops.backups import BackupStore
-from garage.ops.diskspace import disk_space
-from garage.ops.integrity import check_in_background
-from garage.ops.locks import FileLock, scheduler_lock_path, try_lock
+from garage.runtime.backups import BackupStore
+from garage.runtime.diskspace import disk_space
+from garage.runtime.integrity import check_in_background
+from garage.runtime.locks import FileLock, scheduler_lock_path, try_lock
 
 log = logging.getLogger("garage.maintenance")
 
@@ -107,13 +105,13 @@ class MaintenanceScheduler:
                 log.exception("%s failed; retrying in %s", job.name, self.tick)
 
 
-def backup_job(store: BackupStore, db: Prisma, *, interval: timedelta, keep: int) -> Job:
+def backup_job(store: BackupStore, *, interval: timedelta, keep: int) -> Job:
     def due() -> bool:
         newest = store.newest()
         return newest is None or datetime.now(UTC) - newest.created_at >= interval
 
     async def run() -> None:
-        backup = await store.create(db)
+        backup = await store.create()
         removed = store.prune(keep)
         log.info("scheduled backup %s (%d bytes); pruned %d old backups", backup.name, backup.size_bytes, len(removed))
 
@@ -148,14 +146,14 @@ def disk_watch_job(settings: Settings) -> Job:
     return Job("disk space watch", LONGEST_TICK, run, lambda: True)
 
 
-def start_maintenance(settings: Settings, store: BackupStore, db: Prisma) -> MaintenanceScheduler:
+def start_maintenance(settings: Settings, store: BackupStore) -> MaintenanceScheduler:
     """The running maintenance loop (the app's lifespan stops it). A job whose interval is 0 is off."""
     jobs = [disk_watch_job(settings)]
     if settings.integrity_check_interval_hours > 0:
         jobs.append(integrity_job(settings, interval=timedelta(hours=settings.integrity_check_interval_hours)))
     if settings.backup_interval_hours > 0:
         jobs.append(
-            backup_job(store, db, interval=timedelta(hours=settings.backup_interval_hours), keep=settings.backup_keep)
+            backup_job(store, interval=timedelta(hours=settings.backup_interval_hours), keep=settings.backup_keep)
         )
     scheduler = MaintenanceScheduler(jobs, lock_path=scheduler_lock_path(settings.database_path))
     scheduler.start()

@@ -1,7 +1,7 @@
 """Creating the Prisma client for the service. The Starlette lifespan (app.py) is the one place
 that connects and disconnects it.
 
-The client is a `GaragePrisma`: the layer where garage/retry.py's policy applies (its docstring
+The client is a `GaragePrisma`: the layer where garage/db/retry.py's policy applies (its docstring
 says why there). It retries single calls that are safe to retry, runs services' interactive
 transactions with `transaction(db, work)` (retried whole), and its engine replaces a query
 engine process that died or stopped answering (`RestartingQueryEngine`).
@@ -49,9 +49,10 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from prisma import Prisma
+from prisma import errors as prisma_errors
 from prisma._builder import METHOD_OPERATION_MAPPING, QueryBuilder, dumps
 from prisma.client import Batch
 from prisma.engine import AsyncQueryEngine
@@ -64,10 +65,9 @@ from prisma.utils import DEBUG
 from prometheus_client import Counter, Histogram
 
 from garage.config import Settings
-from garage.engine_http import AiohttpEngineSession
-from garage.errors import DatabaseUnavailable
-from garage.logging_setup import REQUEST_ID, fold_engine_output
-from garage.retry import (
+from garage.db.engine_http import AiohttpEngineSession
+from garage.db.errors import domain_error
+from garage.db.retry import (
     AT_COMMIT,
     BEFORE_COMMIT,
     DEFAULT_POLICY,
@@ -79,6 +79,8 @@ from garage.retry import (
     retry_when,
     retrying,
 )
+from garage.errors import DatabaseUnavailable
+from garage.logging_setup import REQUEST_ID, fold_engine_output
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -125,6 +127,7 @@ def create_prisma(settings: Settings) -> Prisma:
         datasource={"url": settings.absolute_database_url},
         log_queries=settings.log_queries,
         wait_seconds=settings.db_wait_seconds,
+        database_path=settings.database_path,
     )
 
 
@@ -235,7 +238,7 @@ class RestartingQueryEngine(AsyncQueryEngine):
 
     def __init__(self, *, wait_seconds: float = DEFAULT_WAIT_SECONDS, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.session = AiohttpEngineSession()  # garage/engine_http.py: why
+        self.session = AiohttpEngineSession()  # garage/db/engine_http.py: why
         self.wait_seconds = wait_seconds
         self._connect_timeout = timedelta(seconds=10)
         self._datasources: Any = None
@@ -449,13 +452,16 @@ class RestartingQueryEngine(AsyncQueryEngine):
 
 
 class GaragePrisma(Prisma):
-    """Prisma with garage/retry.py's policy for single calls outside transactions: reads are
+    """Prisma with garage/db/retry.py's policy for single calls outside transactions: reads are
     retried on any transient failure, writes only when they provably did not run. Its
     `batch_()` is a `RetryingBatch`."""
 
-    def __init__(self, *, wait_seconds: float = DEFAULT_WAIT_SECONDS, **kwargs: Any) -> None:
+    def __init__(
+        self, *, wait_seconds: float = DEFAULT_WAIT_SECONDS, database_path: Path | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self._wait_seconds = wait_seconds
+        self.database_path = database_path
 
     def batch_(self) -> Batch:
         return RetryingBatch(self)
@@ -477,7 +483,15 @@ class GaragePrisma(Prisma):
             )
 
         if self.is_transaction():  # the whole transaction is retried, never one of its calls
-            return await call()
+            try:
+                return await call()
+            except prisma_errors.RecordNotFoundError:
+                raise  # the generated update() and delete() answer None for it
+            except Exception as error:
+                translated = _inside_transaction(error, self)
+                if translated is error:
+                    raise
+                raise translated from error
         reading = METHOD_OPERATION_MAPPING.get(method) == "query"
         allowed = SINGLE_READ if reading else SINGLE_WRITE
         deadline = _call_deadline(self)
@@ -489,11 +503,13 @@ class GaragePrisma(Prisma):
                     what=f"{method} {getattr(model, '__name__', '')}",
                     until=deadline - ENGINE_ANSWER_SLACK,
                 )
+        except prisma_errors.RecordNotFoundError:
+            raise  # the generated update() and delete() answer None for it
         except Exception as error:
             failure = classify(error)
             if failure is not None:
                 raise DatabaseUnavailable(BUSY if failure is Failure.REFUSED else UNAVAILABLE) from error
-            raise
+            _raise_translated(error, self)
 
 
 class RetryingBatch(Batch):
@@ -561,7 +577,13 @@ async def _write_request(db: Prisma, send: Callable[[], Awaitable[T]], *, what: 
     not run), never on its own inside an interactive transaction (the transaction is), and a
     transient failure left over becomes DatabaseUnavailable."""
     if db.is_transaction():
-        return await send()
+        try:
+            return await send()
+        except Exception as error:
+            translated = _inside_transaction(error, db)
+            if translated is error:
+                raise
+            raise translated from error
     deadline = _call_deadline(db)
     try:
         with _timed("write"), _within(deadline):
@@ -572,7 +594,24 @@ async def _write_request(db: Prisma, send: Callable[[], Awaitable[T]], *, what: 
         failure = classify(error)
         if failure is not None:
             raise DatabaseUnavailable(_unavailable_message(failure)) from error
-        raise
+        _raise_translated(error, db)
+
+
+def _raise_translated(error: Exception, db: Prisma) -> NoReturn:
+    """Raises `error` as the project's own error (garage/db/errors.py), or as it is if it is one."""
+    translated = domain_error(error, getattr(db, "database_path", None))
+    if translated is error:
+        raise error
+    raise translated from error
+
+
+def _inside_transaction(error: Exception, db: Prisma) -> BaseException:
+    """What a call inside an interactive transaction raises: a transient failure as it is, for
+    `transaction` to retry the whole of it; anything else as the project's own error at once.
+    (`error` itself when it stays as it is.)"""
+    if classify(error) is not None:
+        return error
+    return domain_error(error, getattr(db, "database_path", None))
 
 
 def _unavailable_message(failure: Failure) -> str:
@@ -599,7 +638,7 @@ async def transaction(
 ) -> T:
     """Runs `work(tx)` in one interactive transaction and commits it; on a transient failure
     before the commit, or a commit that provably did not happen, runs the WHOLE of `work` again
-    on a new transaction (garage/retry.py). `work` must do nothing outside `tx` that matters
+    on a new transaction (garage/db/retry.py). `work` must do nothing outside `tx` that matters
     twice. Errors of `work` itself (GarageError, constraint violations) are never retried.
     Raises DatabaseUnavailable when the retries are used up or a commit's outcome is unknown.
 
@@ -645,7 +684,7 @@ async def transaction(
         failure = classify(error)
         if failure is not None:
             raise DatabaseUnavailable(BUSY if failure is Failure.REFUSED else UNAVAILABLE) from error
-        raise
+        _raise_translated(error, db)
 
 
 __all__ = [

@@ -20,9 +20,9 @@ from pathlib import Path
 from types import TracebackType
 
 from garage.config import Settings
+from garage.db.disk import database_bytes, format_bytes, free_bytes
 from garage.errors import OperationalFailure
 from garage.logging_setup import fold_litestream_output
-from garage.ops.diskspace import database_bytes, format_bytes, free_bytes
 
 log = logging.getLogger("garage.replication")
 
@@ -188,7 +188,7 @@ def restore_to(settings: Settings, moment: datetime, output: Path | None = None)
     """Rebuilds the database as it was at `moment` into a NEW file (never the live database) and
     checks its integrity. The restored state holds every transaction that had reached the replica
     by `moment`."""
-    from garage.ops.backups import integrity_problem  # the snapshot backups' check
+    from garage.runtime.backups import integrity_problem  # the snapshot backups' check
 
     if moment.tzinfo is None:
         raise ReplicationError("the time needs an offset, e.g. 2026-11-24T21:30:00Z or 2026-11-24T22:30:00+01:00")

@@ -11,7 +11,7 @@ Where each check runs:
 - `garage check` (run by `make run` before `prisma migrate deploy`) and every worker's start-up:
   quick_check + foreign_key_check (O(N), fast), or the full integrity_check when an earlier
   background check recorded damage (see below);
-- in the background while serving (ops/scheduler.py, one worker): the full integrity_check, which
+- in the background while serving (runtime/scheduler.py, one worker): the full integrity_check, which
   also compares every index with its table (a flipped byte in an index entry passes quick_check);
 - `garage doctor`, `garage restore` (the snapshot and the copy) and `garage restore --to`: the full
   integrity_check.
@@ -31,7 +31,7 @@ from pathlib import Path
 
 from garage.config import Settings
 from garage.errors import OperationalFailure
-from garage.ops.backups import BackupStore
+from garage.runtime.backups import BackupStore
 
 log = logging.getLogger("garage.integrity")
 

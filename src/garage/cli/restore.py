@@ -10,10 +10,10 @@ nothing of the old one is lost:
    belongs to, and SQLite would replay a stale one onto the restored file;
 4. rename the copy over the database and fsync the folder;
 5. delete the damage record a background integrity check may have left (`<db>.damaged`,
-   ops/integrity.py): it described the file that was just replaced.
+   runtime/integrity.py): it described the file that was just replaced.
 Every check here is the full integrity_check (plus foreign_key_check), on the snapshot and again
 on the copy, never only the quick_check the service runs at start.
-The whole swap runs under the exclusive serving lock (ops/locks.py): it refuses while any worker
+The whole swap runs under the exclusive serving lock (runtime/locks.py): it refuses while any worker
 serves the database, and no worker can start until it is done.
 """
 
@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from garage.db.disk import format_bytes, free_bytes
 from garage.errors import OperationalFailure
-from garage.ops.diskspace import format_bytes, free_bytes
-from garage.ops.integrity import clear_damage, database_problems, read_only
-from garage.ops.locks import serving_lock_path, try_lock
-from garage.ops.readiness import migration_names
+from garage.runtime.integrity import clear_damage, database_problems, read_only
+from garage.runtime.locks import serving_lock_path, try_lock
+from garage.runtime.readiness import migration_names
 
 SIDE_FILES = ("-wal", "-shm", "-journal")
 

@@ -8,9 +8,9 @@ response models cost about as much per call as the engine needs to answer a find
 aiohttp session and nothing in between. aiohttp: a well-kept asyncio HTTP client with C-accelerated
 parsing, and the fastest of the ones measured for this (httpx on httpcore, httpx on aiohttp).
 
-Connection failures are raised as the httpx errors garage/retry.py classifies (a refused
+Connection failures are raised as the httpx errors garage/db/retry.py classifies (a refused
 connection: the engine is not there, nothing was sent; a broken one or a request that timed out:
-the outcome is unknown). Each request may carry its own timeout (db.py derives it from the call's
+the outcome is unknown). Each request may carry its own timeout (garage/db derives it from the call's
 deadline); without one the session's backstop applies.
 """
 

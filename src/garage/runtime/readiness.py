@@ -1,19 +1,18 @@
 """Readiness: the engine answers, every migration in prisma/migrations is applied, the database's
-file system has at least GARAGE_MIN_FREE_BYTES free (ops/diskspace.py), and no background
-integrity check has found the file damaged (ops/integrity.py). Any of these failing is a 503."""
+file system has at least GARAGE_MIN_FREE_BYTES free (runtime/diskspace.py), and no background
+integrity check has found the file damaged (runtime/integrity.py). Any of these failing is a 503."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from prisma import Prisma
-
 from garage.config import Settings
 from garage.db import database_deadline
-from garage.ops.diskspace import DiskSpace, disk_space, format_bytes
-from garage.ops.integrity import recorded_damage
-from garage.repositories.migrations import MigrationRepository
+from garage.db.disk import format_bytes
+from garage.repositories.unit_of_work import Database
+from garage.runtime.diskspace import DiskSpace, disk_space
+from garage.runtime.integrity import recorded_damage
 
 # The database part of /ready answers within this, whatever the database does (a frozen engine,
 # a lock): a probe must hear "not ready" quickly, not after the service's own wait limit.
@@ -79,13 +78,13 @@ def migration_names(migrations_dir: Path) -> list[str]:
     )
 
 
-async def check_readiness(db: Prisma, settings: Settings) -> Readiness:
+async def check_readiness(db: Database, settings: Settings) -> Readiness:
     # File checks first: they need no database and say the most when it is unavailable.
     disk = disk_space(settings.database_path, settings.min_free_bytes)
     damage = recorded_damage(settings.database_path)
     try:
         with database_deadline(DATABASE_CHECK_SECONDS):
-            applied = await MigrationRepository(db).applied_names()
+            applied = await db.migrations.applied_names()
     except Exception as error:  # any failure to reach the database means "not ready"  # noqa: BLE001
         return Readiness(database=False, problem=type(error).__name__, disk=disk, damage=damage)
     pending = [name for name in migration_names(settings.migrations_dir) if name not in applied]

@@ -1,0 +1,194 @@
+"""Units of work: how services change data, all or nothing, with the audit of the change.
+
+A service holds a `Database` (built once from the client in the lifespan). It reads through the
+repositories bound to the client (`database.sessions.get(...)`: no transaction, no lock), and
+changes data in ONE of two units of work, each all or nothing:
+
+- `await database.transaction(work, actor=...)`: `work(unit)` runs in an interactive transaction
+  (BEGIN IMMEDIATE: it may read under the write lock, then write); retried whole on a transient
+  failure (garage/db: `transaction`).
+- `async with database.batch(actor=...) as unit:` writes queued with the repositories' `queue_*`
+  methods go to the engine as ONE request, one SQLite transaction (no round trip per write, the
+  write lock held only while it runs): for changes whose reads can happen before it.
+
+Either way every repository write records its audit entry in the unit (repositories/audit.py),
+and the unit writes them with the change - in the same transaction, or as the batch's last write -
+so a change and its audit rows commit together or not at all."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from functools import cached_property
+from typing import TypeVar
+
+from prisma import Prisma
+from prisma.client import Batch
+
+from garage.config import Settings
+from garage.db import create_prisma, transaction, wait_seconds_of
+from garage.db.retry import DEFAULT_POLICY, RetryPolicy
+from garage.repositories.api_keys import ApiKeyRepository
+from garage.repositories.archive import ArchiveRepository
+from garage.repositories.audit import AuditEntry, AuditRepository, AuditValue, entry_of, queue_entries, write_entries
+from garage.repositories.garages import GarageRepository
+from garage.repositories.migrations import MigrationRepository
+from garage.repositories.payments import PaymentRepository
+from garage.repositories.rates import RateRepository
+from garage.repositories.reports import ReportRepository
+from garage.repositories.sessions import SessionRepository
+from garage.repositories.spots import SpotRepository
+from garage.repositories.tickets import TicketRepository
+from garage.repositories.vehicles import VehicleRepository
+from garage.vocabulary import AuditAction, AuditEntity
+
+T = TypeVar("T")
+
+
+class Repositories:
+    """One repository per aggregate, all bound to the same client (and unit of work, if any)."""
+
+    def __init__(self, db: Prisma, work: UnitOfWork | None = None) -> None:
+        self._db = db
+        self._work = work
+
+    @cached_property
+    def garages(self) -> GarageRepository:
+        return GarageRepository(self._db, self._work)
+
+    @cached_property
+    def rates(self) -> RateRepository:
+        return RateRepository(self._db, self._work)
+
+    @cached_property
+    def spots(self) -> SpotRepository:
+        return SpotRepository(self._db, self._work)
+
+    @cached_property
+    def vehicles(self) -> VehicleRepository:
+        return VehicleRepository(self._db, self._work)
+
+    @cached_property
+    def sessions(self) -> SessionRepository:
+        return SessionRepository(self._db, self._work)
+
+    @cached_property
+    def tickets(self) -> TicketRepository:
+        return TicketRepository(self._db, self._work)
+
+    @cached_property
+    def payments(self) -> PaymentRepository:
+        return PaymentRepository(self._db, self._work)
+
+    @cached_property
+    def api_keys(self) -> ApiKeyRepository:
+        return ApiKeyRepository(self._db, self._work)
+
+    @cached_property
+    def audit(self) -> AuditRepository:
+        return AuditRepository(self._db, self._work)
+
+    @cached_property
+    def reports(self) -> ReportRepository:
+        return ReportRepository(self._db, self._work)
+
+    @cached_property
+    def archive(self) -> ArchiveRepository:
+        return ArchiveRepository(self._db, self._work)
+
+    @cached_property
+    def migrations(self) -> MigrationRepository:
+        return MigrationRepository(self._db, self._work)
+
+
+class UnitOfWork(Repositories):
+    """One change by one actor: the repositories bound to its transaction (or batch), and the audit
+    entries their writes recorded, written with the change."""
+
+    def __init__(self, db: Prisma, *, actor: str, batch: Batch | None = None) -> None:
+        super().__init__(db, self)
+        self.actor = actor
+        self.batch = batch
+        self.entries: list[AuditEntry] = []
+
+    def record(
+        self,
+        action: AuditAction,
+        entity: AuditEntity,
+        entity_id: str,
+        *,
+        before: AuditValue = None,
+        after: AuditValue = None,
+    ) -> None:
+        """An audit entry of this change (repository writes call it; a job records its summary)."""
+        self.entries.append(entry_of(action, entity, entity_id, before=before, after=after))
+
+    @asynccontextmanager
+    async def batched(self) -> AsyncIterator[UnitOfWork]:
+        """Inside this unit's transaction: `queue_*` writes (and their audit entries) go as ONE
+        request on exit, instead of a round trip each; nothing is sent if the block raises."""
+        async with self._db.batch_() as batch:
+            inner = UnitOfWork(self._db, actor=self.actor, batch=batch)
+            yield inner
+            inner._queue_audit()
+
+    async def _write_audit(self) -> None:
+        entries, self.entries = self.entries, []
+        if entries:
+            await write_entries(self._db, self.actor, entries)
+
+    def _queue_audit(self) -> None:
+        entries, self.entries = self.entries, []
+        if entries and self.batch is not None:
+            queue_entries(self.batch, self.actor, entries)
+
+
+class Database(Repositories):
+    """The data layer as services hold it: repositories that read, and the two units of work."""
+
+    @property
+    def wait_seconds(self) -> float:
+        """How long a call may wait for the database (GARAGE_DB_WAIT_SECONDS) before 503."""
+        return wait_seconds_of(self._db)
+
+    async def transaction(
+        self,
+        work: Callable[[UnitOfWork], Awaitable[T]],
+        *,
+        actor: str,
+        max_wait: timedelta | None = None,
+        timeout: timedelta = timedelta(seconds=5),
+        policy: RetryPolicy = DEFAULT_POLICY,
+    ) -> T:
+        """`work(unit)` in one interactive transaction with its audit entries; retried whole on a
+        transient failure, so `work` must do nothing outside its unit that matters twice."""
+
+        async def run(tx: Prisma) -> T:
+            unit = UnitOfWork(tx, actor=actor)
+            result = await work(unit)
+            await unit._write_audit()
+            return result
+
+        return await transaction(self._db, run, max_wait=max_wait, timeout=timeout, policy=policy)
+
+    @asynccontextmanager
+    async def batch(self, *, actor: str) -> AsyncIterator[UnitOfWork]:
+        """A unit whose `queue_*` writes (and their audit entries) go as ONE request on exit,
+        all or nothing; nothing is sent if the block raises."""
+        async with self._db.batch_() as batch:
+            unit = UnitOfWork(self._db, actor=actor, batch=batch)
+            yield unit
+            unit._queue_audit()
+
+
+@asynccontextmanager
+async def connected(settings: Settings) -> AsyncIterator[Database]:
+    """A Database on a client of its own, connected for the block (commands and the archive; the
+    service's own is opened by the app's lifespan)."""
+    client = create_prisma(settings)
+    await client.connect()
+    try:
+        yield Database(client)
+    finally:
+        await client.disconnect()
