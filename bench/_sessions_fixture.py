@@ -3,6 +3,9 @@ repositories' bulk inserts (GarageRepository / RateRepository / SpotRepository /
 VehicleRepository / SessionRepository / TicketRepository / PaymentRepository `.insert_many`, i.e.
 Prisma createMany through the real engine), in chunks of CHUNK sessions. Used by
 bench/scaling_bench.py (hot queries as the database grows) and bench/bulk_bench.py (archival).
+The load is a job of one unit of work (`Database.batch`, actor "bench"): each chunk commits on its
+own as before, and the unit writes the load's ONE audit entry (IMPORT Session "bench-fixture",
+after = the row counts) when the load is done.
 
 Shape (deterministic: every chunk of sessions draws from its own random.Random(f"{seed}-{chunk}"),
 ids and ticket codes are unique by construction):
@@ -52,22 +55,17 @@ from prisma import Prisma  # noqa: E402
 from garage.config import load_settings  # noqa: E402
 from garage.config.development_secrets import copy_development_secrets  # noqa: E402
 from garage.db import create_prisma  # noqa: E402
-from garage.repositories.garages import GarageRepository  # noqa: E402
-from garage.repositories.payments import PaymentRepository  # noqa: E402
-from garage.repositories.rates import RateRepository  # noqa: E402
-from garage.repositories.sessions import SessionRepository  # noqa: E402
-from garage.repositories.spots import SpotRepository  # noqa: E402
-from garage.repositories.tickets import TicketRepository  # noqa: E402
-from garage.repositories.vehicles import VehicleRepository  # noqa: E402
+from garage.repositories.unit_of_work import Database, UnitOfWork  # noqa: E402
 from garage.security.crypto import FieldCipher  # noqa: E402
 from garage.services import pricing  # noqa: E402
 from garage.services.spot_numbers import spot_sort_key  # noqa: E402
 from garage.services.tickets import ALPHABET, CODE_LENGTH  # noqa: E402
-from garage.vocabulary import DEFAULT_RATE, RateTerms  # noqa: E402
+from garage.vocabulary import DEFAULT_RATE, AuditAction, AuditEntity, RateTerms  # noqa: E402
 from tests.database import apply_migrations  # noqa: E402
 
 # Bump when the shape changes: cached files of another version are rebuilt.
 FIXTURE_VERSION = 2
+ACTOR = "bench"
 CHUNK = 5000
 LEVELS = 4
 SPOT_TYPES = ["COMPACT"] * 3 + ["STANDARD"] * 5 + ["LARGE", "EV", "MOTORCYCLE", "HANDICAP"]
@@ -412,7 +410,9 @@ async def _pipelined(jobs: Sequence[Callable[[], Coroutine[Any, Any, None]]], in
         await task
 
 
-async def _write_chunks(db: Prisma, plan: Plan, cipher: FieldCipher, phase: str, chunks: Sequence[int]) -> Written:
+async def _write_chunks(
+    unit: UnitOfWork, plan: Plan, cipher: FieldCipher, phase: str, chunks: Sequence[int]
+) -> Written:
     written = Written(rows={"vehicles": 0} if phase == "vehicles" else {"sessions": 0, "tickets": 0, "payments": 0})
 
     def count(kind: str, rows: int) -> None:  # never `x += await ...`: tasks interleave at the await
@@ -420,15 +420,15 @@ async def _write_chunks(db: Prisma, plan: Plan, cipher: FieldCipher, phase: str,
 
     async def vehicles(chunk: int) -> None:
         rows = plan.vehicles(chunk * CHUNK, min((chunk + 1) * CHUNK, plan.vehicle_count), cipher)
-        count("vehicles", await VehicleRepository(db).insert_many(rows))
+        count("vehicles", await unit.vehicles.insert_many(rows))
 
     async def sessions(chunk: int) -> None:
         session_rows, ticket_rows, payment_rows, samples = plan.session_chunk(chunk, cipher)
         # foreign keys: tickets and payments after their sessions
-        count("sessions", await SessionRepository(db).insert_many(session_rows))
-        count("tickets", await TicketRepository(db).insert_many(ticket_rows))
+        count("sessions", await unit.sessions.insert_many(session_rows))
+        count("tickets", await unit.tickets.insert_many(ticket_rows))
         if payment_rows:
-            count("payments", await PaymentRepository(db).insert_many(payment_rows))
+            count("payments", await unit.payments.insert_many(payment_rows))
         written.samples.extend(samples)
 
     job = vehicles if phase == "vehicles" else sessions
@@ -454,18 +454,23 @@ async def build(path: Path, shape: Shape, *, log: Callable[[str], None] | None =
     total = Written()
     db, cipher = await _connected(path)
     try:
-        total.rows["garages"] = await GarageRepository(db).insert_many(plan.garages)  # type: ignore[arg-type]
-        total.rows["rates"] = await RateRepository(db).insert_many(
-            [{"garageId": garage["id"], **DEFAULT_RATE.as_row()} for garage in plan.garages]  # type: ignore[typeddict-item]
-        )
-        total.rows["spots"] = 0
-        for first in range(0, len(plan.spots), CHUNK):
-            total.rows["spots"] += await SpotRepository(db).insert_many(plan.spots[first : first + CHUNK])  # type: ignore[arg-type]
-        for phase, count in (("vehicles", plan.vehicle_chunks), ("sessions", plan.session_chunks)):
-            phase_started = time.perf_counter()
-            total.add(await _write_chunks(db, plan, cipher, phase, range(count)))
-            if log is not None:
-                log(f"  {phase}: {total.rows.get(phase, 0):,} in {time.perf_counter() - phase_started:.1f} s")
+        # A batch unit, not one transaction: the chunks' inserts are not queued writes, so they go
+        # at once, up to 3 in flight, each committing on its own (a 1M-session load in one
+        # transaction would hold the write lock for minutes); the batch is the load's audit entry.
+        async with Database(db).batch(actor=ACTOR) as unit:
+            total.rows["garages"] = await unit.garages.insert_many(plan.garages)  # type: ignore[arg-type]
+            total.rows["rates"] = await unit.rates.insert_many(
+                [{"garageId": garage["id"], **DEFAULT_RATE.as_row()} for garage in plan.garages]  # type: ignore[typeddict-item]
+            )
+            total.rows["spots"] = 0
+            for first in range(0, len(plan.spots), CHUNK):
+                total.rows["spots"] += await unit.spots.insert_many(plan.spots[first : first + CHUNK])  # type: ignore[arg-type]
+            for phase, count in (("vehicles", plan.vehicle_chunks), ("sessions", plan.session_chunks)):
+                phase_started = time.perf_counter()
+                total.add(await _write_chunks(unit, plan, cipher, phase, range(count)))
+                if log is not None:
+                    log(f"  {phase}: {total.rows.get(phase, 0):,} in {time.perf_counter() - phase_started:.1f} s")
+            unit.record(AuditAction.IMPORT, AuditEntity.SESSION, "bench-fixture", after=dict(total.rows))
     finally:
         await db.disconnect()
     checkpoint(path)

@@ -6,7 +6,8 @@ plain sqlite3 doing the same writes in the same run.
 
 Operations (each run on fresh state; the table shows median, p95, p99 over the runs):
 - spots create 5000 (target <= 1 s), by three paths on a new garage each run:
-    repository  SpotRepository.create_many (one createMany)
+    repository  SpotRepository.create_many (one createMany; in a `Database.batch` unit, which
+                writes the audit entries create_many records after the timed call)
     service     SpotService.create: what POST /garages/{id}/spots {"spots": [...]} runs (capacity
                 and duplicate checks, createMany, 5000 audit rows, one transaction)
     http        that POST against a real `python -m garage serve` (1 worker), body pre-encoded
@@ -53,7 +54,8 @@ from bench import _sessions_fixture as fixtures  # noqa: E402
 from bench.import_bench import MIB, measured_import, write_snapshot  # noqa: E402
 from garage.config import load_settings  # noqa: E402
 from garage.db import create_prisma  # noqa: E402
-from garage.repositories.spots import NewSpot, SpotRepository  # noqa: E402
+from garage.repositories.spots import NewSpot  # noqa: E402
+from garage.repositories.unit_of_work import Database  # noqa: E402
 from garage.services.container import Services  # noqa: E402
 from garage.services.spot_numbers import spot_sort_key  # noqa: E402
 from garage.services.spots import SpotDraft  # noqa: E402
@@ -162,7 +164,8 @@ async def bench_spots(work: Path, size: int, runs: int) -> list[Result]:
     settings = load_settings(DATABASE_URL=f"file:{database}", GARAGE_ENV="test")
     db = create_prisma(settings)
     await db.connect()
-    services = Services.build(settings, db)
+    data_layer = Database(db)
+    services = Services.build(settings, data_layer)
     drafts = spot_drafts(size)
     new_spots = [NewSpot(level=d.level, number=d.number, sort_key=spot_sort_key(d.number), type=d.type) for d in drafts]
     repository_samples: list[float] = []
@@ -182,16 +185,22 @@ async def bench_spots(work: Path, size: int, runs: int) -> list[Result]:
 
     try:
         warm_up = spot_drafts(WARM_UP_SPOTS)
-        await SpotRepository(db).create_many(
-            await garage("warm-up repository"),
-            [NewSpot(level=d.level, number=d.number, sort_key=spot_sort_key(d.number), type=d.type) for d in warm_up],
-        )
+        warm_up_garage = await garage("warm-up repository")
+        async with data_layer.batch(actor=ACTOR) as unit:
+            await unit.spots.create_many(
+                warm_up_garage,
+                [
+                    NewSpot(level=d.level, number=d.number, sort_key=spot_sort_key(d.number), type=d.type)
+                    for d in warm_up
+                ],
+            )
         await services.spots.create(await garage("warm-up service"), warm_up, actor=ACTOR)
         for run in range(runs):
             garage_id = await garage(f"repository {run}")
-            started = time.perf_counter()
-            created = await SpotRepository(db).create_many(garage_id, new_spots)
-            repository_samples.append(time.perf_counter() - started)
+            async with data_layer.batch(actor=ACTOR) as unit:
+                started = time.perf_counter()
+                created = await unit.spots.create_many(garage_id, new_spots)
+                repository_samples.append(time.perf_counter() - started)
             assert len(created) == size
             garage_id = await garage(f"service {run}")
             started = time.perf_counter()

@@ -47,15 +47,11 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from prisma import Prisma  # noqa: E402
-
 from bench import _sessions_fixture as fixtures  # noqa: E402
 from garage.config import Settings, load_settings  # noqa: E402
 from garage.db import create_prisma  # noqa: E402
 from garage.logging_setup import ENGINE_LOGGER, JsonFormatter  # noqa: E402
-from garage.repositories.sessions import SessionRepository  # noqa: E402
-from garage.repositories.spots import SpotRepository  # noqa: E402
-from garage.repositories.vehicles import VehicleRepository  # noqa: E402
+from garage.repositories.unit_of_work import Database  # noqa: E402
 from garage.services.container import Services  # noqa: E402
 from garage.services.reports import Bucket  # noqa: E402
 from garage.vocabulary import SPOT_PREFERENCE, PaymentMethod, SessionStatus, VehicleType  # noqa: E402
@@ -84,7 +80,7 @@ class Context:
 
     fixture: fixtures.Fixture
     services: Services
-    db: Prisma
+    db: Database
     plates: Iterator[str]
     checked_in: list[str] = field(default_factory=list)
 
@@ -135,12 +131,12 @@ async def check_out(c: Context, i: int) -> object:
 # name -> (operation, is a write). Reads first; check-in before check-out (it feeds it).
 OPERATIONS: dict[str, tuple[Operation, bool]] = {
     "find available spot (CAR)": (
-        lambda c, i: SpotRepository(c.db).first_available(c.garage(i), list(SPOT_PREFERENCE[VehicleType.CAR])),
+        lambda c, i: c.db.spots.first_available(c.garage(i), list(SPOT_PREFERENCE[VehicleType.CAR])),
         False,
     ),
-    "vehicle by plate": (lambda c, i: VehicleRepository(c.db).live_by_plate(c.pick(c.fixture.plates, i)), False),
+    "vehicle by plate": (lambda c, i: c.db.vehicles.live_by_plate(c.pick(c.fixture.plates, i)), False),
     "active session for vehicle": (
-        lambda c, i: SessionRepository(c.db).active_for_vehicle(c.pick(c.fixture.active_vehicle_ids, i)),
+        lambda c, i: c.db.sessions.active_for_vehicle(c.pick(c.fixture.active_vehicle_ids, i)),
         False,
     ),
     "session by id": (lambda c, i: c.services.parking.session(c.pick(c.fixture.session_ids, i)), False),
@@ -201,7 +197,7 @@ OPERATIONS: dict[str, tuple[Operation, bool]] = {
         lambda c, i: c.services.payments.list(garage_id=c.garage(i), since=None, until=None, limit=PAGE, cursor=None),
         False,
     ),
-    "occupancy counts (garage)": (lambda c, i: SpotRepository(c.db).counts(c.garage(i)), False),
+    "occupancy counts (garage)": (lambda c, i: c.db.spots.counts(c.garage(i)), False),
     "active sessions count (all)": (lambda c, i: c.services.reports.active_session_count(), False),
     "report: 24 h, hourly": (lambda c, i: c.services.reports.usage(c.garage(i), *c.window("day"), Bucket.HOUR), False),
     "report: 30 days, daily": (
@@ -398,7 +394,8 @@ async def bench_size(
     await db.connect()
     plates = iter(fixture.idle_plates)
     try:
-        ctx = Context(fixture, Services.build(settings, db), db, plates)
+        data_layer = Database(db)
+        ctx = Context(fixture, Services.build(settings, data_layer), data_layer, plates)
         log(f"timing {size:,} sessions ...")
         timings = await time_operations(ctx, args.iterations, args.write_iterations)
     finally:
@@ -411,7 +408,8 @@ async def bench_size(
             logging_db = create_prisma(logging_settings)
             await logging_db.connect()
             try:
-                ctx = Context(fixture, Services.build(logging_settings, logging_db), logging_db, plates)
+                logging_layer = Database(logging_db)
+                ctx = Context(fixture, Services.build(logging_settings, logging_layer), logging_layer, plates)
                 captured = await capture_statements(ctx, log_path)
             finally:
                 await logging_db.disconnect()

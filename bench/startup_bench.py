@@ -15,7 +15,7 @@ the slowest run):
       for; with 2 workers, the first worker that answers), both polled every 10 ms, and until every
       worker logged uvicorn's "Application startup complete." (all W workers serve); then the time
       from SIGTERM to the main process (as tests/api/conftest.py stops it) until it exited.
-  also: a fresh interpreter importing the service's modules (`import garage.ops.cli, garage.app`),
+  also: a fresh interpreter importing the service's modules (`import garage.cli, garage.app`),
       the share of start-up spent before any of the service's own work;
   baseline: a bare Starlette app with the same uvicorn settings (uvloop, httptools, W workers)
       and a constant /ready, launched and polled the same way in the same run: Python + uvicorn's
@@ -201,7 +201,7 @@ def bare_uvicorn(tmp: Path, run: int, workers: int) -> dict[str, float]:
 def import_time() -> float:
     """Seconds for a fresh interpreter to import the service's modules (part of every start)."""
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import garage.ops.cli, garage.app"], cwd=REPO, check=True)
+    subprocess.run([sys.executable, "-c", "import garage.cli, garage.app"], cwd=REPO, check=True)
     return time.perf_counter() - started
 
 
@@ -248,7 +248,7 @@ def main() -> None:
                 "(a) database initialisation, empty file",
                 target=TARGET_S,
             )
-            add("python -c 'import garage.ops.cli, garage.app'", import_time(), "(b) service start: its parts")
+            add("python -c 'import garage.cli, garage.app'", import_time(), "(b) service start: its parts")
             for workers in args.workers:  # interleaved, so that a busy moment hits every row alike
                 section = f"(b) service start, {workers} worker{'s' if workers > 1 else ''}"
                 base_ready, base_all = (

@@ -21,6 +21,7 @@ from garage.errors import DatabaseUnavailable
 from garage.runtime.diskspace import disk_space
 from garage.runtime.integrity import recorded_damage
 from garage.runtime.readiness import check_readiness
+from garage.vocabulary import SpotStatus
 
 
 async def health(_: Request) -> Response:
@@ -90,7 +91,7 @@ async def database_gauges(request: Request) -> CollectorRegistry:
     )
     spots = Gauge("garage_spots", "Live spots by status (occupancy)", ["status"], registry=registry)
     counts = await report.live_spots_by_status()
-    for status in ("AVAILABLE", "OCCUPIED", "RESERVED", "MAINTENANCE"):
+    for status in SpotStatus:
         spots.labels(status).set(counts.get(status, 0))
     return registry
 
