@@ -9,6 +9,7 @@ collide. Times given to them should be at the database's millisecond precision (
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -118,3 +119,13 @@ async def assert_batch_writes_nothing(
                                       cursor=None)
     assert audit.items == []
     return raised.value
+
+
+async def audit_entries(db: Prisma, entity: str, entity_id: str) -> list[tuple[str, str, object, object]]:
+    """(actor, action, before, after) of the audit entries of `entity` `entity_id`, oldest first."""
+    page = await Database(db).audit.list(entity=entity, entity_id=entity_id, since=None, until=None, limit=50,
+                                         cursor=None)
+    return [
+        (row.actor, row.action, row.before and json.loads(row.before), row.after and json.loads(row.after))
+        for row in reversed(page.items)
+    ]

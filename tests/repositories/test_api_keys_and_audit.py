@@ -3,7 +3,6 @@ written with its change, or not at all), MigrationRepository and pagination."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -18,6 +17,7 @@ from garage.repositories.migrations import MigrationRepository
 from garage.repositories.rows import now_ms
 from garage.repositories.unit_of_work import Database, UnitOfWork
 from garage.vocabulary import AuditAction, AuditEntity
+from tests.repositories.builders import audit_entries
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 ACTOR = "test"
@@ -27,14 +27,6 @@ class Abandoned(Exception):
     """What the tests' units of work raise to fail on purpose."""
 
 
-async def entries(db: Prisma, entity: str, entity_id: str) -> list[tuple[str, str, object, object]]:
-    """(actor, action, before, after) of the entries of `entity_id`, oldest first."""
-    page = await Database(db).audit.list(entity=entity, entity_id=entity_id, since=None, until=None, limit=50,
-                                         cursor=None)
-    return [
-        (row.actor, row.action, row.before and json.loads(row.before), row.after and json.loads(row.after))
-        for row in reversed(page.items)
-    ]
 
 
 async def test_api_key_create_find_revoke_list(db: Prisma) -> None:
@@ -60,7 +52,7 @@ async def test_api_key_create_find_revoke_list(db: Prisma) -> None:
     created_view = {**created.model_dump(mode="json")}
     del created_view["hash"]
     assert audit_view(created, AuditEntity.API_KEY) == created_view
-    assert await entries(db, "ApiKey", created.id) == [
+    assert await audit_entries(db, "ApiKey", created.id) == [
         (ACTOR, "CREATE", None, created_view),
         (ACTOR, "REVOKE", created_view, audit_view(revoked, AuditEntity.API_KEY)),
     ]
@@ -133,7 +125,7 @@ async def test_entries_are_written_with_the_change_at_the_end_of_the_unit(db: Pr
     key = await database.transaction(work, actor=ACTOR)
     assert held == [(AuditAction.CREATE, key.id)]
     assert stored == []
-    assert [row[:2] for row in await entries(db, "ApiKey", key.id)] == [(ACTOR, "CREATE")]
+    assert [row[:2] for row in await audit_entries(db, "ApiKey", key.id)] == [(ACTOR, "CREATE")]
 
 
 async def test_a_write_outside_a_unit_of_work_is_refused(db: Prisma) -> None:
@@ -180,7 +172,7 @@ async def test_a_unit_that_fails_writes_no_audit_row(db: Prisma) -> None:
         await database.transaction(refused, actor=ACTOR)
     for key_id in created:
         assert await database.api_keys.by_id(key_id) is None
-        assert await entries(db, "ApiKey", key_id) == []
+        assert await audit_entries(db, "ApiKey", key_id) == []
 
 
 async def test_applied_migrations_are_listed(db: Prisma) -> None:

@@ -3,7 +3,6 @@ pages, active sessions, and the audit entries its writes record."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime, timezone
 
@@ -14,6 +13,7 @@ from prisma.models import Garage
 from garage.repositories.audit import audit_view
 from garage.repositories.unit_of_work import Database
 from garage.vocabulary import AuditEntity
+from tests.repositories.builders import audit_entries, complete_session, start_session
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 ACTOR = "test"
@@ -30,13 +30,7 @@ async def new_garage(db: Prisma, *, capacity: int = 10) -> Garage:
 
 
 async def audit_of(db: Prisma, entity_id: str) -> list[tuple[str, str, object, object]]:
-    """(actor, action, before, after) of the Garage entries of `entity_id`, oldest first."""
-    page = await Database(db).audit.list(entity="Garage", entity_id=entity_id, since=None, until=None, limit=50,
-                                         cursor=None)
-    return [
-        (row.actor, row.action, row.before and json.loads(row.before), row.after and json.loads(row.after))
-        for row in reversed(page.items)
-    ]
+    return await audit_entries(db, "Garage", entity_id)
 
 
 async def test_create_and_get_live(db: Prisma) -> None:
@@ -113,7 +107,6 @@ async def test_list_live_pages_newest_first_without_gaps(db: Prisma) -> None:
 
 
 async def test_count_active_sessions_counts_only_active_ones_of_the_garage(db: Prisma) -> None:
-    from tests.repositories.builders import complete_session, start_session
     from tests.repositories.test_spots import new_spots
 
     garages = Database(db).garages

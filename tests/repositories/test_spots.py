@@ -3,7 +3,6 @@ updates, bulk create, lists, counts, and the audit entries its writes record."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -19,7 +18,7 @@ from garage.repositories.spots import NewSpot, SpotCount
 from garage.repositories.unit_of_work import Database, UnitOfWork
 from garage.vocabulary import AuditEntity
 from garage.services.spot_numbers import spot_sort_key
-from tests.repositories.builders import assert_batch_writes_nothing, complete_session, occupy, start_session
+from tests.repositories.builders import audit_entries, assert_batch_writes_nothing, complete_session, occupy, start_session
 from tests.repositories.test_garages import new_garage
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -45,13 +44,7 @@ async def soft_delete(db: Prisma, row: Spot) -> Spot:
 
 
 async def spot_audit(db: Prisma, spot_id: str) -> list[tuple[str, str, object, object]]:
-    """(actor, action, before, after) of the Spot entries of `spot_id`, oldest first."""
-    page = await Database(db).audit.list(entity="Spot", entity_id=spot_id, since=None, until=None, limit=50,
-                                         cursor=None)
-    return [
-        (row.actor, row.action, row.before and json.loads(row.before), row.after and json.loads(row.after))
-        for row in reversed(page.items)
-    ]
+    return await audit_entries(db, "Spot", spot_id)
 
 
 async def test_create_many_returns_the_stored_rows(db: Prisma) -> None:

@@ -3,7 +3,6 @@ filtered keyset lists, update, soft delete, and the audit entries its writes rec
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -18,6 +17,7 @@ from garage.repositories.rows import now_ms
 from garage.repositories.unit_of_work import Database
 from garage.vocabulary import AuditEntity
 from tests.repositories.builders import (
+    audit_entries,
     T0, assert_batch_writes_nothing, complete_session, make_garage, make_vehicle, start_session,
 )
 
@@ -44,13 +44,7 @@ def without_ticket(session: ParkingSession) -> ParkingSession:
 
 
 async def vehicle_audit(db: Prisma, vehicle_id: str) -> list[tuple[str, str, object, object]]:
-    """(actor, action, before, after) of the Vehicle entries of `vehicle_id`, oldest first."""
-    page = await Database(db).audit.list(entity="Vehicle", entity_id=vehicle_id, since=None, until=None, limit=50,
-                                         cursor=None)
-    return [
-        (row.actor, row.action, row.before and json.loads(row.before), row.after and json.loads(row.after))
-        for row in reversed(page.items)
-    ]
+    return await audit_entries(db, "Vehicle", vehicle_id)
 
 
 async def test_create_and_find_live(db: Prisma) -> None:
