@@ -8,21 +8,25 @@ VENV_STAMP := $(VENV)/.garage-installed
 # npm writes node_modules/.package-lock.json on every install: use it as the install stamp.
 NODE_STAMP := node_modules/.package-lock.json
 ENGINE_NODE_STAMP := engine/node_modules/.package-lock.json
+CLIENT_NODE_STAMP := clients/typescript/node_modules/.package-lock.json
 # Prisma Studio 7.10.1 in its own folder; better-sqlite3 is compiled from its npm sources (tools/studio/README.md).
 STUDIO_STAMP := tools/studio/node_modules/better-sqlite3/build/Release/better_sqlite3.node
 
-.PHONY: help run venv node_modules studio generate generate-test-client migrate db-reset test typecheck lint-python lint-engine test-engine-node test-python test-repository-coverage bench-engine bench-db-init bench-data-layer bench-http bench-startup bench-bulk bench-scaling bench clean
+.PHONY: help run venv node_modules chromium studio generate generate-test-client migrate db-reset openapi test typecheck lint-python lint-engine lint-client test-engine-node test-python test-repository-coverage bench-engine bench-db-init bench-data-layer bench-http bench-startup bench-bulk bench-scaling bench clean
 
 help:
 	@echo "make run                   install, check the database file (garage check), migrate (prisma migrate deploy), seed, serve (PORT, DATABASE_URL, GARAGE_ADMIN_API_KEY)"
 	@echo "make venv                  create $(VENV) and install the project with dev dependencies"
-	@echo "make node_modules          npm ci at the root (Prisma CLI 5.17.0 and 6.19.3) and in engine/"
+	@echo "make node_modules          npm ci at the root (Prisma CLI 5.17.0 and 6.19.3, swagger-ui-dist for /docs) and in engine/"
+	@echo "make chromium              apt-get install Debian's chromium (root) unless /usr/bin/chromium exists: the /docs browser test"
 	@echo "make generate              generate the product client (prisma generate: schema.prisma -> the 'prisma' package)"
 	@echo "make migrate               apply pending migrations to DATABASE_URL (prisma migrate deploy; .env by default)"
 	@echo "make db-reset              DEVELOPMENT ONLY: drop everything in DATABASE_URL, re-apply all migrations, seed"
+	@echo "make openapi               write docs/openapi.json: the OpenAPI document /openapi.json serves (commit it)"
 	@echo "make generate-test-client  generate the engine tests' client (package engine_test_client)"
 	@echo "                           and their tables' DDL (build/engine-test-client/schema.sql)"
 	@echo "make test                  run every test suite (engine node tests, then pytest)"
+	@echo "make lint-client           clients/typescript: ESLint and the strict type check (its node tests run in pytest)"
 	@echo "make bench-engine          engine benchmark: client vs raw HTTP vs sqlite3 (bench/engine_bench.py)"
 	@echo "make bench-db-init         database initialisation: engine start + migrate deploy (bench/db_init_bench.py)"
 	@echo "make bench-data-layer      data layer: garage vs SQLAlchemy+aiosqlite vs sqlite3 (bench/data_layer_bench.py)"
@@ -46,13 +50,26 @@ $(VENV_STAMP): pyproject.toml constraints.txt
 	$(VENV)/bin/pip install -c constraints.txt -e '.[dev]'
 	touch $@
 
-node_modules: $(NODE_STAMP) $(ENGINE_NODE_STAMP)
+node_modules: $(NODE_STAMP) $(ENGINE_NODE_STAMP) $(CLIENT_NODE_STAMP)
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci
 
 $(ENGINE_NODE_STAMP): engine/package.json engine/package-lock.json
 	npm ci --prefix engine
+
+$(CLIENT_NODE_STAMP): clients/typescript/package.json clients/typescript/package-lock.json
+	npm ci --prefix clients/typescript
+
+# Debian's chromium for tests/api/test_docs_page.py: Playwright drives it and never downloads a browser of
+# its own (no `playwright install`). Needs root; runs only when chromium is missing (lists refreshed first:
+# stale ones name versions the mirror no longer has).
+chromium: /usr/bin/chromium
+
+/usr/bin/chromium:
+	@test "$$(id -u)" = 0 || { echo "chromium is missing and apt-get needs root: sudo apt-get install -y --no-install-recommends chromium"; exit 1; }
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
 
 studio: $(STUDIO_STAMP)
 
@@ -81,11 +98,16 @@ migrate: venv node_modules
 db-reset: venv node_modules
 	$(VENV)/bin/prisma migrate reset --force $(if $(wildcard seed.py),,--skip-seed)
 
+# docs/openapi.json, the committed OpenAPI document: what /openapi.json serves, built without a server
+# (garage/routes/openapi.py). tests/api/test_openapi_document.py fails while the two differ.
+openapi: venv
+	$(VENV)/bin/python -m garage.routes.openapi docs/openapi.json
+
 # Always regenerates (about 2.5 s): never test against a client from an older schema.
 generate-test-client: venv node_modules
 	tools/generate_test_client.sh
 
-test: lint-python typecheck lint-engine test-engine-node test-python
+test: lint-python typecheck lint-engine lint-client test-engine-node test-python
 
 # Python outside tests/ ([tool.ruff] in pyproject.toml: the rules and why): lint, then layout (well under a second),
 # then the architecture's import contracts ([tool.importlinter]: the layers, only the data layer imports prisma).
@@ -105,10 +127,16 @@ lint-engine: node_modules
 	npm run --prefix engine --silent lint
 	npm run --prefix engine --silent typecheck
 
+# clients/typescript (@garage/client): ESLint (its eslint.config.js) and the strict type check. Its node tests
+# need a live service: tests/api/test_typescript_client.py starts one and runs them, so test-python has them.
+lint-client: $(CLIENT_NODE_STAMP)
+	npm run --prefix clients/typescript --silent lint
+	npm run --prefix clients/typescript --silent typecheck
+
 test-engine-node: node_modules
 	cd engine && node --test --test-reporter=spec test/
 
-test-python: generate-test-client generate studio
+test-python: generate-test-client generate studio chromium
 	$(VENV)/bin/pytest -q
 	$(MAKE) --no-print-directory test-repository-coverage
 

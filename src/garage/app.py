@@ -12,10 +12,18 @@ from starlette.middleware import Middleware
 from garage.config import Settings, load_settings
 from garage.db import create_prisma
 from garage.repositories.unit_of_work import Database
-from garage.routes import api, openapi, service
+from garage.routes import api, docs, openapi, service
 from garage.routes.endpoint import starlette_routes
 from garage.routes.errors import EXCEPTION_HANDLERS
-from garage.routes.middleware import AnswerUnexpectedErrors, BodySizeLimit, RequestId, RequestMetrics
+from garage.routes.middleware import (
+    AnswerUnexpectedErrors,
+    BodySizeLimit,
+    Cors,
+    RequestId,
+    RequestMetrics,
+    ThrottleFailedAuthentication,
+    forwarded_clients,
+)
 from garage.runtime.integrity import refuse_damaged_database
 from garage.runtime.locks import hold_serving_lock
 from garage.runtime.scheduler import start_maintenance
@@ -43,13 +51,23 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
 
     app = Starlette(
-        routes=[*service.ROUTES, *openapi.routes(api.ENDPOINTS), *starlette_routes(api.ENDPOINTS)],
+        routes=[*service.ROUTES, *docs.routes(), *openapi.routes(api.ENDPOINTS), *starlette_routes(api.ENDPOINTS)],
         middleware=[
-            # outermost: the request id, on every response and every log line of the request
+            # behind trusted reverse proxies only: the client address they forward (GARAGE_TRUSTED_PROXIES)
+            *forwarded_clients(settings.trusted_proxies),
+            # the request id, on every response (preflights included) and every log line of the request
             Middleware(RequestId),
+            # CORS headers on every response below it, the 500s, 413s and 429s included
+            Middleware(Cors, origins=settings.cors_origins),
             # an exception nothing else handled is answered here (routes/middleware.py)
             Middleware(AnswerUnexpectedErrors),
             Middleware(RequestMetrics),
+            # inside the metrics, so that a 401 it turns into a 429 is counted as a 429
+            Middleware(
+                ThrottleFailedAuthentication,
+                database=settings.database_path,
+                limit=settings.auth_failures_per_minute,
+            ),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
         ],
         exception_handlers=EXCEPTION_HANDLERS,

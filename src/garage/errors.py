@@ -155,3 +155,19 @@ class ForeignKeyViolation(WriteRefused):
 
 class DatabaseFailure(OperationalFailure):
     """Any other error of the database or its engine: not the client's fault, not transient."""
+
+
+# --- abuse limits ----------------------------------------------------------------------------------
+
+
+class RateLimited(GarageError):
+    """429: too many failed authentications from one client address within its minute (the
+    throttle in routes/middleware.py). `retry_after`: seconds until that minute is over, sent as
+    the response's Retry-After header."""
+
+    status = 429
+    code = "RATE_LIMITED"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

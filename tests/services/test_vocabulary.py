@@ -50,10 +50,12 @@ def test_the_openapi_document_has_no_dangling_references() -> None:
         assert name in spec["components"]["schemas"], name
 
 
-def test_query_enums_are_written_out_in_the_parameters() -> None:
-    parameters = build_spec()["paths"]["/api/v1/garages/{id}/spots"]["get"]["parameters"]
+def test_query_enums_are_named_schemas_in_the_parameters() -> None:
+    spec = build_spec()
+    parameters = spec["paths"]["/api/v1/garages/{id}/spots"]["get"]["parameters"]
     by_name = {parameter["name"]: parameter["schema"] for parameter in parameters}
-    assert by_name["type"]["anyOf"][0] == {"enum": [t.value for t in SpotType], "type": "string"}
+    assert by_name["type"] == {"$ref": "#/components/schemas/SpotType"}
+    assert spec["components"]["schemas"]["SpotType"]["enum"] == [t.value for t in SpotType]
     assert SpotListQuery.model_validate({"type": "EV"}).type is SpotType.EV
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
+import re
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -45,6 +47,11 @@ def checkout_path(relative: str, setting: str) -> Path:
     if not path.exists():
         raise ProjectLayoutError(f"{path} not found in the checkout {REPO_ROOT}: restore it, or set {setting}")
     return path
+
+
+# An origin as browsers send it in `Origin`: scheme://host[:port], lower case; the host a name, an
+# IPv4 address or a bracketed IPv6 address. Not "*" nor "null" (sandboxed frames, file: pages).
+ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://([a-z0-9]([a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])(:[0-9]{1,5})?")
 
 
 class Environment(StrEnum):
@@ -99,6 +106,19 @@ class Settings(BaseSettings):
     max_header_bytes: int = Field(16 * 1024, alias="GARAGE_MAX_HEADER_BYTES", ge=1024)
     request_read_timeout_seconds: float = Field(10.0, alias="GARAGE_REQUEST_READ_TIMEOUT_SECONDS", gt=0)
     keep_alive_timeout_seconds: float = Field(5.0, alias="GARAGE_KEEP_ALIVE_TIMEOUT_SECONDS", gt=0)
+    # Browser access (API-operations.md "Browser access and abuse limits", routes/middleware.py Cors):
+    # the exact origins (scheme://host[:port], comma-separated) whose pages may call the API;
+    # empty: no CORS headers at all, so browsers keep pages of other origins out.
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field((), alias="GARAGE_CORS_ORIGINS")
+    # Failed authentications (a missing or wrong key) one client address may make in a sliding
+    # minute; past them its requests without a valid key get 429 RATE_LIMITED until the window has
+    # room again (routes/middleware.py ThrottleFailedAuthentication, counted across workers; at most
+    # 1000: each address keeps the times of its last `limit` failures).
+    auth_failures_per_minute: int = Field(20, alias="GARAGE_AUTH_FAILURES_PER_MINUTE", ge=1, le=1000)
+    # Reverse proxies in front (addresses or networks, comma-separated) whose X-Forwarded-For
+    # names the client. Empty: the client is the TCP peer and X-Forwarded-For is ignored, as anyone
+    # can send it.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field((), alias="GARAGE_TRUSTED_PROXIES")
     backup_dir_setting: Path | None = Field(None, alias="GARAGE_BACKUP_DIR")
     # Scheduled snapshot backups while the service runs (0 turns the scheduler off), and how many
     # of the newest backups are kept (older ones are pruned after each backup).
@@ -144,6 +164,40 @@ class Settings(BaseSettings):
         if len({kid for kid, _ in keys}) != len(keys):
             raise ValueError("GARAGE_ENCRYPTION_KEYS has a key id twice")
         return tuple(keys)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _parse_cors_origins(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        origins = []
+        for entry in filter(None, (part.strip() for part in value.split(","))):
+            # Browsers send the scheme and host in lower case, without a path or a trailing slash:
+            # an origin written otherwise would never match, silently.
+            origin = entry.lower()
+            if not ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"GARAGE_CORS_ORIGINS: {entry!r} is not an origin like https://app.example.com or "
+                    "http://localhost:5173 (scheme://host[:port], no path, no '*')"
+                )
+            origins.append(origin)
+        return tuple(origins)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_trusted_proxies(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        proxies = []
+        for entry in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                proxy = ipaddress.ip_network(entry, strict=False) if "/" in entry else ipaddress.ip_address(entry)
+            except ValueError as error:
+                raise ValueError(
+                    f"GARAGE_TRUSTED_PROXIES: {entry!r} is not an IP address or network (10.0.0.5, 10.0.0.0/8)"
+                ) from error
+            proxies.append(str(proxy))
+        return tuple(proxies)
 
     @model_validator(mode="after")
     def _production_needs_real_secrets(self) -> Settings:

@@ -15,15 +15,23 @@ ROUTER = Router()
 """This module's endpoints (listed in routes/api.py)."""
 
 
-class ApiKeyOut(ApiModel):
+class ApiKeyOut(ApiModel, title="ApiKey"):
+    """An API key (never the key itself: it is stored only hashed)."""
+
     id: str
     name: str
     role: Role
     created_at: Timestamp
-    revoked_at: Timestamp | None
+    revoked_at: Timestamp | None = Field(description="Null while the key is valid")
 
 
-class CreatedApiKeyOut(ApiModel):
+class ApiKeyList(ListResponse[ApiKeyOut]):
+    """A page of API keys."""
+
+
+class CreatedApiKeyOut(ApiModel, title="CreatedApiKey"):
+    """A new API key, with the key itself: shown this once."""
+
     id: str
     name: str
     role: Role
@@ -32,18 +40,28 @@ class CreatedApiKeyOut(ApiModel):
 
 
 class CreateApiKeyIn(RequestModel):
+    """A new API key."""
+
+    model_config = ConfigDict(
+        title="CreateApiKeyRequest", json_schema_extra={"examples": [{"name": "Entry gate 1", "role": "operator"}]}
+    )
+
     name: str = Field(min_length=1, max_length=100)
     role: Role
 
 
-class AuditEntryOut(ApiModel):
+class AuditEntryOut(ApiModel, title="AuditEntry"):
+    """One recorded write: who, what, when, before and after."""
+
     id: str
-    actor: str
-    action: str
-    entity: str
+    actor: str = Field(description="The id of the API key that made the change (or a command's name)")
+    action: str = Field(description="CREATE, UPDATE, DELETE, CHECK_IN, CHECK_OUT, REFUND, REVOKE, ...")
+    entity: str = Field(description="The kind of record changed: Garage, Spot, Vehicle, Session, ...")
     entity_id: str
-    before: Any
-    after: Any
+    before: Any = Field(
+        description="The record before the change (null for a creation); sensitive fields only as set or not"
+    )
+    after: Any = Field(description="The record after the change (null for a deletion)")
     created_at: Timestamp
 
     @field_validator("before", "after", mode="before")
@@ -52,13 +70,17 @@ class AuditEntryOut(ApiModel):
         return json.loads(value) if isinstance(value, str) else value
 
 
+class AuditEntryList(ListResponse[AuditEntryOut]):
+    """A page of the audit log, newest first."""
+
+
 class AuditQuery(ListQuery):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    entity: str | None = Field(None, max_length=100)
-    entity_id: str | None = Field(None, alias="entityId", max_length=100)
-    since: InstantIn | None = Field(None, alias="from")
-    until: InstantIn | None = Field(None, alias="to")
+    entity: str | None = Field(None, max_length=100, description="Only entries about this kind of record")
+    entity_id: str | None = Field(None, alias="entityId", max_length=100, description="Only entries about this record")
+    since: InstantIn | None = Field(None, alias="from", description="createdAt >= from")
+    until: InstantIn | None = Field(None, alias="to", description="createdAt < to")
 
 
 @ROUTER.endpoint(
@@ -70,6 +92,7 @@ class AuditQuery(ListQuery):
     body=CreateApiKeyIn,
     response=CreatedApiKeyOut,
     status=201,
+    operation_id="createApiKey",
 )
 async def create_api_key(call: Call[CreateApiKeyIn, None]) -> CreatedApiKeyOut:
     created = await call.services.keys.create(name=call.body.name, role=call.body.role, actor=call.principal.key_id)
@@ -86,7 +109,8 @@ async def create_api_key(call: Call[CreateApiKeyIn, None]) -> CreatedApiKeyOut:
     summary="List API keys",
     tag="admin",
     query=ListQuery,
-    response=ListResponse[ApiKeyOut],
+    response=ApiKeyList,
+    operation_id="listApiKeys",
 )
 async def list_api_keys(call: Call[None, ListQuery]) -> dict[str, object]:
     page = await call.services.keys.list(limit=call.query.limit, cursor=call.query.after_id)
@@ -101,6 +125,7 @@ async def list_api_keys(call: Call[None, ListQuery]) -> dict[str, object]:
     tag="admin",
     response=ApiKeyOut,
     errors=("NOT_FOUND",),
+    operation_id="revokeApiKey",
 )
 async def revoke_api_key(call: Call[None, None]) -> ApiKeyOut:
     record = await call.services.keys.revoke(call.path("id"), actor=call.principal.key_id)
@@ -114,7 +139,8 @@ async def revoke_api_key(call: Call[None, None]) -> ApiKeyOut:
     summary="The audit log, newest first",
     tag="admin",
     query=AuditQuery,
-    response=ListResponse[AuditEntryOut],
+    response=AuditEntryList,
+    operation_id="listAuditEntries",
 )
 async def list_audit(call: Call[None, AuditQuery]) -> dict[str, object]:
     q = call.query
@@ -124,10 +150,16 @@ async def list_audit(call: Call[None, AuditQuery]) -> dict[str, object]:
     return list_response(page, AuditEntryOut)
 
 
-class BackupOut(ApiModel):
+class BackupOut(ApiModel, title="Backup"):
+    """A backup file in the backup folder (GARAGE_BACKUP_DIR)."""
+
     name: str
     size_bytes: int
     created_at: Timestamp
+
+
+class BackupList(ListResponse[BackupOut]):
+    """Every backup, newest first, on one page (`nextCursor` is always null)."""
 
 
 @ROUTER.endpoint(
@@ -139,6 +171,7 @@ class BackupOut(ApiModel):
     response=BackupOut,
     status=201,
     responses={507: "INSUFFICIENT_STORAGE: not enough free disk space for the copy (nothing is left behind)"},
+    operation_id="createBackup",
 )
 async def create_backup(call: Call[None, None]) -> BackupOut:
     """507 INSUFFICIENT_STORAGE when the backup folder's file system cannot hold a copy of the
@@ -154,7 +187,8 @@ async def create_backup(call: Call[None, None]) -> BackupOut:
     role=Role.ADMIN,
     summary="Backups taken, newest first",
     tag="admin",
-    response=ListResponse[BackupOut],
+    response=BackupList,
+    operation_id="listBackups",
 )
 async def list_backups(call: Call[None, None]) -> dict[str, object]:
     return {

@@ -2,7 +2,11 @@
 
 `Authorization` must come once: with two, which one counts would depend on the server (and a
 proxy in front may have picked the other), so the request is refused with 400 VALIDATION_ERROR
-before any key is looked at."""
+before any key is looked at.
+
+Every 401 answered from here counts against the client's address: past
+GARAGE_AUTH_FAILURES_PER_MINUTE in a minute, ThrottleFailedAuthentication (routes/middleware.py)
+answers 429 instead. A valid key costs nothing there."""
 
 from __future__ import annotations
 

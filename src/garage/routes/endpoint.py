@@ -17,11 +17,12 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from garage.errors import NotFound, ValidationFailed
 from garage.routes.auth import Principal, authenticate
+from garage.routes.models import JsonResponse
 from garage.services.container import Services
 from garage.vocabulary import Role
 
@@ -62,6 +63,7 @@ class Endpoint:
     errors: tuple[str, ...] = ()
     responses: dict[int, str] = field(default_factory=dict)
     csv: bool = False
+    operation_id: str | None = None
 
 
 class Router:
@@ -85,8 +87,13 @@ class Router:
         errors: tuple[str, ...] = (),
         csv: bool = False,
         responses: dict[int, str] | None = None,
+        operation_id: str | None = None,
     ) -> Callable[[HandlerT], HandlerT]:
-        """`responses`: error answers beyond the usual ones, status -> its contract code (OpenAPI)."""
+        """`errors`: the contract codes the handler may answer with (404 NOT_FOUND, the 409 codes,
+        ...; routes/openapi.py documents each under its status). `responses`: error answers beyond
+        those, status -> its contract code and when. `operation_id`: the OpenAPI operationId, a
+        camelCase verb phrase (`checkIn`, `listSessions`); declared, so that renaming a handler
+        does not rename the operation in generated clients."""
 
         def declare(handler: HandlerT) -> HandlerT:
             check_call_type(handler, body, query)
@@ -105,6 +112,7 @@ class Router:
                     errors,
                     responses or {},
                     csv=csv,
+                    operation_id=operation_id,
                 )
             )
             return handler
@@ -148,7 +156,7 @@ def _dispatcher(methods: dict[str, Endpoint]) -> Callable[[Request], Awaitable[R
             return result
         if result is None:
             return Response(status_code=ep.status if ep.status != 200 else 204)
-        return JSONResponse(to_json(result), status_code=ep.status)
+        return JsonResponse(to_json(result), status_code=ep.status)
 
     return dispatch
 
@@ -206,6 +214,8 @@ def field_errors(error: ValidationError, location: str) -> dict[str, Any]:
 # deepest body of the API has 3 (`{"spots": [{...}]}`); the limit keeps recursive code (the JSON
 # decoder, validation, the NUL check) far from Python's recursion limit.
 MAX_JSON_DEPTH = 32
+
+UTF8_BOM = "\ufeff".encode()
 
 
 def decode_json_body(raw: bytes) -> Any:
@@ -268,6 +278,10 @@ def _nesting_exceeds(value: Any, limit: int) -> bool:
 
 
 async def parse_body(model: type[BaseModel], request: Request) -> BaseModel:
+    """The body as `model`, validated strictly from its JSON: each field must arrive as the JSON
+    type its schema names (no "100" for an integer, no 1 or "true" for a boolean, no number for a
+    string or a timestamp), so what the OpenAPI document says is what is accepted. pydantic's
+    strict mode on JSON input still reads ISO 8601 strings as timestamps and strings as enums."""
     raw = await request.body()
     data = decode_json_body(raw) if raw else None
     # Strict JSON has no raw control characters in strings: NUL can only come from the escape
@@ -278,7 +292,9 @@ async def parse_body(model: type[BaseModel], request: Request) -> BaseModel:
             details={"fields": dict.fromkeys(bad, "contains a NUL character")},
         )
     try:
-        return model.model_validate(data)
+        # from the bytes again (the decoder above only checked them): JSON mode is what makes
+        # pydantic's strict mode JSON's type rules
+        return model.model_validate_json(raw.removeprefix(UTF8_BOM) if raw else b"null", strict=True)
     except ValidationError as error:
         raise ValidationFailed("The request body is invalid", details=field_errors(error, "body")) from error
 

@@ -15,19 +15,21 @@ import logging
 
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from garage.errors import DatabaseUnavailable, DiskFull, GarageError
+from garage.routes.models import JsonResponse
 
 log = logging.getLogger(__name__)
 
 
 def error_envelope(code: str, message: str, details: dict[str, object] | None = None) -> dict[str, object]:
+    """The body of every error answer; routes/openapi.py documents it as the `Error` schema."""
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
-def error_response(status: int, code: str, message: str, details: dict[str, object] | None = None) -> JSONResponse:
-    return JSONResponse(error_envelope(code, message, details), status_code=status)
+def error_response(status: int, code: str, message: str, details: dict[str, object] | None = None) -> JsonResponse:
+    return JsonResponse(error_envelope(code, message, details), status_code=status)
 
 
 def error_body(error: GarageError) -> bytes:

@@ -6,12 +6,12 @@ import functools
 import zoneinfo
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, field_validator
 
 from garage.routes.endpoint import Call, Router
 from garage.routes.models import ApiModel, ListQuery, ListResponse, RequestModel, Timestamp, list_response
 from garage.services.garages import Occupancy, StatusTotals
-from garage.vocabulary import RateTerms, Role
+from garage.vocabulary import RateTerms, Role, SpotType
 
 ROUTER = Router()
 """This module's endpoints (listed in routes/api.py)."""
@@ -46,7 +46,11 @@ def _iana_zone(value: str) -> str:
     return value
 
 
-TimeZoneName = Annotated[str, Field(max_length=100, examples=["Europe/Berlin"]), AfterValidator(_iana_zone)]
+TimeZoneName = Annotated[
+    str,
+    Field(max_length=100, examples=["Europe/Berlin"], description="An IANA time zone name"),
+    AfterValidator(_iana_zone),
+]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. USD", examples=["USD"])]
 Capacity = Annotated[int, Field(strict=True, ge=1, le=100_000, description="The most spots the garage may hold")]
 Cents = Annotated[int, Field(strict=True, ge=0, le=1_000_000_000)]
@@ -69,18 +73,35 @@ class PatchModel(RequestModel):
         return {(self.model_fields[name].alias or name): getattr(self, name) for name in self.model_fields_set}
 
 
-class GarageOut(ApiModel):
+class GarageOut(ApiModel, title="Garage"):
+    """A garage."""
+
     id: str
     name: str
     address: str
     timezone: str
     currency: str
-    capacity: int
+    capacity: int = Field(description="The most spots the garage may hold")
     created_at: Timestamp
     updated_at: Timestamp
 
 
+class GarageList(ListResponse[GarageOut]):
+    """A page of garages, newest first."""
+
+
 class CreateGarageIn(RequestModel):
+    """A new garage; it gets the default rate."""
+
+    model_config = ConfigDict(
+        title="CreateGarageRequest",
+        json_schema_extra={
+            "examples": [
+                {"name": "Main Street", "address": "1 Main Street", "timezone": "Europe/Berlin", "capacity": 120}
+            ]
+        },
+    )
+
     name: Name
     address: Name
     timezone: TimeZoneName = "UTC"
@@ -89,6 +110,12 @@ class CreateGarageIn(RequestModel):
 
 
 class UpdateGarageIn(PatchModel):
+    """The fields to change; fields left out keep their value."""
+
+    model_config = ConfigDict(
+        title="UpdateGarageRequest", json_schema_extra={"examples": [{"name": "Main Street North", "capacity": 150}]}
+    )
+
     name: Name | None = None
     address: Name | None = None
     timezone: TimeZoneName | None = None
@@ -97,22 +124,28 @@ class UpdateGarageIn(PatchModel):
 
 
 class StatusTotalsOut(ApiModel):
-    total: int
+    total: int = Field(description="Live spots")
     available: int
     occupied: int
     reserved: int
     maintenance: int
 
 
-class LevelTotalsOut(StatusTotalsOut):
+class LevelTotalsOut(StatusTotalsOut, title="LevelOccupancy"):
+    """The spots of one level, by status."""
+
     level: int
 
 
-class TypeTotalsOut(StatusTotalsOut):
-    type: str
+class TypeTotalsOut(StatusTotalsOut, title="TypeOccupancy"):
+    """The spots of one type, by status."""
+
+    type: SpotType
 
 
-class OccupancyOut(StatusTotalsOut):
+class OccupancyOut(StatusTotalsOut, title="Occupancy"):
+    """A garage's live spots by status: overall, per level (ascending) and per type."""
+
     by_level: list[LevelTotalsOut]
     by_type: list[TypeTotalsOut]
 
@@ -121,7 +154,9 @@ class OccupancyOut(StatusTotalsOut):
         return cls(
             **_totals(occupancy.totals),
             by_level=[LevelTotalsOut(level=level, **_totals(totals)) for level, totals in occupancy.by_level.items()],
-            by_type=[TypeTotalsOut(type=name, **_totals(totals)) for name, totals in occupancy.by_type.items()],
+            by_type=[
+                TypeTotalsOut(type=SpotType(name), **_totals(totals)) for name, totals in occupancy.by_type.items()
+            ],
         )
 
 
@@ -135,7 +170,9 @@ def _totals(totals: StatusTotals) -> dict[str, int]:
     }
 
 
-class RateOut(ApiModel):
+class RateOut(ApiModel, title="Rate"):
+    """What parking in a garage costs (the fee rule: API.md, "Fee rule")."""
+
     garage_id: str
     hourly_rate_cents: int
     increment_minutes: int
@@ -145,6 +182,23 @@ class RateOut(ApiModel):
 
 
 class PutRateIn(RequestModel):
+    """A garage's whole rate."""
+
+    model_config = ConfigDict(
+        title="ReplaceRateRequest",
+        json_schema_extra={
+            "examples": [
+                {
+                    "hourlyRateCents": 300,
+                    "incrementMinutes": 15,
+                    "graceMinutes": 10,
+                    "dailyMaxCents": 2500,
+                    "lostTicketFeeCents": 5000,
+                }
+            ]
+        },
+    )
+
     hourly_rate_cents: Cents
     increment_minutes: Annotated[Minutes, Field(ge=1)]
     grace_minutes: Minutes
@@ -159,7 +213,8 @@ class PutRateIn(RequestModel):
     summary="List garages, newest first",
     tag="garages",
     query=ListQuery,
-    response=ListResponse[GarageOut],
+    response=GarageList,
+    operation_id="listGarages",
 )
 async def list_garages(call: Call[None, ListQuery]) -> dict[str, object]:
     page = await call.services.garages.list(limit=call.query.limit, cursor=call.query.after_id)
@@ -175,6 +230,7 @@ async def list_garages(call: Call[None, ListQuery]) -> dict[str, object]:
     body=CreateGarageIn,
     response=GarageOut,
     status=201,
+    operation_id="createGarage",
 )
 async def create_garage(call: Call[CreateGarageIn, None]) -> GarageOut:
     body = call.body
@@ -197,6 +253,7 @@ async def create_garage(call: Call[CreateGarageIn, None]) -> GarageOut:
     tag="garages",
     response=GarageOut,
     errors=("NOT_FOUND",),
+    operation_id="getGarage",
 )
 async def get_garage(call: Call[None, None]) -> GarageOut:
     return GarageOut.model_validate(await call.services.garages.get(call.path("id")))
@@ -211,6 +268,7 @@ async def get_garage(call: Call[None, None]) -> GarageOut:
     response=GarageOut,
     summary="Change a garage (capacity may not go below its live spot count: 409 CAPACITY_EXCEEDED)",
     errors=("NOT_FOUND", "CAPACITY_EXCEEDED"),
+    operation_id="updateGarage",
 )
 async def update_garage(call: Call[UpdateGarageIn, None]) -> GarageOut:
     garage = await call.services.garages.update(call.path("id"), call.body.changes(), actor=call.principal.key_id)
@@ -225,6 +283,7 @@ async def update_garage(call: Call[UpdateGarageIn, None]) -> GarageOut:
     status=204,
     summary="Soft-delete a garage and its spots (409 HAS_ACTIVE_SESSIONS while a vehicle is parked)",
     errors=("NOT_FOUND", "HAS_ACTIVE_SESSIONS"),
+    operation_id="deleteGarage",
 )
 async def delete_garage(call: Call[None, None]) -> None:
     await call.services.garages.delete(call.path("id"), actor=call.principal.key_id)
@@ -238,6 +297,7 @@ async def delete_garage(call: Call[None, None]) -> None:
     response=OccupancyOut,
     summary="Live spots by status: overall, per level (ascending) and per type",
     errors=("NOT_FOUND",),
+    operation_id="getGarageOccupancy",
 )
 async def garage_occupancy(call: Call[None, None]) -> OccupancyOut:
     return OccupancyOut.of(await call.services.garages.occupancy(call.path("id")))
@@ -251,6 +311,7 @@ async def garage_occupancy(call: Call[None, None]) -> OccupancyOut:
     tag="rates",
     response=RateOut,
     errors=("NOT_FOUND",),
+    operation_id="getRate",
 )
 async def get_rate(call: Call[None, None]) -> RateOut:
     return RateOut.model_validate(await call.services.garages.rate(call.path("id")))
@@ -265,6 +326,7 @@ async def get_rate(call: Call[None, None]) -> RateOut:
     body=PutRateIn,
     response=RateOut,
     errors=("NOT_FOUND",),
+    operation_id="replaceRate",
 )
 async def put_rate(call: Call[PutRateIn, None]) -> RateOut:
     body = call.body

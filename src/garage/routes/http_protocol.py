@@ -48,6 +48,7 @@ from uvicorn.server import ServerState
 from garage.config import Settings, load_settings
 from garage.errors import GarageError, GarageException, HeadersTooLarge, RequestTimeout, UriTooLong, ValidationFailed
 from garage.routes.errors import error_body
+from garage.routes.models import JsonResponse
 
 # How long a refused connection is still read (and the input discarded) before it is closed.
 LINGER_SECONDS = 2.0
@@ -233,7 +234,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         lines = [STATUS_LINE[error.status]]
         for name, value in [
             *self.server_state.default_headers,
-            (b"content-type", b"application/json"),
+            (b"content-type", JsonResponse.media_type.encode()),
             (b"content-length", str(len(body)).encode()),
             (b"connection", b"close"),
         ]:

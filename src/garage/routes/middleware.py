@@ -1,17 +1,28 @@
-"""ASGI middleware: the request id, the answer to unexpected errors (500), request body limit (413)
-and request metrics by route."""
+"""ASGI middleware: the client address behind trusted proxies, the request id, CORS, the answer to
+unexpected errors (500), the throttle on failed authentication (429), request body limit (413) and
+request metrics by route."""
 
 from __future__ import annotations
 
+import logging
+import math
 import time
+from collections.abc import Collection
+from pathlib import Path
 
 from prometheus_client import Counter, Histogram
+from starlette.middleware import Middleware
+from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from garage.errors import PayloadTooLarge
+from garage.errors import PayloadTooLarge, RateLimited
 from garage.logging_setup import REQUEST_ID, new_request_id, valid_request_id
 from garage.routes.errors import error_response, internal_error_response
+from garage.security.auth_failures import FailedAuthentications, auth_failures_path
+
+log = logging.getLogger(__name__)
 
 REQUESTS = Counter(
     "garage_http_requests_total", "HTTP requests by route, method and status", ["route", "method", "status"]
@@ -53,6 +64,90 @@ class RequestId:
             REQUEST_ID.reset(token)
 
 
+def forwarded_clients(trusted_proxies: Collection[str]) -> list[Middleware]:
+    """Behind reverse proxies (GARAGE_TRUSTED_PROXIES), the client is the address they forward in
+    X-Forwarded-For - the nearest one that is not itself a trusted proxy, as uvicorn's
+    ProxyHeadersMiddleware reads it - for the throttle below and the access log alike. Without
+    trusted proxies the client is the TCP peer: anyone can send X-Forwarded-For."""
+    if not trusted_proxies:
+        return []
+    return [Middleware(ProxyHeadersMiddleware, trusted_hosts=list(trusted_proxies))]
+
+
+def client_address(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+# What a page of a listed origin may send and read (API-operations.md "Browser access and abuse
+# limits"). Exposed: when to try again (429, 503) and the id to quote when reporting a problem.
+CORS_METHODS = b"GET, HEAD, POST, PUT, PATCH, DELETE"
+CORS_REQUEST_HEADERS = b"Authorization, Content-Type, Last-Event-ID"
+CORS_EXPOSED_HEADERS = b"Retry-After, X-Request-ID"
+# How long a browser reuses a preflight's answer: one preflight per ten minutes rather than one per
+# request, and a change of the lists reaches open pages within those ten minutes.
+CORS_MAX_AGE_SECONDS = 600
+
+
+class Cors:
+    """CORS for the exact origins of GARAGE_CORS_ORIGINS; nothing at all when there are none.
+
+    A request whose one `Origin` is listed gets `Access-Control-Allow-Origin: <origin>` and
+    `Access-Control-Expose-Headers` on whatever answers it, errors included; a preflight from a
+    listed origin (OPTIONS with Access-Control-Request-Method) is answered here, 204 with the
+    methods and headers the API takes, whatever it asked for (the browser compares). Any other
+    request, preflights from unlisted origins included, goes on as if CORS did not exist. Every
+    response carries `Vary: Origin`, so a shared cache never serves one origin's answer to another.
+    No credentials: API keys travel in Authorization, never in cookies.
+
+    Not Starlette's CORSMiddleware (1.10): it answers preflights 200 rather than 204, answers a
+    preflight from an unlisted origin itself (400 in plain text, with the allowed methods and
+    headers) instead of leaving it alone, and sends Access-Control-Expose-Headers to unlisted
+    origins too. Placed just inside RequestId, outside the rest (app.py), so that every
+    response, the unexpected-error 500, the 413 and the 429 of the middleware included, passes
+    through it, and its preflight answers carry a request id."""
+
+    def __init__(self, app: ASGIApp, origins: Collection[str]) -> None:
+        self.app = app
+        self.origins = frozenset(origins)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.origins:
+            await self.app(scope, receive, send)
+            return
+        origins = [value for name, value in scope["headers"] if name == b"origin"]
+        origin = origins[0] if len(origins) == 1 and origins[0].decode("latin-1") in self.origins else None
+        if origin is not None and scope["method"] == "OPTIONS":
+            if any(name == b"access-control-request-method" for name, _ in scope["headers"]):
+                await self._preflight(origin, send)
+                return
+        added = [(b"vary", b"Origin")]
+        if origin is not None:
+            added += [
+                (b"access-control-allow-origin", origin),
+                (b"access-control-expose-headers", CORS_EXPOSED_HEADERS),
+            ]
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *added]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)
+
+    @staticmethod
+    async def _preflight(origin: bytes, send: Send) -> None:
+        headers = [
+            (b"access-control-allow-origin", origin),
+            (b"access-control-allow-methods", CORS_METHODS),
+            (b"access-control-allow-headers", CORS_REQUEST_HEADERS),
+            (b"access-control-max-age", str(CORS_MAX_AGE_SECONDS).encode()),
+            (b"vary", b"Origin"),
+        ]
+        await send({"type": "http.response.start", "status": 204, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+
+
 class AnswerUnexpectedErrors:
     """The last word on an exception nothing else handled (the outermost of our middleware): it is
     logged once and answered 500 INTERNAL with the envelope, and the connection stays usable.
@@ -84,6 +179,68 @@ class AnswerUnexpectedErrors:
             if started:
                 raise
             await internal_error_response(error)(scope, receive, send)
+
+
+class ThrottleFailedAuthentication:
+    """After `limit` failed authentications (401: a missing or wrong key) from one client address
+    within the last minute (a sliding window), the address's further 401s are answered 429
+    RATE_LIMITED instead, with Retry-After: the seconds until fewer than `limit` of its failures
+    are within the window (refused requests count as failures). A request with a valid key never gets a 401,
+    so it is never throttled and never counted: this costs it nothing but a look at the status.
+
+    The counts are shared by every worker through `<db>.auth-failures` (security/auth_failures.py),
+    opened at the first failure. The client address is the TCP peer, or what trusted proxies
+    forward (forwarded_clients above). If the file cannot be used (a full or read-only disk), the
+    error is logged and the 401 goes out as it is: a broken throttle must not stop the service."""
+
+    def __init__(self, app: ASGIApp, database: Path, limit: int) -> None:
+        self.app = app
+        self.path = auth_failures_path(database)
+        self.limit = limit
+        self._failures: FailedAuthentications | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        replaced = False
+
+        async def throttle(message: Message) -> None:
+            nonlocal replaced
+            if replaced:
+                return  # the rest of the 401 that the 429 replaced
+            if message["type"] == "http.response.start" and message["status"] == 401:
+                refusal = self._refusal(scope)
+                if refusal is not None:
+                    replaced = True
+                    await refusal(scope, receive, send)
+                    return
+            await send(message)
+
+        await self.app(scope, receive, throttle)
+
+    def _refusal(self, scope: Scope) -> Response | None:
+        """Counts the failure; the 429 to send instead of the 401 when the address is over the limit."""
+        address = client_address(scope)
+        try:
+            if self._failures is None:
+                self._failures = FailedAuthentications(self.path, limit=self.limit)
+            tally = self._failures.record(address, time.time())
+        except OSError:
+            log.exception("could not count a failed authentication in %s; answered 401 unthrottled", self.path)
+            return None
+        if not tally.over:
+            return None
+        if tally.first_refusal:
+            log.warning("%s failed authentication %d times within a minute: throttled", address, self.limit)
+        error = RateLimited(
+            "Too many requests without a valid API key from this address: send a valid key, "
+            "or wait for the time in Retry-After",
+            retry_after=max(1, math.ceil(tally.retry_after)),
+        )
+        response = error_response(error.status, error.code, error.message, error.details)
+        response.headers["Retry-After"] = str(error.retry_after)
+        return response
 
 
 class BodySizeLimit:

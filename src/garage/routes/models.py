@@ -1,26 +1,38 @@
-"""Shared pieces of the HTTP models: camelCase JSON, UTC timestamps with a Z, lists and cursors."""
+"""Shared pieces of the HTTP models: camelCase JSON, UTC timestamps with a Z, lists and cursors,
+and the one JSON response class of the service."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
+    TypeAdapter,
+    ValidationError,
     WithJsonSchema,
     field_validator,
 )
 from pydantic.alias_generators import to_camel
+from starlette.responses import JSONResponse
 
 from garage.repositories.pagination import Page
+
+
+class JsonResponse(JSONResponse):
+    """Every JSON answer of the service, errors included: the contract's media type names its
+    charset (API.md, "Conventions"); Starlette adds one only to text/* types."""
+
+    media_type = "application/json; charset=utf-8"
 
 
 def format_timestamp(value: datetime) -> str:
@@ -32,7 +44,14 @@ def format_timestamp(value: datetime) -> str:
     )
 
 
-Timestamp = Annotated[datetime, PlainSerializer(format_timestamp, return_type=str, when_used="json")]
+TIMESTAMP_EXAMPLE = "2026-01-31T08:00:00.000Z"
+
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(format_timestamp, return_type=str, when_used="json"),
+    # the serializer's return type alone would document a plain string
+    WithJsonSchema({"type": "string", "format": "date-time", "examples": [TIMESTAMP_EXAMPLE]}, mode="serialization"),
+]
 """A timestamp in responses: ISO 8601, UTC, milliseconds, `Z`."""
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -50,19 +69,34 @@ def _computable(value: datetime) -> datetime:
     return value
 
 
+# What pydantic would otherwise read as seconds since 1970: a number, or a string of digits (a query
+# value is always a string; strict JSON mode too reads "1769846400" as a time). The contract's
+# timestamps are ISO 8601 text only.
+_NUMERIC = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
+_PARSED = TypeAdapter(datetime)
+
+
+def _iso_text(value: Any) -> Any:
+    """ISO 8601 text as a datetime (parsed here, by pydantic's own parser: a before-validator's
+    result reaches the datetime validator as a Python value, which strict mode takes only as a
+    datetime); anything else refused."""
+    if isinstance(value, datetime):  # a model built in Python, not from a request
+        return value
+    if not isinstance(value, str) or _NUMERIC.fullmatch(value):
+        raise ValueError("must be an ISO 8601 date-time string with a UTC offset, e.g. 2026-01-31T08:00:00Z")
+    try:
+        return _PARSED.validate_python(value)
+    except ValidationError as error:
+        raise ValueError(error.errors(include_url=False)[0]["msg"]) from None
+
+
 InstantIn = Annotated[
     AwareDatetime,
+    BeforeValidator(_iso_text),
     AfterValidator(_computable),
     Field(description="ISO 8601 with a UTC offset, e.g. 2026-01-31T08:00:00Z; 1970 to 9999"),
 ]
 """A timestamp in requests: must carry its offset (a naive time is ambiguous)."""
-
-
-def inline_enum(enum: type[StrEnum]) -> WithJsonSchema:
-    """The schema of an enum in a query model, written out: build_spec (routes/openapi.py) copies a
-    query model's properties into parameters, where a `$ref` to the model's own `$defs` would dangle.
-    Use as `Annotated[SpotType, inline_enum(SpotType)]`; bodies and responses name the enum instead."""
-    return WithJsonSchema({"enum": [member.value for member in enum], "type": "string"})
 
 
 IdText = Annotated[str, Field(min_length=1, max_length=100)]
@@ -70,13 +104,20 @@ IdText = Annotated[str, Field(min_length=1, max_length=100)]
 
 
 class ApiModel(BaseModel):
-    """Responses: camelCase names."""
+    """Responses: camelCase names. Every field is always sent (null when it has no value), so the
+    OpenAPI document lists them all as required."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        from_attributes=True,
+        json_schema_serialization_defaults_required=True,
+    )
 
 
 class RequestModel(BaseModel):
-    """Request bodies: camelCase names, unknown fields refused, strings trimmed."""
+    """Request bodies: camelCase names, unknown fields refused, strings trimmed. Parsed from the
+    body's JSON strictly (routes/endpoint.py parse_body): no "100" for a number, no 1 for a boolean."""
 
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="forbid", str_strip_whitespace=True
@@ -86,8 +127,8 @@ class RequestModel(BaseModel):
 class ListQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    limit: int = Field(50, ge=1, le=200)
-    cursor: str | None = Field(None, max_length=200)
+    limit: int = Field(50, ge=1, le=200, description="Items per page")
+    cursor: str | None = Field(None, max_length=200, description="`nextCursor` of the previous page")
 
     @field_validator("cursor")
     @classmethod
@@ -106,8 +147,11 @@ ItemT = TypeVar("ItemT")
 
 
 class ListResponse(ApiModel, Generic[ItemT]):
+    """A page of a list; each route module names its own (`class GarageList(ListResponse[GarageOut])`)
+    so the OpenAPI document has a meaningful name for it."""
+
     items: list[ItemT]
-    next_cursor: str | None
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
 
 
 def encode_cursor(after_id: str | None) -> str | None:

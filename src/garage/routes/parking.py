@@ -18,6 +18,15 @@ ROUTER = Router()
 
 
 class CheckInIn(RequestModel):
+    """A vehicle arriving at a garage's entry."""
+
+    model_config = ConfigDict(
+        title="CheckInRequest",
+        json_schema_extra={
+            "examples": [{"licensePlate": "AB-12 CD", "vehicleType": "CAR"}],
+        },
+    )
+
     license_plate: LicensePlate
     vehicle_type: VehicleType | None = Field(
         None, description="Required when the plate is new; a known plate keeps its stored type"
@@ -32,6 +41,13 @@ class CheckInIn(RequestModel):
 
 
 class CheckOutIn(RequestModel):
+    """A vehicle leaving: how the fee is paid."""
+
+    model_config = ConfigDict(
+        title="CheckOutRequest",
+        json_schema_extra={"examples": [{"paymentMethod": "CARD", "reference": "card-txn-4711"}]},
+    )
+
     payment_method: PaymentMethod
     reference: str | None = Field(None, min_length=1, max_length=100, description="Sensitive: encrypted at rest")
     lost_ticket: bool = Field(
@@ -50,22 +66,28 @@ class QuoteQuery(BaseModel):
     at: InstantIn | None = Field(
         None, description="Exit time to price (default now; may be in the future, not before the session started)"
     )
-    lost_ticket: bool = Field(False, alias="lostTicket")
+    lost_ticket: bool = Field(False, alias="lostTicket", description="Price it as a lost ticket")
 
 
-class CheckInOut(ApiModel):
+class CheckInOut(ApiModel, title="CheckInResult"):
+    """The session opened, its ticket and the spot taken."""
+
     session: SessionOut
     ticket: TicketOut
     spot: SpotOut
 
 
-class CheckOutOut(ApiModel):
+class CheckOutOut(ApiModel, title="CheckOutResult"):
+    """The session ended, its payment and its ticket (PAID, or LOST)."""
+
     session: SessionOut
     payment: PaymentOut
     ticket: TicketOut
 
 
-class BreakdownOut(ApiModel):
+class BreakdownOut(ApiModel, title="FeeBreakdown"):
+    """How the fee was computed (API.md, "Fee rule")."""
+
     grace_applied: bool = Field(description="minutes <= graceMinutes: nothing is due")
     days: int = Field(description="Whole days (minutes // 1440), each charged dailyMaxCents")
     days_cents: int
@@ -78,7 +100,9 @@ class BreakdownOut(ApiModel):
     lost_ticket_surcharge_cents: int = Field(description="What the lost-ticket minimum added")
 
 
-class QuoteOut(ApiModel):
+class QuoteOut(ApiModel, title="Quote"):
+    """What check-out would charge at `at`."""
+
     session_id: str
     at: Timestamp = Field(description="The exit time priced")
     fee_cents: int
@@ -99,6 +123,7 @@ _CHECK_IN_ERRORS = ("NOT_FOUND", "GARAGE_FULL", "SPOT_NOT_AVAILABLE", "SPOT_INCO
     response=CheckInOut,
     status=201,
     errors=_CHECK_IN_ERRORS,
+    operation_id="checkIn",
 )
 async def check_in(call: Call[CheckInIn, None]) -> CheckInOut:
     body = call.body
@@ -126,6 +151,7 @@ async def check_in(call: Call[CheckInIn, None]) -> CheckInOut:
     query=QuoteQuery,
     response=QuoteOut,
     errors=("NOT_FOUND", "SESSION_NOT_ACTIVE"),
+    operation_id="getQuote",
 )
 async def quote(call: Call[None, QuoteQuery]) -> QuoteOut:
     session_id = call.path("id")
@@ -148,6 +174,7 @@ async def quote(call: Call[None, QuoteQuery]) -> QuoteOut:
     body=CheckOutIn,
     response=CheckOutOut,
     errors=("NOT_FOUND", "SESSION_NOT_ACTIVE"),
+    operation_id="checkOut",
 )
 async def check_out(call: Call[CheckOutIn, None]) -> CheckOutOut:
     body = call.body
@@ -171,6 +198,7 @@ async def check_out(call: Call[CheckOutIn, None]) -> CheckOutOut:
     body=CheckOutIn,
     response=CheckOutOut,
     errors=("NOT_FOUND", "SESSION_NOT_ACTIVE"),
+    operation_id="checkOutByTicket",
 )
 async def check_out_ticket(call: Call[CheckOutIn, None]) -> CheckOutOut:
     body = call.body

@@ -12,7 +12,9 @@ ROUTER = Router()
 """This module's endpoints (listed in routes/api.py)."""
 
 
-class PaymentOut(ApiModel):
+class PaymentOut(ApiModel, title="Payment"):
+    """A payment taken at check-out."""
+
     id: str
     session_id: str
     amount_cents: int
@@ -21,13 +23,17 @@ class PaymentOut(ApiModel):
     status: PaymentStatus
     reference: str | None = Field(description="Sensitive: encrypted at rest")
     created_at: Timestamp = Field(description="The check-out time")
-    refunded_at: Timestamp | None
+    refunded_at: Timestamp | None = Field(description="Null unless REFUNDED")
+
+
+class PaymentList(ListResponse[PaymentOut]):
+    """A page of payments, newest first."""
 
 
 class PaymentQuery(ListQuery):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    garage_id: IdText | None = Field(None, alias="garageId")
+    garage_id: IdText | None = Field(None, alias="garageId", description="Only payments for sessions in this garage")
     since: InstantIn | None = Field(None, alias="from", description="createdAt >= from")
     until: InstantIn | None = Field(None, alias="to", description="createdAt < to")
 
@@ -39,7 +45,8 @@ class PaymentQuery(ListQuery):
     summary="List payments, newest first (createdAt = check-out time)",
     tag="payments",
     query=PaymentQuery,
-    response=ListResponse[PaymentOut],
+    response=PaymentList,
+    operation_id="listPayments",
 )
 async def list_payments(call: Call[None, PaymentQuery]) -> dict[str, object]:
     q = call.query
@@ -57,6 +64,7 @@ async def list_payments(call: Call[None, PaymentQuery]) -> dict[str, object]:
     tag="payments",
     response=PaymentOut,
     errors=("NOT_FOUND",),
+    operation_id="getPayment",
 )
 async def get_payment(call: Call[None, None]) -> PaymentOut:
     return PaymentOut.model_validate(await call.services.payments.get(call.path("id")))
@@ -70,6 +78,7 @@ async def get_payment(call: Call[None, None]) -> PaymentOut:
     tag="payments",
     response=PaymentOut,
     errors=("NOT_FOUND", "PAYMENT_ALREADY_REFUNDED"),
+    operation_id="refundPayment",
 )
 async def refund_payment(call: Call[None, None]) -> PaymentOut:
     return PaymentOut.model_validate(await call.services.payments.refund(call.path("id"), actor=call.principal.key_id))

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from garage.routes.endpoint import Call, Router
-from garage.routes.models import ApiModel, InstantIn, Timestamp, format_timestamp, inline_enum
+from garage.routes.models import ApiModel, InstantIn, Timestamp, format_timestamp
 from garage.services.reports import Bucket, UsageBucket
 from garage.vocabulary import Role
 
@@ -23,22 +22,27 @@ CSV_COLUMNS = ("start", "checkIns", "checkOuts", "revenueCents", "peakOccupied")
 class UsageQuery(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    since: InstantIn = Field(alias="from")
-    until: InstantIn = Field(alias="to")
-    bucket: Annotated[Bucket, inline_enum(Bucket)] = Bucket.DAY
-    # Also count sessions moved to the archive database by `garage archive`.
-    include_archive: bool = Field(False, alias="includeArchive")
+    since: InstantIn = Field(alias="from", description="The first bucket's start (inclusive)")
+    until: InstantIn = Field(alias="to", description="The end (exclusive); at most 366 days after from")
+    bucket: Bucket = Field(Bucket.DAY, description="Bucket width")
+    include_archive: bool = Field(
+        False, alias="includeArchive", description="Also count sessions moved to the archive by `garage archive`"
+    )
 
 
-class UsageBucketOut(ApiModel):
+class UsageBucketOut(ApiModel, title="UsageBucket"):
+    """One hour or day (UTC) of a garage's usage."""
+
     start: Timestamp
-    check_ins: int
-    check_outs: int
-    revenue_cents: int
-    peak_occupied: int
+    check_ins: int = Field(description="Sessions started in the bucket")
+    check_outs: int = Field(description="Sessions ended in the bucket")
+    revenue_cents: int = Field(description="Payments taken in the bucket, refunded ones excluded")
+    peak_occupied: int = Field(description="The most sessions active at once within the bucket")
 
 
-class UsageReportOut(ApiModel):
+class UsageReportOut(ApiModel, title="UsageReport"):
+    """A garage's usage per bucket, empty buckets included."""
+
     buckets: list[UsageBucketOut]
 
 
@@ -52,6 +56,7 @@ class UsageReportOut(ApiModel):
     csv=True,
     errors=("NOT_FOUND",),
     summary="Usage per UTC hour or day: check-ins, check-outs, revenue, peak occupancy (Accept: text/csv for CSV)",
+    operation_id="getUsageReport",
 )
 async def usage_report(call: Call[None, UsageQuery]) -> UsageReportOut | Response:
     q = call.query

@@ -13,11 +13,12 @@ import os
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Gauge, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from garage.config import Settings
 from garage.errors import DatabaseUnavailable
+from garage.routes.models import JsonResponse
 from garage.runtime.diskspace import disk_space
 from garage.runtime.integrity import recorded_damage
 from garage.runtime.readiness import check_readiness
@@ -25,15 +26,15 @@ from garage.vocabulary import SpotStatus
 
 
 async def health(_: Request) -> Response:
-    return JSONResponse({"status": "ok"})
+    return JsonResponse({"status": "ok"})
 
 
 async def ready(request: Request) -> Response:
     report = await check_readiness(request.app.state.services.db, request.app.state.settings)
     if report.ready:
-        return JSONResponse(report.as_dict())
+        return JsonResponse(report.as_dict())
     # as every 503 of the service: when to ask again (load balancers and probes may honour it)
-    return JSONResponse(
+    return JsonResponse(
         report.as_dict(), status_code=503, headers={"Retry-After": str(DatabaseUnavailable.retry_after)}
     )
 

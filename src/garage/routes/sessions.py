@@ -15,7 +15,6 @@ from garage.routes.models import (
     ListQuery,
     ListResponse,
     Timestamp,
-    inline_enum,
     list_response,
 )
 from garage.services.plates import normalise_plate
@@ -25,17 +24,19 @@ ROUTER = Router()
 """This module's endpoints (listed in routes/api.py)."""
 
 
-class SessionOut(ApiModel):
+class SessionOut(ApiModel, title="Session"):
+    """A vehicle's stay on a spot: ACTIVE from check-in until check-out."""
+
     id: str
     garage_id: str
     spot_id: str
     vehicle_id: str
     license_plate: str
-    ticket_code: str | None
+    ticket_code: str | None = Field(description="The session's ticket (null only for imported sessions without one)")
     status: SessionStatus
     start_time: Timestamp
-    end_time: Timestamp | None
-    fee_cents: int | None
+    end_time: Timestamp | None = Field(description="Null while ACTIVE")
+    fee_cents: int | None = Field(description="Null while ACTIVE")
 
     @model_validator(mode="before")
     @classmethod
@@ -49,23 +50,31 @@ class SessionOut(ApiModel):
         return data
 
 
-class TicketOut(ApiModel):
-    code: str
+class TicketOut(ApiModel, title="Ticket"):
+    """A session's ticket: the code a pay station can check out by."""
+
+    code: str = Field(description="8 or more characters, upper case, no 0/O/1/I; looked up case-insensitively")
     session_id: str
     issued_at: Timestamp
     status: TicketStatus
 
 
-class TicketWithSessionOut(ApiModel):
+class TicketWithSessionOut(ApiModel, title="TicketWithSession"):
+    """A ticket and its session."""
+
     ticket: TicketOut
     session: SessionOut
+
+
+class SessionList(ListResponse[SessionOut]):
+    """A page of sessions."""
 
 
 class SessionQuery(ListQuery):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    garage_id: IdText | None = Field(None, alias="garageId")
-    status: Annotated[SessionStatus, inline_enum(SessionStatus)] | None = None
+    garage_id: IdText | None = Field(None, alias="garageId", description="Only sessions in this garage")
+    status: SessionStatus | None = Field(None, description="Only sessions with this status")
     plate: Annotated[str, Field(max_length=100), AfterValidator(normalise_plate)] | None = Field(
         None, description="Exact plate as recorded at check-in (normalised before matching)"
     )
@@ -80,7 +89,8 @@ class SessionQuery(ListQuery):
     summary="List sessions, newest startTime first",
     tag="sessions",
     query=SessionQuery,
-    response=ListResponse[SessionOut],
+    response=SessionList,
+    operation_id="listSessions",
 )
 async def list_sessions(call: Call[None, SessionQuery]) -> dict[str, object]:
     q = call.query
@@ -104,6 +114,7 @@ async def list_sessions(call: Call[None, SessionQuery]) -> dict[str, object]:
     tag="sessions",
     response=SessionOut,
     errors=("NOT_FOUND",),
+    operation_id="getSession",
 )
 async def get_session(call: Call[None, None]) -> SessionOut:
     return SessionOut.model_validate(await call.services.parking.session(call.path("id")))
@@ -117,6 +128,7 @@ async def get_session(call: Call[None, None]) -> SessionOut:
     tag="sessions",
     response=TicketWithSessionOut,
     errors=("NOT_FOUND",),
+    operation_id="getTicket",
 )
 async def get_ticket(call: Call[None, None]) -> TicketWithSessionOut:
     ticket, session = await call.services.parking.ticket(call.path("code"))

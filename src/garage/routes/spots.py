@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Discriminator, Field, RootModel, Tag
+from pydantic import AfterValidator, ConfigDict, Discriminator, Field, RootModel, Tag
+from pydantic_core import from_json
 
 from garage.errors import Forbidden
 from garage.routes.endpoint import Call, Router
 from garage.routes.garages import PatchModel, ShortText
-from garage.routes.models import ApiModel, ListQuery, ListResponse, RequestModel, Timestamp, inline_enum, list_response
+from garage.routes.models import ApiModel, ListQuery, ListResponse, RequestModel, Timestamp, list_response
 from garage.services.spots import MAX_BULK, SpotDraft
 from garage.vocabulary import Role, SpotStatus, SpotType
 
@@ -37,7 +38,9 @@ ManualStatus = Annotated[
 Level = Annotated[int, Field(strict=True, ge=-20, le=200)]
 
 
-class SpotOut(ApiModel):
+class SpotOut(ApiModel, title="Spot"):
+    """A parking spot of a garage."""
+
     id: str
     garage_id: str
     level: int
@@ -49,6 +52,12 @@ class SpotOut(ApiModel):
 
 
 class SpotIn(RequestModel):
+    """A new spot."""
+
+    model_config = ConfigDict(
+        title="CreateSpotRequest", json_schema_extra={"examples": [{"level": 1, "number": "12A", "type": "STANDARD"}]}
+    )
+
     level: Level
     number: ShortText
     type: SpotType
@@ -59,6 +68,22 @@ class SpotIn(RequestModel):
 
 
 class SpotsIn(RequestModel):
+    """New spots, created all or nothing."""
+
+    model_config = ConfigDict(
+        title="CreateSpotsBulkRequest",
+        json_schema_extra={
+            "examples": [
+                {
+                    "spots": [
+                        {"level": 1, "number": "1", "type": "COMPACT"},
+                        {"level": 1, "number": "2", "type": "EV", "status": "RESERVED"},
+                    ]
+                }
+            ]
+        },
+    )
+
     spots: list[SpotIn] = Field(min_length=1, max_length=MAX_BULK)
 
 
@@ -71,29 +96,58 @@ class CreateSpotsIn(
 ):
     """One spot, or {"spots": [...]} (1 to 5000, all or nothing)."""
 
+    model_config = ConfigDict(
+        title="CreateSpotsRequest",
+        json_schema_extra={
+            "examples": [
+                {"level": 1, "number": "12A", "type": "STANDARD"},
+                {"spots": [{"level": 1, "number": "1", "type": "COMPACT"}, {"level": 1, "number": "2", "type": "EV"}]},
+            ]
+        },
+    )
+
+    # Validate as the one model the body's shape selects, so that errors name the body's own
+    # fields ("spots.3.level"), not the union's branch ("many.spots.3.level"); routes/endpoint.py
+    # parses bodies from their JSON (model_validate_json), Python callers use model_validate.
     @classmethod
     def model_validate(cls, obj: Any, **kwargs: Any) -> CreateSpotsIn:
-        # Validate as the one model the body's shape selects, so that errors name the body's own
-        # fields ("spots.3.level"), not the union's branch ("many.spots.3.level").
         shape = SpotsIn if _body_kind(obj) == "many" else SpotIn
         return cls.model_construct(shape.model_validate(obj, **kwargs))
 
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> CreateSpotsIn:
+        try:
+            shape = SpotsIn if _body_kind(from_json(json_data)) == "many" else SpotIn
+        except ValueError:  # not JSON: SpotIn's validation says so
+            shape = SpotIn
+        return cls.model_construct(shape.model_validate_json(json_data, **kwargs))
 
-class CreatedSpotsOut(ApiModel):
+
+class CreatedSpotsOut(ApiModel, title="CreatedSpots"):
+    """Spots created by one bulk request, in request order."""
+
     spots: list[SpotOut]
 
 
-class CreateSpotsOut(RootModel[SpotOut | CreatedSpotsOut]):
+class CreateSpotsOut(RootModel[SpotOut | CreatedSpotsOut], title="CreateSpotsResult"):
     """The spot for a one-spot body; {"spots": [...]} in request order for a bulk body."""
 
 
+class SpotList(ListResponse[SpotOut]):
+    """A page of a garage's spots, by level, then number (numeric-aware)."""
+
+
 class SpotListQuery(ListQuery):
-    level: int | None = Field(None, ge=-20, le=200)
-    type: Annotated[SpotType, inline_enum(SpotType)] | None = None
-    status: Annotated[SpotStatus, inline_enum(SpotStatus)] | None = None
+    level: int | None = Field(None, ge=-20, le=200, description="Only spots on this level")
+    type: SpotType | None = Field(None, description="Only spots of this type")
+    status: SpotStatus | None = Field(None, description="Only spots with this status")
 
 
 class UpdateSpotIn(PatchModel):
+    """The fields to change; fields left out keep their value. Operators may send only `status`."""
+
+    model_config = ConfigDict(title="UpdateSpotRequest", json_schema_extra={"examples": [{"status": "MAINTENANCE"}]})
+
     level: Level | None = None
     number: ShortText | None = None
     type: SpotType | None = None
@@ -106,9 +160,10 @@ class UpdateSpotIn(PatchModel):
     role=Role.VIEWER,
     tag="spots",
     query=SpotListQuery,
-    response=ListResponse[SpotOut],
+    response=SpotList,
     errors=("NOT_FOUND",),
     summary="List a garage's spots by level, then number (numeric-aware: 2 < 10 < 10A)",
+    operation_id="listSpots",
 )
 async def list_spots(call: Call[None, SpotListQuery]) -> dict[str, object]:
     q = call.query
@@ -128,6 +183,7 @@ async def list_spots(call: Call[None, SpotListQuery]) -> dict[str, object]:
     response=CreateSpotsOut,
     errors=("NOT_FOUND", "CAPACITY_EXCEEDED", "DUPLICATE_SPOT"),
     summary='Create one spot (-> the spot) or {"spots": [...]} (up to 5000, all or nothing -> {"spots": [...]})',
+    operation_id="createSpots",
 )
 async def create_spots(call: Call[CreateSpotsIn, None]) -> CreateSpotsOut:
     body = call.body.root
@@ -139,7 +195,14 @@ async def create_spots(call: Call[CreateSpotsIn, None]) -> CreateSpotsOut:
 
 
 @ROUTER.endpoint(
-    "GET", "/spots/{id}", role=Role.VIEWER, summary="A spot", tag="spots", response=SpotOut, errors=("NOT_FOUND",)
+    "GET",
+    "/spots/{id}",
+    role=Role.VIEWER,
+    summary="A spot",
+    tag="spots",
+    response=SpotOut,
+    errors=("NOT_FOUND",),
+    operation_id="getSpot",
 )
 async def get_spot(call: Call[None, None]) -> SpotOut:
     return SpotOut.model_validate(await call.services.spots.get(call.path("id")))
@@ -155,6 +218,7 @@ async def get_spot(call: Call[None, None]) -> SpotOut:
     errors=("NOT_FOUND", "SPOT_NOT_AVAILABLE", "DUPLICATE_SPOT"),
     summary="Change a spot: operators only its status (AVAILABLE/RESERVED/MAINTENANCE), admins anything; "
     "an OCCUPIED spot's status: 409 SPOT_NOT_AVAILABLE",
+    operation_id="updateSpot",
 )
 async def update_spot(call: Call[UpdateSpotIn, None]) -> SpotOut:
     changes = call.body.changes()
@@ -173,6 +237,7 @@ async def update_spot(call: Call[UpdateSpotIn, None]) -> SpotOut:
     status=204,
     summary="Soft-delete a spot (409 HAS_ACTIVE_SESSIONS while a vehicle is parked on it)",
     errors=("NOT_FOUND", "HAS_ACTIVE_SESSIONS"),
+    operation_id="deleteSpot",
 )
 async def delete_spot(call: Call[None, None]) -> None:
     await call.services.spots.delete(call.path("id"), actor=call.principal.key_id)

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, ConfigDict, Field
 from garage.errors import ValidationFailed
 from garage.routes.endpoint import Call, Router
 from garage.routes.models import ApiModel, ListQuery, ListResponse, RequestModel, Timestamp, list_response
-from garage.routes.sessions import SessionOut
+from garage.routes.sessions import SessionList, SessionOut
 from garage.services.plates import normalise_plate
 from garage.vocabulary import Role, VehicleType
 
@@ -36,18 +36,40 @@ OwnerPhone = Annotated[
 ]
 
 
-class VehicleOut(ApiModel):
+class VehicleOut(ApiModel, title="Vehicle"):
+    """A vehicle, known by its normalised licence plate."""
+
     id: str
-    license_plate: str
+    license_plate: str = Field(description="Normalised: upper case A-Z0-9, 2 to 10 characters")
     type: VehicleType
-    owner_name: str | None
-    owner_email: str | None
-    owner_phone: str | None
+    owner_name: str | None = Field(description="Sensitive: encrypted at rest")
+    owner_email: str | None = Field(description="Sensitive: encrypted at rest")
+    owner_phone: str | None = Field(description="Sensitive: encrypted at rest")
     created_at: Timestamp
     updated_at: Timestamp
 
 
+class VehicleList(ListResponse[VehicleOut]):
+    """A page of live vehicles, newest first."""
+
+
 class CreateVehicleIn(RequestModel):
+    """A vehicle to register."""
+
+    model_config = ConfigDict(
+        title="CreateVehicleRequest",
+        json_schema_extra={
+            "examples": [
+                {
+                    "licensePlate": "AB-12 CD",
+                    "type": "CAR",
+                    "ownerName": "Ada Lovelace",
+                    "ownerEmail": "ada@example.org",
+                }
+            ]
+        },
+    )
+
     license_plate: LicensePlate
     type: VehicleType
     owner_name: OwnerName | None = None
@@ -57,6 +79,11 @@ class CreateVehicleIn(RequestModel):
 
 class PatchVehicleIn(RequestModel):
     """Only the fields sent change; an owner field sent as null is cleared."""
+
+    model_config = ConfigDict(
+        title="UpdateVehicleRequest",
+        json_schema_extra={"examples": [{"ownerPhone": "+49 30 1234567", "ownerEmail": None}]},
+    )
 
     license_plate: LicensePlate | None = None
     type: VehicleType | None = None
@@ -88,7 +115,8 @@ _OWNER = ("owner_name", "owner_email", "owner_phone")
     summary="List live vehicles, newest first (filter: exact plate)",
     tag="vehicles",
     query=VehicleQuery,
-    response=ListResponse[VehicleOut],
+    response=VehicleList,
+    operation_id="listVehicles",
 )
 async def list_vehicles(call: Call[None, VehicleQuery]) -> dict[str, object]:
     q = call.query
@@ -106,6 +134,7 @@ async def list_vehicles(call: Call[None, VehicleQuery]) -> dict[str, object]:
     response=VehicleOut,
     status=201,
     errors=("DUPLICATE_PLATE",),
+    operation_id="createVehicle",
 )
 async def create_vehicle(call: Call[CreateVehicleIn, None]) -> VehicleOut:
     body = call.body
@@ -126,6 +155,7 @@ async def create_vehicle(call: Call[CreateVehicleIn, None]) -> VehicleOut:
     tag="vehicles",
     response=VehicleOut,
     errors=("NOT_FOUND",),
+    operation_id="getVehicle",
 )
 async def get_vehicle(call: Call[None, None]) -> VehicleOut:
     return VehicleOut.model_validate(await call.services.vehicles.get(call.path("id")))
@@ -140,6 +170,7 @@ async def get_vehicle(call: Call[None, None]) -> VehicleOut:
     body=PatchVehicleIn,
     response=VehicleOut,
     errors=("NOT_FOUND", "DUPLICATE_PLATE"),
+    operation_id="updateVehicle",
 )
 async def patch_vehicle(call: Call[PatchVehicleIn, None]) -> VehicleOut:
     body = call.body
@@ -163,6 +194,7 @@ async def patch_vehicle(call: Call[PatchVehicleIn, None]) -> VehicleOut:
     tag="vehicles",
     status=204,
     errors=("NOT_FOUND", "HAS_ACTIVE_SESSIONS"),
+    operation_id="deleteVehicle",
 )
 async def delete_vehicle(call: Call[None, None]) -> None:
     await call.services.vehicles.delete(call.path("id"), actor=call.principal.key_id)
@@ -175,8 +207,9 @@ async def delete_vehicle(call: Call[None, None]) -> None:
     summary="A vehicle's parking history, newest first",
     tag="vehicles",
     query=ListQuery,
-    response=ListResponse[SessionOut],
+    response=SessionList,
     errors=("NOT_FOUND",),
+    operation_id="listVehicleSessions",
 )
 async def vehicle_sessions(call: Call[None, ListQuery]) -> dict[str, object]:
     page = await call.services.vehicles.history(call.path("id"), limit=call.query.limit, cursor=call.query.after_id)
