@@ -5,6 +5,9 @@
 # (--to-empty for the first migration), then two edits, both printed in the file's header:
 #   - DROP TABLE / DROP INDEX become DROP ... IF EXISTS, so the script also cleans up after a
 #     migration that failed half way (SQLite runs a migration's statements one by one);
+#   - a table rebuild (-- RedefineTables) that only undoes columns the migration added with
+#     ALTER TABLE ... ADD COLUMN becomes ALTER TABLE ... DROP COLUMN: Prisma's rebuild would recreate
+#     the table without its hand-written CHECK constraints (SQLite 3.35+ drops a column in place);
 #   - a last statement marks the migration's row in _prisma_migrations as not finished, so that
 #     `prisma migrate resolve --rolled-back <name>` accepts it (Prisma refuses to mark a finished
 #     migration as rolled back) and `prisma migrate deploy` refuses to run until that is done.
@@ -45,7 +48,23 @@ if compgen -G "$tmp/before/*/migration.sql" > /dev/null; then to=(--to-migration
   echo "--   prisma db execute --file prisma/migrations/$name/down.sql"
   echo "--   prisma migrate resolve --rolled-back $name"
   echo
-  sed -E 's/^DROP (TABLE|INDEX) "/DROP \1 IF EXISTS "/' "$tmp/diff.sql"
+  python3 - "$dir/migration.sql" "$tmp/diff.sql" <<'PY' | sed -E 's/^DROP (TABLE|INDEX) "/DROP \1 IF EXISTS "/'
+import re, sys
+added = {}
+for table, column in re.findall(r'ALTER TABLE "(\w+)" ADD COLUMN "(\w+)"', open(sys.argv[1]).read()):
+    added.setdefault(table, []).append(column)
+diff = open(sys.argv[2]).read()
+block = re.compile(r"-- RedefineTables\n(?:PRAGMA [^\n]*\n)+CREATE TABLE \"new_(\w+)\".*?PRAGMA defer_foreign_keys=OFF;\n", re.S)
+
+def dropped(match):
+    table = match.group(1)
+    if table not in added or match.group(0).count('CREATE TABLE "new_') != 1:
+        return match.group(0)
+    return "".join(f'-- DropColumn (added by ALTER TABLE ... ADD COLUMN)\nALTER TABLE "{table}" DROP COLUMN "{column}";\n'
+                   for column in added[table])
+
+sys.stdout.write(block.sub(dropped, diff))
+PY
   echo
   echo "-- Rollback bookkeeping: the migration is no longer in effect."
   echo "UPDATE \"_prisma_migrations\" SET \"finished_at\" = NULL, \"logs\" = 'rolled back by down.sql'"

@@ -30,6 +30,8 @@ __all__ = [
     "VEHICLE_OWNER_FIELDS",
     "AuditAction",
     "AuditEntity",
+    "EventType",
+    "OccupancyState",
     "PaymentMethod",
     "PaymentStatus",
     "RateTerms",
@@ -153,6 +155,28 @@ AUDIT_OMITTED: Mapping[str, frozenset[str]] = MappingProxyType(
     }
 )
 """Columns the audit log never shows (besides SENSITIVE_FIELDS, shown only as set or not)."""
+
+
+# --- the event log (API-operations.md: "Events") ---------------------------------------------------------
+
+
+class EventType(StrEnum):
+    SESSION_STARTED = "session.started"
+    SESSION_COMPLETED = "session.completed"
+    SESSION_VOIDED = "session.voided"
+    SPOT_CHANGED = "spot.changed"
+    OCCUPANCY_CHANGED = "occupancy.changed"
+    PAYMENT_REFUNDED = "payment.refunded"
+    VALIDATION_CREATED = "validation.created"
+    PERMIT_CHANGED = "permit.changed"
+
+
+class OccupancyState(StrEnum):
+    """What a garage's signs show (API-operations.md "Garage state")."""
+
+    OPEN = "OPEN"
+    FULL = "FULL"
+    CLOSED = "CLOSED"
 
 
 # --- the audit log (API.md: "Audit") ------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-GARAGE_KEYS = {"id", "name", "address", "timezone", "currency", "capacity", "createdAt", "updatedAt"}
+GARAGE_KEYS = {"id", "name", "address", "timezone", "currency", "capacity", "closed", "createdAt", "updatedAt"}
 
 
 def create_garage(admin: httpx.Client, **fields: Any) -> dict[str, Any]:
@@ -64,6 +64,7 @@ def test_create_returns_the_garage_with_defaults(admin: httpx.Client) -> None:
     assert set(garage) == GARAGE_KEYS
     assert (garage["name"], garage["address"], garage["capacity"]) == ("Central", "5 Station Rd", 250)
     assert (garage["timezone"], garage["currency"]) == ("UTC", "USD")
+    assert garage["closed"] is False  # open to check-ins until an admin closes it
     assert garage["createdAt"].endswith("Z") and garage["updatedAt"].endswith("Z")
     assert admin.get(f"/api/v1/garages/{garage['id']}").json() == garage
 

@@ -17,7 +17,7 @@ def test_an_empty_garage(admin: httpx.Client, viewer: httpx.Client) -> None:
     garage = create_garage(admin)
     response = viewer.get(f"/api/v1/garages/{garage['id']}/occupancy")
     assert response.status_code == 200
-    assert response.json() == {**EMPTY, "byLevel": [], "byType": []}
+    assert response.json() == {**EMPTY, "state": "FULL", "byLevel": [], "byType": []}  # no spot takes a car
 
 
 def test_counts_by_status_level_and_type(admin: httpx.Client, operator: httpx.Client, viewer: httpx.Client) -> None:
@@ -40,6 +40,8 @@ def test_counts_by_status_level_and_type(admin: httpx.Client, operator: httpx.Cl
     occupancy = viewer.get(f"/api/v1/garages/{gid}/occupancy").json()
     assert occupancy == {
         **counts(6, available=3, occupied=1, reserved=1, maintenance=1),
+        # free spots, but none a CAR takes: the EV, MOTORCYCLE and HANDICAP ones don't
+        "state": "FULL",
         "byLevel": [
             {"level": -1, **counts(3, available=1, occupied=1, reserved=1)},
             {"level": 0, **counts(1, available=1)},

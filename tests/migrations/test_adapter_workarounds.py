@@ -96,6 +96,16 @@ def test_reset_without_dropping_fails(fresh_copy: Path) -> None:
     assert "already exists" in output(without)
 
 
+def test_reset_with_an_autoincrement_table_counts_sqlite_sequence_as_schema(fresh_copy: Path) -> None:
+    """Gap 5, sqliteOwnTablesAreNotSchema: once a table uses AUTOINCREMENT (Event), SQLite keeps
+    `sqlite_sequence`, which the wasm engine lists as a table of the schema: reset then refuses with
+    P3005 (tests/migrations/test_rollback_and_reset.py shows the fix)."""
+    without = prisma("migrate", "reset", "--force", "--skip-generate", "--skip-seed", db=fresh_copy,
+                     env=disabled("sqliteOwnTablesAreNotSchema"))
+    assert without.returncode != 0
+    assert "P3005" in output(without)
+
+
 def test_migrate_dev_exits_when_done(tmp_path: Path) -> None:
     """Gap 4, wasmEngineTimersDoNotHoldTheProcess: after creating and applying a migration the
     CLI printed success and then stayed alive ~60 s on a timer the wasm engine never clears.

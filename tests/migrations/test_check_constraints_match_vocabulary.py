@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from garage.vocabulary import (
-    PaymentMethod, PaymentStatus, Role, SessionStatus, SpotStatus, SpotType, TicketStatus, VehicleType,
+    EventType, PaymentMethod, PaymentStatus, Role, SessionStatus, SpotStatus, SpotType, TicketStatus, VehicleType,
 )
 from tests.database import apply_migrations
 
@@ -25,6 +25,7 @@ VOCABULARY: dict[tuple[str, str], type[Enum]] = {
     ("Payment", "method"): PaymentMethod,
     ("Payment", "status"): PaymentStatus,
     ("ApiKey", "role"): Role,
+    ("Event", "type"): EventType,
 }
 
 # `"column" IN ('A', 'B', ...)` inside a CHECK: the only form the migrations use for a closed set.

@@ -11,7 +11,8 @@ from pathlib import Path
 from tests.migrations.conftest import MIGRATIONS, REPO, migration_names, output, prisma
 
 EXPECTED_TABLES = {
-    "_prisma_migrations", "ApiKey", "AuditLog", "Garage", "Payment", "Rate", "Session", "Spot", "Ticket", "Vehicle",
+    "_prisma_migrations", "ApiKey", "AuditLog", "Event", "Garage", "Payment", "Rate", "Session", "Spot", "Ticket",
+    "Vehicle",
 }
 
 # name -> (table, unique, columns, partial WHERE clause or None)
@@ -20,6 +21,8 @@ EXPECTED_INDEXES: dict[str, tuple[str, bool, tuple[str, ...], str | None]] = {
     "AuditLog_actor_createdAt_idx": ("AuditLog", False, ("actor", "createdAt"), None),
     "AuditLog_createdAt_idx": ("AuditLog", False, ("createdAt",), None),
     "AuditLog_entity_entityId_createdAt_idx": ("AuditLog", False, ("entity", "entityId", "createdAt"), None),
+    "Event_garageId_seq_idx": ("Event", False, ("garageId", "seq"), None),
+    "Event_occurredAt_idx": ("Event", False, ("occurredAt",), None),
     "Garage_deletedAt_createdAt_idx": ("Garage", False, ("deletedAt", "createdAt"), None),
     "Payment_createdAt_idx": ("Payment", False, ("createdAt",), None),
     "Payment_garageId_createdAt_idx": ("Payment", False, ("garageId", "createdAt"), None),
@@ -48,6 +51,7 @@ EXPECTED_INDEXES: dict[str, tuple[str, bool, tuple[str, ...], str | None]] = {
 EXPECTED_CHECKS = {
     "ApiKey": {"ApiKey_role_check"},
     "AuditLog": set(),
+    "Event": {"Event_type_check", "Event_data_check"},
     "Garage": {"Garage_capacity_check", "Garage_currency_check"},
     "Payment": {"Payment_method_check", "Payment_status_check", "Payment_amountCents_check", "Payment_currency_check"},
     "Rate": {"Rate_hourlyRateCents_check", "Rate_incrementMinutes_check", "Rate_graceMinutes_check",
@@ -155,5 +159,6 @@ def test_the_initial_migration_documents_its_hand_edits() -> None:
     header, body = first.split("-- CreateTable", 1)
     assert "edited by hand" in header
     assert "CHECK" in header and "Partial unique indexes" in header
-    # one marker per table with CHECKs, one before the partial indexes
-    assert body.count("-- hand:") == len([t for t, c in EXPECTED_CHECKS.items() if c]) + 1
+    # one marker per table (of this migration) with CHECKs, one before the partial indexes
+    created_here = [t for t, c in EXPECTED_CHECKS.items() if c and f'CREATE TABLE "{t}"' in body]
+    assert body.count("-- hand:") == len(created_here) + 1

@@ -67,6 +67,22 @@ async function resetDropsEverything(adapter: SqlDriverAdapter, script: string): 
   return true
 }
 
+// Gap 5 (`migrate reset` and `migrate dev` fail with P3005 "The database schema is not empty" once a
+// table uses AUTOINCREMENT): SQLite then keeps its own table `sqlite_sequence`, which the wasm engine
+// counts as a table of the schema when it lists sqlite_master (unlike the native engine), so the
+// reset finds nothing of its own to clear and a "non-empty" schema it will not migrate. SQLite's own
+// tables are not the schema: leave them out of those listings (dropping the AUTOINCREMENT tables
+// also clears their sqlite_sequence rows).
+const SCHEMA_LISTING = /^\s*SELECT\b[\s\S]*\bFROM\s+sqlite_master\b/i
+function sqliteOwnTablesAreNotSchema(query: SqlQuery, result: SqlResultSet): SqlResultSet {
+  if (!on('sqliteOwnTablesAreNotSchema') || !SCHEMA_LISTING.test(query.sql)) return result
+  const name = result.columnNames.findIndex((column) => column === 'name' || column === 'table_name')
+  if (name < 0) return result
+  const rows = result.rows.filter((row) => !String(row[name]).startsWith('sqlite_'))
+  if (rows.length !== result.rows.length) trace(`left SQLite's own tables out of a schema listing`)
+  return { ...result, rows }
+}
+
 // Gap 4 (the CLI prints success, then stays alive ~60 s before exiting; seen with `db push` and
 // `migrate dev`): the wasm engine starts a 60 s setTimeout while it applies changes and never
 // clears it, and the CLI waits for Node's event loop to drain. Timers created from inside the wasm
@@ -88,7 +104,8 @@ function wrap(adapter: SqlDriverAdapter): SqlDriverAdapter {
   return {
     provider: adapter.provider,
     adapterName: adapter.adapterName, // unchanged: the engine picks SQLite behaviour by this name
-    queryRaw: (q) => (trace('queryRaw', q.sql), missingMigrationsTableIsEmptyHistory(q, () => adapter.queryRaw(q))),
+    queryRaw: async (q) => (trace('queryRaw', q.sql),
+      sqliteOwnTablesAreNotSchema(q, await missingMigrationsTableIsEmptyHistory(q, () => adapter.queryRaw(q)))),
     executeRaw: async (q) => (trace('executeRaw', q.sql), (await multiStatementScriptsRunWhole(adapter, q)) ?? adapter.executeRaw(q)),
     executeScript: async (s) => { trace('executeScript', s); if (!(await resetDropsEverything(adapter, s))) await adapter.executeScript(s) },
     startTransaction: (level) => adapter.startTransaction(level),

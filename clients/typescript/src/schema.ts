@@ -976,6 +976,8 @@ export interface components {
             address: string;
             /** @description The most spots the garage may hold */
             capacity: number;
+            /** @description Closed to check-ins (409 GARAGE_CLOSED); check-outs and the rest go on */
+            closed: boolean;
             /**
              * Format: date-time
              * @example 2026-01-31T08:00:00.000Z
@@ -1023,7 +1025,8 @@ export interface components {
         };
         /**
          * Occupancy
-         * @description A garage's live spots by status: overall, per level (ascending) and per type.
+         * @description A garage's live spots by status: overall, per level (ascending) and per type, and what its
+         *     signs show.
          */
         Occupancy: {
             available: number;
@@ -1032,9 +1035,17 @@ export interface components {
             maintenance: number;
             occupied: number;
             reserved: number;
+            /** @description CLOSED when the garage is closed, else FULL when no AVAILABLE spot takes a CAR (COMPACT, STANDARD or LARGE), else OPEN */
+            state: components["schemas"]["OccupancyState"];
             /** @description Live spots */
             total: number;
         };
+        /**
+         * OccupancyState
+         * @description What a garage's signs show (API-operations.md "Garage state").
+         * @enum {string}
+         */
+        OccupancyState: "OPEN" | "FULL" | "CLOSED";
         /**
          * Payment
          * @description A payment taken at check-out.
@@ -1301,6 +1312,8 @@ export interface components {
             address?: string | null;
             /** @description The most spots the garage may hold */
             capacity?: number | null;
+            /** @description Close the garage to check-ins, or open it again */
+            closed?: boolean | null;
             /**
              * @description ISO 4217 code, e.g. USD
              * @example USD
@@ -2384,7 +2397,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description GARAGE_FULL | SPOT_NOT_AVAILABLE | SPOT_INCOMPATIBLE | VEHICLE_ALREADY_PARKED */
+            /** @description GARAGE_CLOSED | GARAGE_FULL | SPOT_NOT_AVAILABLE | SPOT_INCOMPATIBLE | VEHICLE_ALREADY_PARKED */
             409: {
                 headers: {
                     [name: string]: unknown;

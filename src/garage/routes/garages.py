@@ -11,7 +11,7 @@ from pydantic import AfterValidator, ConfigDict, Field, field_validator
 from garage.routes.endpoint import Call, Router
 from garage.routes.models import ApiModel, ListQuery, ListResponse, RequestModel, Timestamp, list_response
 from garage.services.garages import Occupancy, StatusTotals
-from garage.vocabulary import RateTerms, Role, SpotType
+from garage.vocabulary import OccupancyState, RateTerms, Role, SpotType
 
 ROUTER = Router()
 """This module's endpoints (listed in routes/api.py)."""
@@ -82,6 +82,7 @@ class GarageOut(ApiModel, title="Garage"):
     timezone: str
     currency: str
     capacity: int = Field(description="The most spots the garage may hold")
+    closed: bool = Field(description="Closed to check-ins (409 GARAGE_CLOSED); check-outs and the rest go on")
     created_at: Timestamp
     updated_at: Timestamp
 
@@ -121,6 +122,7 @@ class UpdateGarageIn(PatchModel):
     timezone: TimeZoneName | None = None
     currency: Currency | None = None
     capacity: Capacity | None = None
+    closed: bool | None = Field(None, description="Close the garage to check-ins, or open it again")
 
 
 class StatusTotalsOut(ApiModel):
@@ -144,8 +146,13 @@ class TypeTotalsOut(StatusTotalsOut, title="TypeOccupancy"):
 
 
 class OccupancyOut(StatusTotalsOut, title="Occupancy"):
-    """A garage's live spots by status: overall, per level (ascending) and per type."""
+    """A garage's live spots by status: overall, per level (ascending) and per type, and what its
+    signs show."""
 
+    state: OccupancyState = Field(
+        description="CLOSED when the garage is closed, else FULL when no AVAILABLE spot takes a CAR "
+        "(COMPACT, STANDARD or LARGE), else OPEN"
+    )
     by_level: list[LevelTotalsOut]
     by_type: list[TypeTotalsOut]
 
@@ -153,6 +160,7 @@ class OccupancyOut(StatusTotalsOut, title="Occupancy"):
     def of(cls, occupancy: Occupancy) -> OccupancyOut:
         return cls(
             **_totals(occupancy.totals),
+            state=occupancy.state,
             by_level=[LevelTotalsOut(level=level, **_totals(totals)) for level, totals in occupancy.by_level.items()],
             by_type=[
                 TypeTotalsOut(type=SpotType(name), **_totals(totals)) for name, totals in occupancy.by_type.items()

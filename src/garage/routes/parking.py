@@ -110,7 +110,14 @@ class QuoteOut(ApiModel, title="Quote"):
     breakdown: BreakdownOut
 
 
-_CHECK_IN_ERRORS = ("NOT_FOUND", "GARAGE_FULL", "SPOT_NOT_AVAILABLE", "SPOT_INCOMPATIBLE", "VEHICLE_ALREADY_PARKED")
+_CHECK_IN_ERRORS = (
+    "NOT_FOUND",
+    "GARAGE_CLOSED",
+    "GARAGE_FULL",
+    "SPOT_NOT_AVAILABLE",
+    "SPOT_INCOMPATIBLE",
+    "VEHICLE_ALREADY_PARKED",
+)
 
 
 @ROUTER.endpoint(

@@ -13,7 +13,15 @@ from garage.repositories.pagination import Page
 from garage.repositories.records import Garage, Rate
 from garage.repositories.spots import SpotCount
 from garage.repositories.unit_of_work import Database, UnitOfWork
-from garage.vocabulary import DEFAULT_RATE, RateTerms, SpotStatus, SpotType
+from garage.vocabulary import (
+    DEFAULT_RATE,
+    SPOT_PREFERENCE,
+    OccupancyState,
+    RateTerms,
+    SpotStatus,
+    SpotType,
+    VehicleType,
+)
 
 SPOT_TYPES = tuple(SpotType)
 SPOT_STATUSES = tuple(SpotStatus)
@@ -38,10 +46,12 @@ class Occupancy:
     totals: StatusTotals
     by_level: dict[int, StatusTotals] = field(default_factory=dict)
     by_type: dict[str, StatusTotals] = field(default_factory=dict)
+    state: OccupancyState = OccupancyState.OPEN
 
 
-def occupancy_of(counts: list[SpotCount]) -> Occupancy:
-    """Totals overall, per level (ascending) and per type (in the contract's type order)."""
+def occupancy_of(counts: list[SpotCount], *, closed: bool = False) -> Occupancy:
+    """Totals overall, per level (ascending) and per type (in the contract's type order), and the
+    state signs show (API-operations.md "Garage state")."""
     occupancy = Occupancy(totals=StatusTotals())
     by_type: dict[str, StatusTotals] = {}
     for row in counts:
@@ -50,7 +60,18 @@ def occupancy_of(counts: list[SpotCount]) -> Occupancy:
         by_type.setdefault(row.type, StatusTotals()).add(row.status, row.count)
     occupancy.by_level = dict(sorted(occupancy.by_level.items()))
     occupancy.by_type = {name: by_type[name] for name in sorted(by_type, key=_type_rank)}
+    occupancy.state = state_of(closed, occupancy.by_type)
     return occupancy
+
+
+def state_of(closed: bool, by_type: dict[str, StatusTotals]) -> OccupancyState:
+    """CLOSED when closed, else FULL when no AVAILABLE spot takes a CAR, else OPEN."""
+    if closed:
+        return OccupancyState.CLOSED
+    car_spots = SPOT_PREFERENCE[VehicleType.CAR]
+    if any(by_type[spot_type].available for spot_type in car_spots if spot_type in by_type):
+        return OccupancyState.OPEN
+    return OccupancyState.FULL
 
 
 def _type_rank(spot_type: str) -> int:
@@ -119,8 +140,8 @@ class GarageService:
         await self._db.transaction(work, actor=actor)
 
     async def occupancy(self, garage_id: str) -> Occupancy:
-        await live_garage(self._db.garages, garage_id)
-        return occupancy_of(await self._db.spots.counts(garage_id))
+        garage = await live_garage(self._db.garages, garage_id)
+        return occupancy_of(await self._db.spots.counts(garage_id), closed=garage.closed)
 
     async def rate(self, garage_id: str) -> Rate:
         garage = await live_garage(self._db.garages, garage_id)

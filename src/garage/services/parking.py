@@ -106,7 +106,7 @@ class ParkingService:
         actor: str,
     ) -> CheckedIn:
         """`license_plate` is normalised. Raises NotFound, ValidationFailed or Conflict
-        (GARAGE_FULL, SPOT_NOT_AVAILABLE, SPOT_INCOMPATIBLE, VEHICLE_ALREADY_PARKED); a failed
+        (GARAGE_CLOSED, GARAGE_FULL, SPOT_NOT_AVAILABLE, SPOT_INCOMPATIBLE, VEHICLE_ALREADY_PARKED); a failed
         check-in writes nothing.
 
         Round trips: the garage and the vehicle (with its latest session) read together; then,
@@ -120,6 +120,8 @@ class ParkingService:
                 live_garage(self._db.garages, garage_id),
                 self._db.vehicles.live_by_plate_with_latest_session(license_plate),
             )
+            if garage.closed:  # before the vehicle's own conflicts (API-operations.md, "Precise points")
+                raise Conflict(f"Garage {garage.name} is closed to check-ins", code="GARAGE_CLOSED")
             parked_as = _vehicle_may_enter(vehicle, license_plate, vehicle_type, start)
 
             # Awaited within this attempt (transaction() below), so the loop variables it reads (B023) are this

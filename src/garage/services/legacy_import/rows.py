@@ -49,6 +49,7 @@ def garage_row(garage: LegacyGarage, now: datetime) -> GarageRow:
         "timezone": garage.timezone,
         "currency": garage.currency,
         "capacity": garage.capacity,
+        "closed": False,  # the memory store had no closed garages
         "deletedAt": garage.deletedAt,
         **_times(garage, now),
     }
