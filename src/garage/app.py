@@ -44,10 +44,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             running.push_async_callback(client.disconnect)
             app.state.services = services = Services.build(settings, Database(client))
             running.push_async_callback(services.archive_reader.close)
+            running.push_async_callback(services.event_watcher.close)
             if settings.admin_api_key is not None:
                 await services.keys.ensure_admin_key(settings.admin_api_key.get_secret_value())
             # Backups, the background integrity check, the disk space watch (runtime/scheduler.py).
-            running.push_async_callback(start_maintenance(settings, services.backups).stop)
+            running.push_async_callback(start_maintenance(settings, services.backups, services.db).stop)
             yield
 
     app = Starlette(

@@ -171,3 +171,10 @@ class RateLimited(GarageError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class EventsExpired(GarageError):
+    """410: events after the `after` id were deleted by retention; start over from the list."""
+
+    status = 410
+    code = "EVENTS_EXPIRED"

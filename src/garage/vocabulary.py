@@ -27,6 +27,7 @@ __all__ = [
     "PAYMENT_REFERENCE",
     "SENSITIVE_FIELDS",
     "SPOT_PREFERENCE",
+    "SYSTEM_ACTOR",
     "VEHICLE_OWNER_FIELDS",
     "AuditAction",
     "AuditEntity",
@@ -161,6 +162,8 @@ AUDIT_OMITTED: Mapping[str, frozenset[str]] = MappingProxyType(
 
 
 class EventType(StrEnum):
+    """What an event is about (API-operations.md "Events")."""
+
     SESSION_STARTED = "session.started"
     SESSION_COMPLETED = "session.completed"
     SESSION_VOIDED = "session.voided"
@@ -180,6 +183,11 @@ class OccupancyState(StrEnum):
 
 
 # --- the audit log (API.md: "Audit") ------------------------------------------------------------------
+
+
+SYSTEM_ACTOR = "system"
+"""The audit log's actor for what the service does by itself (the admin key from the environment,
+maintenance jobs)."""
 
 
 class AuditAction(StrEnum):

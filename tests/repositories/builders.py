@@ -67,7 +67,7 @@ async def start_session(
     start = now if start is None else start
     async with Database(db).batch(actor=ACTOR) as unit:
         session = unit.sessions.queue_start(
-            garage_id=spot.garageId, spot_id=spot.id, vehicle_id=vehicle.id, license_plate=vehicle.licensePlate,
+            spot=spot, vehicle_id=vehicle.id, license_plate=vehicle.licensePlate,
             start_time=start, ticket_code=ticket_code or new_ticket_code(), now=now,
         )
     return session
@@ -77,7 +77,8 @@ async def complete_session(db: Prisma, session: ParkingSession, *, end: datetime
     """ACTIVE -> COMPLETED (the session and its ticket, PAID); returns it as stored."""
     async with Database(db).batch(actor=ACTOR) as unit:
         completed = unit.sessions.queue_complete(
-            session, end_time=end, fee_cents=fee_cents, minutes=0, lost_ticket=False, now=now_ms()
+            session, end_time=end, fee_cents=fee_cents, minutes=0, lost_ticket=False, payment=None,
+            now=now_ms(),
         )
     return completed
 

@@ -18,6 +18,9 @@ BULK_WRITES = {"insert_rows"}
 DECLARATIONS = {"_record", "_covered_by_job"}
 # Methods that call a write but change no data (none today).
 NOT_CHANGES: set[tuple[str, str]] = set()
+# The mechanism itself: the unit of work writes the audit rows and events its repositories recorded,
+# on its own transaction's client (a batch's are queued on the batch, which the check does not see).
+MECHANISM = {("UnitOfWork", "_write_audit")}
 
 
 def _write_root(call: ast.Call) -> str | None:
@@ -47,7 +50,7 @@ def _declares_audit(call: ast.Call) -> bool:
     return isinstance(call.func, ast.Attribute) and call.func.attr in DECLARATIONS
 
 
-def unaudited_writes(source: str) -> list[str]:
+def unaudited_writes(source: str, exempt: set[tuple[str, str]] = NOT_CHANGES | MECHANISM) -> list[str]:
     """`Class.method` for each method of a repository that writes without declaring its audit, or
     writes on the client itself (`self._db`) instead of through its unit of work."""
     found = []
@@ -57,7 +60,7 @@ def unaudited_writes(source: str) -> list[str]:
         for method in node.body:
             if not isinstance(method, ast.FunctionDef | ast.AsyncFunctionDef):
                 continue
-            if (node.name, method.name) in NOT_CHANGES:
+            if (node.name, method.name) in exempt:
                 continue
             calls = [call for call in ast.walk(method) if isinstance(call, ast.Call)]
             roots = {root for call in calls if (root := _write_root(call)) is not None}
@@ -70,6 +73,12 @@ def unaudited_writes(source: str) -> list[str]:
 @pytest.mark.parametrize("module", sorted(REPOSITORIES.glob("*.py")), ids=lambda path: path.name)
 def test_every_repository_write_declares_its_audit(module: Path) -> None:
     assert unaudited_writes(module.read_text()) == []
+
+
+def test_the_mechanism_is_exempt_only_because_it_writes() -> None:
+    """An exemption that no longer writes is stale: it would hide a later unaudited write."""
+    source = (REPOSITORIES / "unit_of_work.py").read_text()
+    assert [f"{cls}.{method}" for cls, method in sorted(MECHANISM)] == unaudited_writes(source, exempt=set())
 
 
 def test_the_check_catches_a_write_that_records_nothing() -> None:

@@ -28,7 +28,7 @@ async def test_queue_start_writes_exactly_the_session_it_returns(db: Prisma) -> 
     database, code, now = Database(db), new_ticket_code(), now_ms()
     async with database.batch(actor=ACTOR) as unit:
         session = unit.sessions.queue_start(
-            garage_id=garage.id, spot_id=spots[0].id, vehicle_id=vehicle.id,
+            spot=spots[0], vehicle_id=vehicle.id,
             license_plate=vehicle.licensePlate, start_time=T0, ticket_code=code, now=now,
         )
     assert (session.status, session.startTime, session.endTime, session.feeCents) == (
@@ -58,7 +58,7 @@ async def test_session_life_with_ticket(db: Prisma) -> None:
     end, now = T0 + timedelta(minutes=42), now_ms()
     async with database.batch(actor=ACTOR) as unit:
         completed = unit.sessions.queue_complete(
-            session, end_time=end, fee_cents=225, minutes=42, lost_ticket=False, now=now
+            session, end_time=end, fee_cents=225, minutes=42, lost_ticket=False, payment=None, now=now
         )
     assert (completed.status, completed.endTime, completed.feeCents, completed.updatedAt) == (
         SessionStatus.COMPLETED, end, 225, now)
@@ -76,7 +76,8 @@ async def test_a_lost_ticket_is_marked_lost_with_its_session(db: Prisma) -> None
     database, now = Database(db), now_ms()
     async with database.batch(actor=ACTOR) as unit:
         completed = unit.sessions.queue_complete(
-            session, end_time=T0 + timedelta(hours=1), fee_cents=2000, minutes=60, lost_ticket=True, now=now
+            session, end_time=T0 + timedelta(hours=1), fee_cents=2000, minutes=60, lost_ticket=True, payment=None,
+            now=now,
         )
     lost = session.ticket.model_copy(update={"status": TicketStatus.LOST, "updatedAt": now})
     assert completed.ticket == lost and await database.tickets.by_code(lost.code) == lost
@@ -92,7 +93,8 @@ async def test_get_with_garage_and_rate(db: Prisma) -> None:
     assert found is not None and found.garage is not None
     assert found.garage.model_dump(exclude={"rate"}) == garage.model_dump(exclude={"rate"})
     assert found.garage.rate is None  # no rate row (imported data may lack one)
-    assert found.model_copy(update={"garage": None}) == rated
+    assert found.spot == spots[0]  # and its spot (check-out's spot.changed says what it becomes)
+    assert found.model_copy(update={"garage": None, "spot": None}) == rated
 
     async def create_rate(unit: UnitOfWork) -> Rate:
         return await unit.rates.create(garage.id)
@@ -108,11 +110,12 @@ async def test_queue_complete_of_a_session_no_longer_active_fails_the_whole_batc
     completed = await complete_session(db, session, end=T0 + timedelta(minutes=5), fee_cents=100)
 
     await assert_batch_writes_nothing(db, RecordMissing, lambda unit: unit.sessions.queue_complete(
-        session, end_time=T0 + timedelta(hours=1), fee_cents=1, minutes=60, lost_ticket=True, now=now_ms()))
+        session, end_time=T0 + timedelta(hours=1), fee_cents=1, minutes=60, lost_ticket=True, payment=None,
+        now=now_ms()))
     assert await Database(db).sessions.get(session.id) == completed  # unchanged, its ticket still PAID
     missing = session.model_copy(update={"id": "no-such-session"})
     await assert_batch_writes_nothing(db, RecordMissing, lambda unit: unit.sessions.queue_complete(
-        missing, end_time=T0, fee_cents=1, minutes=0, lost_ticket=True, now=now_ms()))
+        missing, end_time=T0, fee_cents=1, minutes=0, lost_ticket=True, payment=None, now=now_ms()))
     assert await Database(db).sessions.get(session.id) == completed
 
 

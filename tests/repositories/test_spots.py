@@ -157,8 +157,9 @@ async def test_queue_occupy_and_release_write_exactly_what_they_return(db: Prism
 
     later = now_ms()
     async with database.batch(actor=ACTOR) as unit:
-        unit.spots.queue_release(row.id, session_id="session-1", now=later)
-    assert await spots.get_live(row.id) == row.model_copy(update={"status": "AVAILABLE", "updatedAt": later})
+        released = unit.spots.queue_release(occupied, session_id="session-1", now=later)
+    assert released == row.model_copy(update={"status": "AVAILABLE", "updatedAt": later})
+    assert await spots.get_live(row.id) == released
     # the entries check-in and check-out wrote before these writes recorded their own
     assert (await spot_audit(db, row.id))[1:] == [
         (ACTOR, "UPDATE", {"status": "AVAILABLE"}, {"status": "OCCUPIED", "sessionId": "session-1"}),

@@ -14,7 +14,7 @@ from garage.db import DEFAULT_WAIT_SECONDS
 from garage.errors import RecordMissing
 from garage.repositories.rows import now_ms
 from garage.repositories.unit_of_work import Database, UnitOfWork, connected
-from garage.vocabulary import SpotStatus
+from garage.vocabulary import AuditAction, AuditEntity, EventType, SpotStatus
 from tests.repositories.builders import make_garage, new_plate
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -76,3 +76,14 @@ async def test_connected_opens_a_database_of_its_own(db: Prisma, database_file: 
 
 async def test_the_wait_limit_of_a_plain_client_is_the_default(db: Prisma) -> None:
     assert Database(Prisma()).wait_seconds == DEFAULT_WAIT_SECONDS
+
+
+async def test_a_transaction_s_unit_leaves_its_audit_and_events_to_the_transaction(db: Prisma) -> None:
+    """Only a batch's unit queues them as the batch's last writes; a transaction's unit has no
+    batch, so they stay until the transaction writes them (Database.transaction)."""
+    unit = UnitOfWork(db, actor="tester")
+    unit.record(AuditAction.UPDATE, AuditEntity.GARAGE, "g1", after={"closed": True})
+    unit.emit(EventType.SPOT_CHANGED, "g1", {"spot": {"id": "s1"}})
+    unit.occupancy_changed("g1")
+    unit._queue_audit()
+    assert (len(unit.entries), len(unit.pending_events), list(unit.occupancy_changed_in)) == (1, 1, ["g1"])

@@ -115,7 +115,8 @@ async def test_a_failing_batch_rolls_back_the_transaction_it_is_part_of(db: Pris
             queue_vehicle(batch, in_batch)
             for fee_cents in (1, 2):  # the second finds the session no longer ACTIVE
                 batch.sessions.queue_complete(
-                    session, end_time=now_ms(), fee_cents=fee_cents, minutes=0, lost_ticket=False, now=now_ms()
+                    session, end_time=now_ms(), fee_cents=fee_cents, minutes=0, lost_ticket=False, payment=None,
+                    now=now_ms(),
                 )
 
     with pytest.raises(RecordMissing):

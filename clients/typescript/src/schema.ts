@@ -96,6 +96,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Events after `after`, oldest first (410 EVENTS_EXPIRED when those were deleted: start over)
+         * @description Needs an API key with the role admin or operator or viewer.
+         */
+        get: operations["listEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Server-Sent Events: every event as it commits, in any worker (resume with Last-Event-ID)
+         * @description Needs an API key with the role admin or operator or viewer.
+         */
+        get: operations["streamEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/garages": {
         parameters: {
             query?: never;
@@ -945,6 +985,40 @@ export interface components {
                 message: string;
             };
         };
+        /**
+         * Event
+         * @description One change, recorded in the same transaction as the change.
+         */
+        Event: {
+            /** @description What changed, by type: session.started {session, spot}; session.completed {session, payment}; session.voided {session}; spot.changed {spot}; occupancy.changed {garageId, total, available, occupied, reserved, maintenance, state}; payment.refunded {payment}; validation.created {validation}; permit.changed {permit}. Records carry their fields as stored, encrypted ones left out. */
+            data: {
+                [key: string]: unknown;
+            };
+            garageId: string | null;
+            /** @description Sorts in commit order, as text too */
+            id: string;
+            /**
+             * Format: date-time
+             * @example 2026-01-31T08:00:00.000Z
+             */
+            occurredAt: string;
+            type: components["schemas"]["EventType"];
+        };
+        /**
+         * EventList
+         * @description Events after `after`, oldest first.
+         */
+        EventList: {
+            items: components["schemas"]["Event"][];
+            /** @description Pass as `after` for the next page; null when no more now */
+            nextCursor: string | null;
+        };
+        /**
+         * EventType
+         * @description What an event is about (API-operations.md "Events").
+         * @enum {string}
+         */
+        EventType: "session.started" | "session.completed" | "session.voided" | "spot.changed" | "occupancy.changed" | "payment.refunded" | "validation.created" | "permit.changed";
         /**
          * FeeBreakdown
          * @description How the fee was computed (API.md, "Fee rule").
@@ -1898,6 +1972,160 @@ export interface operations {
             /** @description INSUFFICIENT_STORAGE: not enough free disk space for the copy (nothing is left behind) */
             507: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listEvents: {
+        parameters: {
+            query?: {
+                /** @description Only this garage's events */
+                garageId?: string;
+                /** @description Comma-separated event types (default: all) */
+                types?: string;
+                /** @description An event id: the events after it */
+                after?: string;
+                /** @description Events per page */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventList"];
+                };
+            };
+            /** @description VALIDATION_ERROR: a query parameter is invalid; a request body other than none or {}; Authorization sent twice. `details.fields` names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHENTICATED: no API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description EVENTS_EXPIRED */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description RATE_LIMITED: too many requests with a missing or wrong API key from this address in the last minute (GARAGE_AUTH_FAILURES_PER_MINUTE, default 20); requests with a valid key are never throttled */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is busy, restarting or out of disk space */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    streamEvents: {
+        parameters: {
+            query?: {
+                /** @description Only this garage's events */
+                garageId?: string;
+                /** @description Comma-separated event types (default: all) */
+                types?: string;
+                /** @description Resume after this event id (the Last-Event-ID header, when sent, wins) */
+                after?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Server-Sent Events: `id: <event id>`, `event: <type>`, `data: <the Event as JSON>` per event, and a comment line at least every 15 s. Resume with the `Last-Event-ID` header (or `after`). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description VALIDATION_ERROR: a query parameter is invalid; a request body other than none or {}; Authorization sent twice. `details.fields` names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHENTICATED: no API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description EVENTS_EXPIRED */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description RATE_LIMITED: too many requests with a missing or wrong API key from this address in the last minute (GARAGE_AUTH_FAILURES_PER_MINUTE, default 20); requests with a valid key are never throttled */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is busy, restarting or out of disk space */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

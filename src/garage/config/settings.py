@@ -141,6 +141,9 @@ class Settings(BaseSettings):
     # The full PRAGMA integrity_check in the background (one worker), first right after start, then
     # every this many hours (0 turns it off); start-up itself runs only the fast quick_check.
     integrity_check_interval_hours: float = Field(24.0, alias="GARAGE_INTEGRITY_CHECK_INTERVAL_HOURS", ge=0)
+    # Events are kept at least this long (API-operations.md "Events"); older ones are deleted hourly
+    # by the maintenance scheduler (runtime/scheduler.py). Resuming from a deleted one: 410.
+    event_retention_days: float = Field(7.0, alias="GARAGE_EVENT_RETENTION_DAYS", gt=0, le=3650)
 
     @field_validator("encryption_keys_setting", mode="before")
     @classmethod

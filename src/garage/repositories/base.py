@@ -3,7 +3,8 @@ the unit of work they belong to (repositories/unit_of_work.py)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from prisma import Prisma
 from prisma.client import Batch
@@ -13,7 +14,7 @@ from garage.errors import GarageException
 if TYPE_CHECKING:
     from garage.repositories.audit import AuditValue
     from garage.repositories.unit_of_work import UnitOfWork
-    from garage.vocabulary import AuditAction, AuditEntity
+    from garage.vocabulary import AuditAction, AuditEntity, EventType
 
 
 class WriteOutsideUnitOfWork(GarageException):
@@ -60,6 +61,13 @@ class Repository:
     ) -> None:
         """The audit entry of this write, written with the unit of work's change."""
         self._unit().record(action, entity, entity_id, before=before, after=after)
+
+    def _emit(self, type: EventType, garage_id: str | None, data: Mapping[str, Any]) -> None:
+        """An event of this write, written with the unit of work's change."""
+        self._unit().emit(type, garage_id, data)
+
+    def _occupancy_changed(self, garage_id: str) -> None:
+        self._unit().occupancy_changed(garage_id)
 
     def _covered_by_job(self) -> None:
         """For bulk writes a job records ONE summary entry for (an import, a key rotation, an

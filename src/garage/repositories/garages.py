@@ -12,8 +12,9 @@ from prisma.types import GarageCreateWithoutRelationsInput
 from garage.db import insert_rows
 from garage.repositories.audit import audit_view
 from garage.repositories.base import Repository
+from garage.repositories.events import event_view
 from garage.repositories.pagination import Page, page_of, page_window
-from garage.vocabulary import AuditAction, AuditEntity, SessionStatus
+from garage.vocabulary import AuditAction, AuditEntity, EventType, SessionStatus
 
 
 class GarageRepository(Repository):
@@ -32,17 +33,24 @@ class GarageRepository(Repository):
         updated = await self._writing().garage.update(where={"id": garage.id}, data=changes)  # type: ignore[arg-type]
         assert updated is not None, f"garage {garage.id} vanished inside its transaction"
         self._record(AuditAction.UPDATE, AuditEntity.GARAGE, garage.id, before=garage, after=updated)
+        if updated.closed != garage.closed:  # the state signs show
+            self._occupancy_changed(garage.id)
         return updated
 
     async def soft_delete(self, garage: Garage, at: datetime) -> Garage:
         """Soft-deletes `garage` and its live spots (their history keeps referring to both)."""
         deleted = await self._writing().garage.update(where={"id": garage.id}, data={"deletedAt": at})
         assert deleted is not None, f"garage {garage.id} vanished inside its transaction"
+        live_spots = await self._db.spot.find_many(where={"garageId": garage.id, "deletedAt": None})
         spots = await self._writing().spot.update_many(
             where={"garageId": garage.id, "deletedAt": None}, data={"deletedAt": at}
         )
         after = {**audit_view(deleted, AuditEntity.GARAGE), "spotsDeleted": spots}
         self._record(AuditAction.DELETE, AuditEntity.GARAGE, garage.id, before=garage, after=after)
+        for spot in live_spots:  # every change of a spot, whatever caused it, is a spot.changed
+            gone = spot.model_copy(update={"deletedAt": at})
+            self._emit(EventType.SPOT_CHANGED, garage.id, {"spot": event_view(gone)})
+        self._occupancy_changed(garage.id)
         return deleted
 
     async def list_live(self, *, limit: int, cursor: str | None) -> Page[Garage]:

@@ -12,9 +12,10 @@ from prisma.types import PaymentCreateWithoutRelationsInput
 
 from garage.db import insert_rows
 from garage.repositories.base import Repository
+from garage.repositories.events import event_view
 from garage.repositories.pagination import Page, after, page_of, page_window, time_range
 from garage.repositories.rows import new_id
-from garage.vocabulary import AuditAction, AuditEntity, PaymentStatus
+from garage.vocabulary import AuditAction, AuditEntity, EventType, PaymentStatus
 
 
 class PaymentRepository(Repository):
@@ -67,6 +68,7 @@ class PaymentRepository(Repository):
         refunded = await self.get(payment.id)
         assert refunded is not None, f"payment {payment.id} vanished inside its transaction"
         self._record(AuditAction.REFUND, AuditEntity.PAYMENT, payment.id, before=payment, after=refunded)
+        self._emit(EventType.PAYMENT_REFUNDED, refunded.garageId, {"payment": event_view(refunded)})
         return refunded
 
     async def list(

@@ -7,7 +7,7 @@ A repository returns these; a service reads them and hands them to routes, which
 
 from __future__ import annotations
 
-from prisma.models import ApiKey, AuditLog, Garage, ParkingSession, Payment, Rate, Spot, Ticket, Vehicle
+from prisma.models import ApiKey, AuditLog, Event, Garage, ParkingSession, Payment, Rate, Spot, Ticket, Vehicle
 from prisma.types import (
     GarageCreateWithoutRelationsInput,
     ParkingSessionCreateWithoutRelationsInput,
@@ -30,6 +30,7 @@ PaymentRow = PaymentCreateWithoutRelationsInput
 __all__ = [
     "ApiKey",
     "AuditLog",
+    "Event",
     "Garage",
     "GarageRow",
     "ParkingSession",

@@ -7,18 +7,20 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from prisma.models import ParkingSession, Ticket
+from prisma.models import ParkingSession, Payment, Spot, Ticket
 from prisma.types import ParkingSessionCreateWithoutRelationsInput
 
 from garage.db import insert_rows
 from garage.repositories.audit import audit_view
 from garage.repositories.base import Repository
+from garage.repositories.events import event_view
 from garage.repositories.pagination import Page, page_of, page_window, time_range
 from garage.repositories.rows import new_id
-from garage.vocabulary import AuditAction, AuditEntity, SessionStatus, TicketStatus
+from garage.vocabulary import AuditAction, AuditEntity, EventType, SessionStatus, SpotStatus, TicketStatus
 
 WITH_TICKET: dict[str, Any] = {"ticket": True}
-_WITH_TICKET_GARAGE_AND_RATE: dict[str, Any] = {**WITH_TICKET, "garage": {"include": {"rate": True}}}
+# check-out also needs its spot (the spot.changed event says what the spot became)
+_WITH_TICKET_GARAGE_AND_RATE: dict[str, Any] = {**WITH_TICKET, "garage": {"include": {"rate": True}}, "spot": True}
 _RELATIONS = {"garage", "spot", "vehicle", "ticket", "payment"}
 NEWEST_FIRST: list[dict[str, str]] = [{"startTime": "desc"}, {"id": "desc"}]
 
@@ -27,8 +29,7 @@ class SessionRepository(Repository):
     def queue_start(
         self,
         *,
-        garage_id: str,
-        spot_id: str,
+        spot: Spot,
         vehicle_id: str,
         license_plate: str,
         start_time: datetime,
@@ -37,11 +38,11 @@ class SessionRepository(Repository):
     ) -> ParkingSession:
         """Adds the INSERT of a new ACTIVE session and its OPEN ticket to the unit's batch; returns
         the session (with its ticket) as it will be stored. A ticket code already in use fails the
-        batch (UniqueViolation)."""
+        batch (UniqueViolation). Emits session.started with the spot as the check-in leaves it."""
         session = ParkingSession(
             id=new_id(),
-            garageId=garage_id,
-            spotId=spot_id,
+            garageId=spot.garageId,
+            spotId=spot.id,
             vehicleId=vehicle_id,
             licensePlate=license_plate,
             status=SessionStatus.ACTIVE,
@@ -65,7 +66,12 @@ class SessionRepository(Repository):
         batch.ticket.create_many(data=[ticket.model_dump(exclude={"session"})])  # type: ignore[list-item]
         after = {**audit_view(session, AuditEntity.SESSION), "ticketCode": ticket.code}
         self._record(AuditAction.CHECK_IN, AuditEntity.SESSION, session.id, after=after)
-        return session.model_copy(update={"ticket": ticket})
+        started = session.model_copy(update={"ticket": ticket})
+        occupied = spot.model_copy(update={"status": SpotStatus.OCCUPIED, "updatedAt": now})
+        self._emit(
+            EventType.SESSION_STARTED, spot.garageId, {"session": event_view(started), "spot": event_view(occupied)}
+        )
+        return started
 
     def queue_complete(
         self,
@@ -75,12 +81,14 @@ class SessionRepository(Repository):
         fee_cents: int,
         minutes: int,
         lost_ticket: bool,
+        payment: Payment | None,
         now: datetime,
     ) -> ParkingSession:
         """Adds ACTIVE -> COMPLETED (and its ticket PAID, or LOST) to the unit's batch; returns the
         session as it will be stored, with its ticket. The status is part of the WHERE: a session
         that is no longer ACTIVE when the batch runs fails it (RecordMissing) and nothing is
-        written. (`update`, not `update_many`: only `update` fails a batch when nothing matches.)"""
+        written. (`update`, not `update_many`: only `update` fails a batch when nothing matches.)
+        Emits session.completed with `payment`, queued in the same batch (None only for test data)."""
         assert session.ticket is not None, "sessions are read with their ticket"
         batch = self._batch()
         batch.parkingsession.update(
@@ -102,6 +110,8 @@ class SessionRepository(Repository):
         )
         after = {**audit_view(completed, AuditEntity.SESSION), "ticketStatus": ticket.status, "minutes": minutes}
         self._record(AuditAction.CHECK_OUT, AuditEntity.SESSION, session.id, before=session, after=after)
+        paid = event_view(payment) if payment is not None else None
+        self._emit(EventType.SESSION_COMPLETED, session.garageId, {"session": event_view(completed), "payment": paid})
         return completed
 
     async def get(self, session_id: str, *, with_garage_and_rate: bool = False) -> ParkingSession | None:

@@ -14,9 +14,10 @@ from prisma.types import SpotCreateWithoutRelationsInput
 from garage.db import insert_rows
 from garage.errors import NotFound
 from garage.repositories.base import Repository
+from garage.repositories.events import event_view
 from garage.repositories.pagination import Page, page_of, page_window
 from garage.repositories.rows import new_id, now_ms
-from garage.vocabulary import AuditAction, AuditEntity, SessionStatus, SpotStatus
+from garage.vocabulary import AuditAction, AuditEntity, EventType, SessionStatus, SpotStatus
 
 _SPOT_ORDER: list[Any] = [{"level": "asc"}, {"sortKey": "asc"}, {"id": "asc"}]
 
@@ -71,19 +72,24 @@ class SpotRepository(Repository):
             before={"status": spot.status},
             after={"status": SpotStatus.OCCUPIED, "sessionId": session_id},
         )
-        return spot.model_copy(update={"status": SpotStatus.OCCUPIED, "updatedAt": now})
+        occupied = spot.model_copy(update={"status": SpotStatus.OCCUPIED, "updatedAt": now})
+        self._changed(occupied)
+        return occupied
 
-    def queue_release(self, spot_id: str, *, session_id: str, now: datetime) -> None:
+    def queue_release(self, spot: Spot, *, session_id: str, now: datetime) -> Spot:
         """Adds OCCUPIED -> AVAILABLE to the unit's batch (its session `session_id` is being
-        completed in the same batch)."""
-        self._batch().spot.update_many(where={"id": spot_id}, data={"status": SpotStatus.AVAILABLE, "updatedAt": now})
+        completed in the same batch); returns the spot as it will be stored."""
+        self._batch().spot.update_many(where={"id": spot.id}, data={"status": SpotStatus.AVAILABLE, "updatedAt": now})
         self._record(
             AuditAction.UPDATE,
             AuditEntity.SPOT,
-            spot_id,
+            spot.id,
             before={"status": SpotStatus.OCCUPIED, "sessionId": session_id},
             after={"status": SpotStatus.AVAILABLE},
         )
+        released = spot.model_copy(update={"status": SpotStatus.AVAILABLE, "updatedAt": now})
+        self._changed(released)
+        return released
 
     async def update(self, spot: Spot, changes: dict[str, Any]) -> Spot:
         """`changes` (field name -> value) to `spot`, read in the same transaction."""
@@ -91,6 +97,7 @@ class SpotRepository(Repository):
         if updated is None:
             raise NotFound(f"No spot {spot.id}")
         self._record(AuditAction.UPDATE, AuditEntity.SPOT, spot.id, before=spot, after=updated)
+        self._changed(updated)
         return updated
 
     async def soft_delete(self, spot: Spot, at: datetime) -> Spot:
@@ -98,6 +105,7 @@ class SpotRepository(Repository):
         if deleted is None:
             raise NotFound(f"No spot {spot.id}")
         self._record(AuditAction.DELETE, AuditEntity.SPOT, spot.id, before=spot, after=deleted)
+        self._changed(deleted)
         return deleted
 
     async def create_many(self, garage_id: str, spots: Sequence[NewSpot]) -> list[Spot]:
@@ -126,7 +134,13 @@ class SpotRepository(Repository):
         created = [Spot.model_construct(**row, deletedAt=None) for row in rows]
         for spot in created:
             self._record(AuditAction.CREATE, AuditEntity.SPOT, spot.id, after=spot)
+            self._changed(spot)
         return created
+
+    def _changed(self, spot: Spot) -> None:
+        """spot.changed for every change of a spot, whatever caused it, and the garage's occupancy."""
+        self._emit(EventType.SPOT_CHANGED, spot.garageId, {"spot": event_view(spot)})
+        self._occupancy_changed(spot.garageId)
 
     async def count_live(self, garage_id: str) -> int:
         return await self._db.spot.count(where={"garageId": garage_id, "deletedAt": None})

@@ -17,31 +17,33 @@ so a change and its audit rows commit together or not at all."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from functools import cached_property
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from prisma import Prisma
 from prisma.client import Batch
 
 from garage.config import Settings
-from garage.db import create_prisma, transaction, wait_seconds_of
+from garage.db import create_prisma, insert_rows, transaction, wait_seconds_of
 from garage.db.retry import DEFAULT_POLICY, RetryPolicy
 from garage.repositories.api_keys import ApiKeyRepository
 from garage.repositories.archive import ArchiveRepository
 from garage.repositories.audit import AuditEntry, AuditRepository, AuditValue, entry_of, queue_entries, write_entries
+from garage.repositories.events import OCCUPANCY_SQL, EventRepository, PendingEvent, event_rows, stored_time
 from garage.repositories.garages import GarageRepository
 from garage.repositories.migrations import MigrationRepository
 from garage.repositories.payments import PaymentRepository
 from garage.repositories.rates import RateRepository
 from garage.repositories.reports import ReportRepository
+from garage.repositories.rows import now_ms
 from garage.repositories.sessions import SessionRepository
 from garage.repositories.spots import SpotRepository
 from garage.repositories.tickets import TicketRepository
 from garage.repositories.vehicles import VehicleRepository
-from garage.vocabulary import AuditAction, AuditEntity
+from garage.vocabulary import AuditAction, AuditEntity, EventType
 
 T = TypeVar("T")
 
@@ -98,6 +100,10 @@ class Repositories:
         return ArchiveRepository(self._db, self._work)
 
     @cached_property
+    def events(self) -> EventRepository:
+        return EventRepository(self._db, self._work)
+
+    @cached_property
     def migrations(self) -> MigrationRepository:
         return MigrationRepository(self._db, self._work)
 
@@ -111,6 +117,8 @@ class UnitOfWork(Repositories):
         self.actor = actor
         self.batch = batch
         self.entries: list[AuditEntry] = []
+        self.pending_events: list[PendingEvent] = []
+        self.occupancy_changed_in: dict[str, None] = {}  # garages whose occupancy changed, in order
 
     def record(
         self,
@@ -124,6 +132,15 @@ class UnitOfWork(Repositories):
         """An audit entry of this change (repository writes call it; a job records its summary)."""
         self.entries.append(entry_of(action, entity, entity_id, before=before, after=after))
 
+    def emit(self, type: EventType, garage_id: str | None, data: Mapping[str, Any]) -> None:
+        """An event of this change, written with it (API-operations.md "Events")."""
+        self.pending_events.append(PendingEvent(type, garage_id, data))
+
+    def occupancy_changed(self, garage_id: str) -> None:
+        """The garage's occupancy (or state) changes with this unit: ONE occupancy.changed event,
+        computed from the spots as committed, follows the unit's other events."""
+        self.occupancy_changed_in.setdefault(garage_id, None)
+
     @asynccontextmanager
     async def batched(self) -> AsyncIterator[UnitOfWork]:
         """Inside this unit's transaction: `queue_*` writes (and their audit entries) go as ONE
@@ -134,14 +151,32 @@ class UnitOfWork(Repositories):
             inner._queue_audit()
 
     async def _write_audit(self) -> None:
+        """The audit rows and events of the unit, in its transaction."""
         entries, self.entries = self.entries, []
         if entries:
             await write_entries(self._db, self.actor, entries)
+        events, self.pending_events = self.pending_events, []
+        now = now_ms()
+        if events:
+            await insert_rows(self._db, "Event", event_rows(events, now))
+        garages, self.occupancy_changed_in = list(self.occupancy_changed_in), {}
+        for garage_id in garages:
+            await self._db.execute_raw(OCCUPANCY_SQL, stored_time(now), garage_id)
 
     def _queue_audit(self) -> None:
+        """The audit rows and events of the unit, as the last writes of its batch."""
+        if self.batch is None:
+            return
         entries, self.entries = self.entries, []
-        if entries and self.batch is not None:
+        if entries:
             queue_entries(self.batch, self.actor, entries)
+        events, self.pending_events = self.pending_events, []
+        now = now_ms()
+        if events:
+            self.batch.event.create_many(data=event_rows(events, now))  # type: ignore[arg-type]
+        garages, self.occupancy_changed_in = list(self.occupancy_changed_in), {}
+        for garage_id in garages:
+            self.batch.execute_raw(OCCUPANCY_SQL, stored_time(now), garage_id)
 
 
 class Database(Repositories):

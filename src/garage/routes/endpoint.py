@@ -63,6 +63,7 @@ class Endpoint:
     errors: tuple[str, ...] = ()
     responses: dict[int, str] = field(default_factory=dict)
     csv: bool = False
+    event_stream: bool = False
     operation_id: str | None = None
 
 
@@ -86,6 +87,7 @@ class Router:
         status: int = 200,
         errors: tuple[str, ...] = (),
         csv: bool = False,
+        event_stream: bool = False,
         responses: dict[int, str] | None = None,
         operation_id: str | None = None,
     ) -> Callable[[HandlerT], HandlerT]:
@@ -93,7 +95,8 @@ class Router:
         ...; routes/openapi.py documents each under its status). `responses`: error answers beyond
         those, status -> its contract code and when. `operation_id`: the OpenAPI operationId, a
         camelCase verb phrase (`checkIn`, `listSessions`); declared, so that renaming a handler
-        does not rename the operation in generated clients."""
+        does not rename the operation in generated clients. `event_stream`: the answer is
+        Server-Sent Events (text/event-stream) of `response` items."""
 
         def declare(handler: HandlerT) -> HandlerT:
             check_call_type(handler, body, query)
@@ -112,6 +115,7 @@ class Router:
                     errors,
                     responses or {},
                     csv=csv,
+                    event_stream=event_stream,
                     operation_id=operation_id,
                 )
             )

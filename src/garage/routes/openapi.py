@@ -54,6 +54,7 @@ TAGS: dict[str, str] = {
     "sessions": "Parking sessions and their tickets",
     "payments": "Payments taken at check-out, and refunds (admin)",
     "reports": "Usage reports per hour or day, as JSON or CSV",
+    "events": "The event log: every change gates, signs and consoles hear about, in commit order",
     "admin": "API keys, the audit log and backups (admin only)",
     "service": "Health, readiness, metrics and this document: no API key needed",
 }
@@ -348,7 +349,13 @@ def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str,
 
 def _responses(ep: Endpoint, refs: dict[tuple[Any, Mode], str]) -> dict[str, Any]:
     success: dict[str, Any] = {"description": "No content" if ep.status == 204 else "Success"}
-    if _is_model(ep.response):
+    if ep.event_stream:
+        success["description"] = (
+            "Server-Sent Events: `id: <event id>`, `event: <type>`, `data: <the Event as JSON>` per event, and a "
+            "comment line at least every 15 s. Resume with the `Last-Event-ID` header (or `after`)."
+        )
+        success["content"] = {"text/event-stream": {"schema": {"type": "string"}}}
+    elif _is_model(ep.response):
         success["content"] = {"application/json": {"schema": {"$ref": refs[ep.response, "serialization"]}}}
         if ep.csv:
             success["content"]["text/csv"] = {

@@ -2,6 +2,7 @@
 - snapshot backups every GARAGE_BACKUP_INTERVAL_HOURS, keeping the GARAGE_BACKUP_KEEP newest;
 - the full integrity check (PRAGMA integrity_check, runtime/integrity.py) right after start, then every
   GARAGE_INTEGRITY_CHECK_INTERVAL_HOURS;
+- deleting events older than GARAGE_EVENT_RETENTION_DAYS, hourly (the newest one always stays);
 - a watch on the database's free disk space that logs when it falls below GARAGE_MIN_FREE_BYTES
   (and when it recovers), so that a disk filled by the WAL, Litestream or anything else is noticed
   even when nobody polls /ready or /metrics.
@@ -22,10 +23,12 @@ from pathlib import Path
 
 from garage.config import Settings
 from garage.errors import GarageError
+from garage.repositories.unit_of_work import Database, UnitOfWork
 from garage.runtime.backups import BackupStore
 from garage.runtime.diskspace import disk_space
 from garage.runtime.integrity import check_in_background
 from garage.runtime.locks import FileLock, scheduler_lock_path, try_lock
+from garage.vocabulary import SYSTEM_ACTOR
 
 log = logging.getLogger("garage.maintenance")
 
@@ -146,9 +149,26 @@ def disk_watch_job(settings: Settings) -> Job:
     return Job("disk space watch", LONGEST_TICK, run, lambda: True)
 
 
-def start_maintenance(settings: Settings, store: BackupStore) -> MaintenanceScheduler:
+def event_retention_job(db: Database, *, keep: timedelta, interval: timedelta = timedelta(hours=1)) -> Job:
+    """Deletes the events older than `keep` (never the newest one: ids only grow)."""
+    clock = Periodic(interval)
+
+    async def run() -> None:
+        clock.ran()
+
+        async def prune(unit: UnitOfWork) -> int:
+            return await unit.events.delete_older_than(datetime.now(UTC) - keep)
+
+        deleted = await db.transaction(prune, actor=SYSTEM_ACTOR)
+        if deleted:
+            log.info("event retention: deleted %d events older than %s", deleted, keep)
+
+    return Job("event retention", interval, run, clock.due)
+
+
+def start_maintenance(settings: Settings, store: BackupStore, db: Database) -> MaintenanceScheduler:
     """The running maintenance loop (the app's lifespan stops it). A job whose interval is 0 is off."""
-    jobs = [disk_watch_job(settings)]
+    jobs = [disk_watch_job(settings), event_retention_job(db, keep=timedelta(days=settings.event_retention_days))]
     if settings.integrity_check_interval_hours > 0:
         jobs.append(integrity_job(settings, interval=timedelta(hours=settings.integrity_check_interval_hours)))
     if settings.backup_interval_hours > 0:

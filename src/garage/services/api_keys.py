@@ -17,9 +17,8 @@ from garage.repositories.unit_of_work import Database, UnitOfWork
 from garage.security import api_keys
 from garage.security.principal import Principal
 from garage.security.revocations import RevocationNews
-from garage.vocabulary import Role
+from garage.vocabulary import SYSTEM_ACTOR, Role
 
-SYSTEM_ACTOR = "system"
 # Verified keys are remembered this long. Revocations through the service reach every worker at
 # once (RevocationNews); this bounds only revocations made behind the service's back (Studio, SQL).
 CACHE_SECONDS = 5.0

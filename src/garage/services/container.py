@@ -12,6 +12,7 @@ from garage.security.revocations import RevocationNews, revocations_path
 from garage.services.api_keys import ApiKeyService
 from garage.services.archive import ArchiveReader
 from garage.services.audit import AuditService
+from garage.services.events import EventService, EventWatcher
 from garage.services.garages import GarageService
 from garage.services.parking import ParkingService, PaymentService
 from garage.services.reports import ReportService
@@ -26,6 +27,9 @@ class Services:
     cipher: FieldCipher
     keys: ApiKeyService
     audit: AuditService
+    events: EventService
+    # One per process: what every open event stream of this worker listens to (closed by the lifespan).
+    event_watcher: EventWatcher
     vehicles: VehicleService
     parking: ParkingService
     payments: PaymentService
@@ -48,6 +52,8 @@ class Services:
                 db, settings.secret_key.get_secret_value(), RevocationNews(revocations_path(settings.database_path))
             ),
             audit=AuditService(db),
+            events=EventService(db),
+            event_watcher=EventWatcher(db),
             vehicles=VehicleService(db, cipher),
             parking=ParkingService(db, cipher),
             payments=PaymentService(db, cipher),

@@ -158,8 +158,7 @@ class ParkingService:
             if vehicle is None:
                 vehicle = batch.vehicles.queue_create(license_plate=plate, type=parked_as, now=now)
             session = batch.sessions.queue_start(
-                garage_id=spot.garageId,
-                spot_id=spot.id,
+                spot=spot,
                 vehicle_id=vehicle.id,
                 license_plate=plate,
                 start_time=start,
@@ -242,21 +241,14 @@ class ParkingService:
         only if it is still ACTIVE when it runs (the guard is in the UPDATE's WHERE; a concurrent
         check-out that got there first makes it fail whole), and Payment.sessionId is unique."""
         _require_active(session)
-        assert session.garage is not None and session.ticket is not None  # every session has both
+        # every session has a garage, a ticket and a spot (read with them for check-out)
+        assert session.garage is not None and session.ticket is not None and session.spot is not None
         end = _end_time(at, session.startTime)
         # the rate in force when the check-out is processed (API.md, Clarifications)
         fee = pricing.fee_between(session.startTime, end, _rate_terms(session), lost_ticket=lost_ticket)
         now = now_ms()
         try:
             async with self._db.batch(actor=actor) as unit:
-                completed = unit.sessions.queue_complete(
-                    session,
-                    end_time=end,
-                    fee_cents=fee.fee_cents,
-                    minutes=fee.minutes,
-                    lost_ticket=lost_ticket,
-                    now=now,
-                )
                 payment = unit.payments.queue_create(
                     session_id=session.id,
                     garage_id=session.garageId,
@@ -267,7 +259,16 @@ class ParkingService:
                     created_at=end,
                     now=now,
                 )
-                unit.spots.queue_release(session.spotId, session_id=session.id, now=now)
+                completed = unit.sessions.queue_complete(
+                    session,
+                    end_time=end,
+                    fee_cents=fee.fee_cents,
+                    minutes=fee.minutes,
+                    lost_ticket=lost_ticket,
+                    payment=payment,
+                    now=now,
+                )
+                unit.spots.queue_release(session.spot, session_id=session.id, now=now)
         except (RecordMissing, UniqueViolation) as error:
             # the session was completed by someone else between the read and the batch
             raise _not_active() from error
