@@ -12,7 +12,7 @@ CLIENT_NODE_STAMP := clients/typescript/node_modules/.package-lock.json
 # Prisma Studio 7.10.1 in its own folder; better-sqlite3 is compiled from its npm sources (tools/studio/README.md).
 STUDIO_STAMP := tools/studio/node_modules/better-sqlite3/build/Release/better_sqlite3.node
 
-.PHONY: help run venv node_modules chromium studio generate generate-test-client migrate db-reset openapi test typecheck lint-python lint-engine lint-client test-engine-node test-python test-repository-coverage bench-engine bench-db-init bench-data-layer bench-http bench-startup bench-bulk bench-scaling bench clean
+.PHONY: help run venv node_modules chromium studio generate generate-test-client migrate db-reset openapi test typecheck lint-python lint-engine lint-client test-engine-node test-python test-repository-coverage bench-engine bench-db-init bench-data-layer bench-http bench-startup bench-bulk bench-scaling bench-events bench clean
 
 help:
 	@echo "make run                   install, check the database file (garage check), migrate (prisma migrate deploy), seed, serve (PORT, DATABASE_URL, GARAGE_ADMIN_API_KEY)"
@@ -34,6 +34,7 @@ help:
 	@echo "make bench-startup         start-up: db init + garage serve until ready (bench/startup_bench.py)"
 	@echo "make bench-bulk            bulk: 5000 spots, legacy import 10k/100k, archive 100k (bench/bulk_bench.py)"
 	@echo "make bench-scaling         hot queries at 10k/100k/1M sessions + EXPLAIN QUERY PLAN (bench/scaling_bench.py)"
+	@echo "make bench-events          event stream latency, 100 streams' CPU/RSS, event log cost per check-in (bench/events_bench.py)"
 	@echo "make bench                 every benchmark above, one after the other (bench/README.md)"
 	@echo "make clean                 remove build/"
 
@@ -166,8 +167,11 @@ bench-bulk: generate
 bench-scaling: generate
 	$(VENV)/bin/python bench/scaling_bench.py $(BENCH_ARGS)
 
+bench-events: generate
+	$(VENV)/bin/python bench/events_bench.py $(BENCH_ARGS)
+
 # Sequentially: benchmarks running side by side would measure each other.
-bench: bench-engine bench-db-init bench-startup bench-data-layer bench-bulk bench-http bench-scaling
+bench: bench-engine bench-db-init bench-startup bench-data-layer bench-bulk bench-http bench-scaling bench-events
 
 clean:
 	rm -rf build

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from types import MappingProxyType
 
@@ -29,6 +30,7 @@ __all__ = [
     "SPOT_PREFERENCE",
     "SYSTEM_ACTOR",
     "VEHICLE_OWNER_FIELDS",
+    "WEBHOOK_SECRET",
     "AuditAction",
     "AuditEntity",
     "EventType",
@@ -42,6 +44,8 @@ __all__ = [
     "SpotType",
     "TicketStatus",
     "VehicleType",
+    "WebhookDeliveryStatus",
+    "format_timestamp",
 ]
 
 
@@ -140,10 +144,12 @@ def _sealed(model: str, *attributes: str) -> Mapping[str, str]:
 
 VEHICLE_OWNER_FIELDS = _sealed("Vehicle", "ownerName", "ownerEmail", "ownerPhone")
 PAYMENT_REFERENCE = _sealed("Payment", "reference")["reference"]
+WEBHOOK_SECRET = _sealed("Webhook", "secret")["secret"]
 SENSITIVE_FIELDS: Mapping[str, Mapping[str, str]] = MappingProxyType(
     {
         "Vehicle": VEHICLE_OWNER_FIELDS,
         "Payment": MappingProxyType({"reference": PAYMENT_REFERENCE}),
+        "Webhook": MappingProxyType({"secret": WEBHOOK_SECRET}),
     }
 )
 """Every encrypted column: model -> attribute -> associated data."""
@@ -153,9 +159,23 @@ AUDIT_OMITTED: Mapping[str, frozenset[str]] = MappingProxyType(
         "ApiKey": frozenset({"hash"}),  # a secret's hash is still not for an audit reader
         "Spot": frozenset({"sortKey"}),  # internal: the number's ordering key
         "Rate": frozenset({"createdAt", "updatedAt"}),  # the audit row's own time says when
+        "Webhook": frozenset({"secret"}),  # not even "(set)": every webhook has one
     }
 )
 """Columns the audit log never shows (besides SENSITIVE_FIELDS, shown only as set or not)."""
+
+
+# --- timestamps (API.md: "Conventions") ------------------------------------------------------------------
+
+
+def format_timestamp(value: datetime) -> str:
+    """A time as the API writes it: UTC, milliseconds, `Z` (`2026-03-01T08:00:00.000Z`)."""
+    value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    # not strftime("%Y"): glibc does not zero-pad years before 1000
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:{value.minute:02d}:"
+        f"{value.second:02d}.{value.microsecond // 1000:03d}Z"
+    )
 
 
 # --- the event log (API-operations.md: "Events") ---------------------------------------------------------
@@ -172,6 +192,14 @@ class EventType(StrEnum):
     PAYMENT_REFUNDED = "payment.refunded"
     VALIDATION_CREATED = "validation.created"
     PERMIT_CHANGED = "permit.changed"
+
+
+class WebhookDeliveryStatus(StrEnum):
+    """Where one event's delivery to one webhook stands (API-operations.md "Events": Delivery)."""
+
+    PENDING = "PENDING"
+    DELIVERED = "DELIVERED"
+    FAILED = "FAILED"
 
 
 class OccupancyState(StrEnum):
@@ -215,6 +243,7 @@ class AuditEntity(StrEnum):
     PAYMENT = "Payment"
     API_KEY = "ApiKey"
     ENCRYPTION_KEY = "EncryptionKey"
+    WEBHOOK = "Webhook"
 
 
 # --- the rate ----------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ def test_every_route_modules_router_is_in_the_route_table() -> None:
 def test_no_method_and_path_is_declared_twice() -> None:
     twice = [key for key, count in Counter((ep.method, ep.path) for ep in ENDPOINTS).items() if count > 1]
     assert twice == []
-    assert len(ENDPOINTS) == 37  # 36, and GET /events
+    assert len(ENDPOINTS) == 42  # 36, GET /events and /events/stream, the four webhook routes
 
 
 class NameIn(RequestModel):

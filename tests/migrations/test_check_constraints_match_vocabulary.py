@@ -13,6 +13,7 @@ import pytest
 
 from garage.vocabulary import (
     EventType, PaymentMethod, PaymentStatus, Role, SessionStatus, SpotStatus, SpotType, TicketStatus, VehicleType,
+    WebhookDeliveryStatus,
 )
 from tests.database import apply_migrations
 
@@ -26,6 +27,7 @@ VOCABULARY: dict[tuple[str, str], type[Enum]] = {
     ("Payment", "status"): PaymentStatus,
     ("ApiKey", "role"): Role,
     ("Event", "type"): EventType,
+    ("WebhookDelivery", "status"): WebhookDeliveryStatus,
 }
 
 # `"column" IN ('A', 'B', ...)` inside a CHECK: the only form the migrations use for a closed set.

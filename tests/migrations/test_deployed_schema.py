@@ -12,7 +12,7 @@ from tests.migrations.conftest import MIGRATIONS, REPO, migration_names, output,
 
 EXPECTED_TABLES = {
     "_prisma_migrations", "ApiKey", "AuditLog", "Event", "Garage", "Payment", "Rate", "Session", "Spot", "Ticket",
-    "Vehicle",
+    "Vehicle", "Webhook", "WebhookCursor", "WebhookDelivery",
 }
 
 # name -> (table, unique, columns, partial WHERE clause or None)
@@ -46,6 +46,9 @@ EXPECTED_INDEXES: dict[str, tuple[str, bool, tuple[str, ...], str | None]] = {
     "Vehicle_deletedAt_createdAt_idx": ("Vehicle", False, ("deletedAt", "createdAt"), None),
     "Vehicle_licensePlate_idx": ("Vehicle", False, ("licensePlate",), None),
     "Vehicle_licensePlate_live_key": ("Vehicle", True, ("licensePlate",), '"deletedAt" IS NULL'),
+    "Webhook_deletedAt_idx": ("Webhook", False, ("deletedAt",), None),
+    "WebhookDelivery_status_nextAttemptAt_idx": ("WebhookDelivery", False, ("status", "nextAttemptAt"), None),
+    "WebhookDelivery_webhookId_eventSeq_key": ("WebhookDelivery", True, ("webhookId", "eventSeq"), None),
 }
 
 EXPECTED_CHECKS = {
@@ -61,6 +64,9 @@ EXPECTED_CHECKS = {
     "Spot": {"Spot_type_check", "Spot_status_check", "Spot_level_check", "Spot_number_check"},
     "Ticket": {"Ticket_status_check", "Ticket_code_check"},
     "Vehicle": {"Vehicle_type_check", "Vehicle_licensePlate_check"},
+    "Webhook": {"Webhook_types_check"},
+    "WebhookCursor": {"WebhookCursor_id_check", "WebhookCursor_seq_check"},
+    "WebhookDelivery": {"WebhookDelivery_status_check", "WebhookDelivery_attempts_check"},
 }
 
 # (table, column) -> (referenced table, on delete)
@@ -73,6 +79,7 @@ EXPECTED_FOREIGN_KEYS = {
     ("Payment", "sessionId"): ("Session", "CASCADE"),
     ("Payment", "garageId"): ("Garage", "RESTRICT"),
     ("Rate", "garageId"): ("Garage", "CASCADE"),
+    ("WebhookDelivery", "webhookId"): ("Webhook", "RESTRICT"),
 }
 
 

@@ -423,6 +423,9 @@ async def test_ids_are_fixed_width_digits_that_sort_as_their_seq() -> None:
         "0x00000000000001",
         "000000000000001 ",
         "0000000000000001\n",
+        "000000000000000\u00b2",  # digits Python's isdigit() knows but int() does not
+        "\u0660" * 15 + "\u0663",  # Arabic-Indic digits
+        "\uff10" * 15 + "\uff13",  # fullwidth digits
     ],
 )
 async def test_seq_of_refuses_what_is_not_an_event_id(text: str) -> None:

@@ -79,6 +79,7 @@ def test_sensitive_fields_bind_model_and_attribute_as_associated_data() -> None:
     assert PAYMENT_REFERENCE == "Payment.reference"
     assert {model: dict(fields) for model, fields in SENSITIVE_FIELDS.items()} == {
         "Vehicle": dict(VEHICLE_OWNER_FIELDS), "Payment": {"reference": "Payment.reference"},
+        "Webhook": {"secret": "Webhook.secret"},
     }
 
 

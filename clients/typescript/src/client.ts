@@ -2,6 +2,7 @@ import createClient, { type Client, type FetchResponse, type MaybeOptionalInit }
 import type { HttpMethod, MediaType, PathsWithMethod, RequiredKeysOf } from 'openapi-typescript-helpers';
 
 import { GarageError } from './errors.js';
+import { createEvents, type GarageEvents } from './events.js';
 import type { paths } from './schema.js';
 
 export interface GarageClientOptions {
@@ -42,6 +43,8 @@ export interface GarageClient {
   PUT: GarageMethod<'put'>;
   PATCH: GarageMethod<'patch'>;
   DELETE: GarageMethod<'delete'>;
+  /** The service's events: `list` (catch up) and `stream` (live, Server-Sent Events through fetch). */
+  readonly events: GarageEvents;
   readonly baseUrl: string;
   /**
    * The same calls without throwing (`{data, error, response}`), for what the typed methods do not
@@ -61,12 +64,14 @@ export function createGarageClient(options: GarageClientOptions): GarageClient {
     headers: { Authorization: `Bearer ${options.apiKey}` },
     ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
   });
+  const GET = throwing<'get'>(raw, 'GET');
   return {
-    GET: throwing(raw, 'GET'),
+    GET,
     POST: throwing(raw, 'POST'),
     PUT: throwing(raw, 'PUT'),
     PATCH: throwing(raw, 'PATCH'),
     DELETE: throwing(raw, 'DELETE'),
+    events: createEvents(raw, (query) => GET('/api/v1/events', { params: { query } })),
     baseUrl,
     raw,
   };

@@ -2,6 +2,8 @@ export { createGarageClient } from './client.js';
 export type { GarageClient, GarageClientOptions, GarageMethod, SuccessData } from './client.js';
 export { GarageError, isGarageError, UNEXPECTED_RESPONSE } from './errors.js';
 export type { ErrorCode, ErrorEnvelope } from './errors.js';
+export { RECONNECT_FIRST_MS, RECONNECT_MAX_MS } from './events.js';
+export type { EventFilter, EventListOptions, EventStreamOptions, GarageEvents, Reconnect } from './events.js';
 export { paginate } from './paginate.js';
 export type { Page, PageRequest } from './paginate.js';
 export type * from './types.js';

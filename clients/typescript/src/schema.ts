@@ -96,6 +96,70 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List webhooks (without their secrets)
+         * @description Needs an API key with the role admin.
+         */
+        get: operations["listWebhooks"];
+        put?: never;
+        /**
+         * Register a webhook (its secret is shown once). Each event is POSTed as JSON (as GET /events lists it) with headers Garage-Event-Id and Garage-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 keyed by the secret over "<t>." + the body>; a 2xx answer within 10 s delivers it, otherwise it is retried with exponential backoff for 24 h.
+         * @description Needs an API key with the role admin.
+         */
+        post: operations["createWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a webhook: nothing more is delivered to it
+         * @description Needs an API key with the role admin.
+         */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A webhook's deliveries, newest event first
+         * @description Needs an API key with the role admin.
+         */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/events": {
         parameters: {
             query?: never;
@@ -935,6 +999,24 @@ export interface components {
             type: components["schemas"]["VehicleType"];
         };
         /**
+         * CreateWebhookRequest
+         * @description A new webhook.
+         * @example {
+         *       "types": [
+         *         "session.started"
+         *       ],
+         *       "url": "https://example.com/garage-events"
+         *     }
+         */
+        CreateWebhookRequest: {
+            /** @description Only this garage's events; left out: every garage's */
+            garageId?: string | null;
+            /** @description Event types; empty or left out: all */
+            types?: components["schemas"]["EventType"][];
+            /** @description http(s); loopback and private addresses are refused unless GARAGE_WEBHOOK_ALLOW_PRIVATE */
+            url: string;
+        };
+        /**
          * CreatedApiKey
          * @description A new API key, with the key itself: shown this once.
          */
@@ -956,6 +1038,25 @@ export interface components {
          */
         CreatedSpots: {
             spots: components["schemas"]["Spot"][];
+        };
+        /**
+         * CreatedWebhook
+         * @description A new webhook, with its secret: shown this once, stored encrypted.
+         */
+        CreatedWebhook: {
+            /**
+             * Format: date-time
+             * @example 2026-01-31T08:00:00.000Z
+             */
+            createdAt: string;
+            /** @description Only this garage's events; null: every garage's */
+            garageId: string | null;
+            id: string;
+            /** @description Keys the Garage-Signature of each delivery; shown once */
+            secret: string;
+            /** @description The event types delivered; empty: all */
+            types: components["schemas"]["EventType"][];
+            url: string;
         };
         /**
          * Error
@@ -1499,6 +1600,71 @@ export interface components {
          * @enum {string}
          */
         VehicleType: "MOTORCYCLE" | "CAR" | "EV" | "VAN" | "TRUCK";
+        /**
+         * Webhook
+         * @description A webhook (never its secret: shown only when it is created).
+         */
+        Webhook: {
+            /**
+             * Format: date-time
+             * @example 2026-01-31T08:00:00.000Z
+             */
+            createdAt: string;
+            /** @description Only this garage's events; null: every garage's */
+            garageId: string | null;
+            id: string;
+            /** @description The event types delivered; empty: all */
+            types: components["schemas"]["EventType"][];
+            url: string;
+        };
+        /**
+         * WebhookDelivery
+         * @description One event's delivery to the webhook.
+         */
+        WebhookDelivery: {
+            attempts: number;
+            eventId: string;
+            /** @description Why the last attempt failed; null once delivered */
+            lastError: string | null;
+            /** @description The HTTP status of the last attempt's answer, if any */
+            lastResponseStatus: number | null;
+            /**
+             * Format: date-time
+             * @description When it is tried next; null once DELIVERED or FAILED
+             * @example 2026-01-31T08:00:00.000Z
+             */
+            nextAttemptAt: string | null;
+            status: components["schemas"]["WebhookDeliveryStatus"];
+            /**
+             * Format: date-time
+             * @example 2026-01-31T08:00:00.000Z
+             */
+            updatedAt: string;
+        };
+        /**
+         * WebhookDeliveryList
+         * @description A page of a webhook's deliveries, newest event first.
+         */
+        WebhookDeliveryList: {
+            items: components["schemas"]["WebhookDelivery"][];
+            /** @description Pass as `cursor` for the next page; null on the last page */
+            nextCursor: string | null;
+        };
+        /**
+         * WebhookDeliveryStatus
+         * @description Where one event's delivery to one webhook stands (API-operations.md "Events": Delivery).
+         * @enum {string}
+         */
+        WebhookDeliveryStatus: "PENDING" | "DELIVERED" | "FAILED";
+        /**
+         * WebhookList
+         * @description Every live webhook, newest first, on one page (`nextCursor` is always null).
+         */
+        WebhookList: {
+            items: components["schemas"]["Webhook"][];
+            /** @description Pass as `cursor` for the next page; null on the last page */
+            nextCursor: string | null;
+        };
     };
     responses: never;
     parameters: never;
@@ -1972,6 +2138,339 @@ export interface operations {
             /** @description INSUFFICIENT_STORAGE: not enough free disk space for the copy (nothing is left behind) */
             507: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookList"];
+                };
+            };
+            /** @description VALIDATION_ERROR: a request body other than none or {}; Authorization sent twice. `details.fields` names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHENTICATED: no API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN: the key's role is below admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description RATE_LIMITED: too many requests with a missing or wrong API key from this address in the last minute (GARAGE_AUTH_FAILURES_PER_MINUTE, default 20); requests with a valid key are never throttled */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is busy, restarting or out of disk space */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "types": [
+                 *         "session.started"
+                 *       ],
+                 *       "url": "https://example.com/garage-events"
+                 *     }
+                 */
+                "application/json": components["schemas"]["CreateWebhookRequest"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedWebhook"];
+                };
+            };
+            /** @description VALIDATION_ERROR: the request body is not valid JSON, or a field is missing, unknown or invalid; Authorization sent twice. `details.fields` names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHENTICATED: no API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN: the key's role is below admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description NOT_FOUND: what the request names (in its path, or an id in its body) does not exist or was deleted */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the request body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description RATE_LIMITED: too many requests with a missing or wrong API key from this address in the last minute (GARAGE_AUTH_FAILURES_PER_MINUTE, default 20); requests with a valid key are never throttled */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is busy, restarting or out of disk space */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description VALIDATION_ERROR: a request body other than none or {}; Authorization sent twice. `details.fields` names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHENTICATED: no API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN: the key's role is below admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description NOT_FOUND: what the request names (in its path, or an id in its body) does not exist or was deleted */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description RATE_LIMITED: too many requests with a missing or wrong API key from this address in the last minute (GARAGE_AUTH_FAILURES_PER_MINUTE, default 20); requests with a valid key are never throttled */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is busy, restarting or out of disk space */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                /** @description Items per page */
+                limit?: number;
+                /** @description `nextCursor` of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The webhook's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryList"];
+                };
+            };
+            /** @description VALIDATION_ERROR: a query parameter is invalid; a request body other than none or {}; Authorization sent twice. `details.fields` names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHENTICATED: no API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN: the key's role is below admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description NOT_FOUND: what the request names (in its path, or an id in its body) does not exist or was deleted */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description RATE_LIMITED: too many requests with a missing or wrong API key from this address in the last minute (GARAGE_AUTH_FAILURES_PER_MINUTE, default 20); requests with a valid key are never throttled */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is busy, restarting or out of disk space */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

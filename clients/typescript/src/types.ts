@@ -18,6 +18,8 @@ export type Occupancy = Schemas['Occupancy'];
 export type UsageReport = Schemas['UsageReport'];
 export type ApiKey = Schemas['ApiKey'];
 export type CreatedApiKey = Schemas['CreatedApiKey'];
+export type Event = Schemas['Event'];
+export type EventList = Schemas['EventList'];
 
 export type CheckInRequest = Schemas['CheckInRequest'];
 export type CheckInResult = Schemas['CheckInResult'];
@@ -32,3 +34,4 @@ export type TicketStatus = Schemas['TicketStatus'];
 export type PaymentMethod = Schemas['PaymentMethod'];
 export type PaymentStatus = Schemas['PaymentStatus'];
 export type Role = Schemas['Role'];
+export type EventType = Schemas['EventType'];

@@ -1,46 +1,14 @@
-// The client against a live service: GARAGE_URL and GARAGE_ADMIN_API_KEY name it.
-// tests/api/test_typescript_client.py starts one (uvicorn, the engine, a fresh SQLite file) and runs
-// `npm test` with both set.
+// The client against a live service (test/service.ts names it): calls, errors, paging.
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 
-import { createGarageClient, GarageError, isGarageError, paginate } from '../src/index.js';
+import { createGarageClient, isGarageError, paginate } from '../src/index.js';
 import type { Garage, GarageClient, Session, Spot } from '../src/index.js';
-
-function required(name: string): string {
-  const value = process.env[name];
-  if (value === undefined || value === '') {
-    throw new Error(
-      `${name} is not set: these tests talk to a running Garage service. ` +
-        'Run them through `.venv/bin/pytest -q tests/api/test_typescript_client.py` (it starts one), ' +
-        'or set GARAGE_URL and GARAGE_ADMIN_API_KEY yourself.',
-    );
-  }
-  return value;
-}
-
-const baseUrl = required('GARAGE_URL');
-const admin = createGarageClient({ baseUrl, apiKey: required('GARAGE_ADMIN_API_KEY') });
+import { admin, baseUrl, rejection, uniquePlate } from './service.js';
 
 // Spot numbers a..: more than one page at PAGE_SIZE, and numeric-aware order ("2" < "10").
 const SPOT_COUNT = 12;
 const PAGE_SIZE = 5;
-
-/** The GarageError `call` rejects with (the test fails when it resolves or throws something else). */
-async function rejection(call: Promise<unknown>): Promise<GarageError> {
-  try {
-    await call;
-  } catch (error) {
-    assert.ok(error instanceof GarageError, `expected a GarageError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected the call to fail');
-}
-
-function uniquePlate(): string {
-  // Plates are 2..10 of A-Z0-9; every run of the suite uses new ones.
-  return `TS${Date.now().toString(36).toUpperCase().slice(-6)}${Math.floor(Math.random() * 10)}`;
-}
 
 describe('the client against a live service', () => {
   let garage: Garage;

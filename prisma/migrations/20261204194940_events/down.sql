@@ -11,9 +11,33 @@ DROP INDEX IF EXISTS "Event_occurredAt_idx";
 -- DropIndex
 DROP INDEX IF EXISTS "Event_garageId_seq_idx";
 
+-- DropIndex
+DROP INDEX IF EXISTS "Webhook_deletedAt_idx";
+
+-- DropIndex
+DROP INDEX IF EXISTS "WebhookDelivery_webhookId_eventSeq_key";
+
+-- DropIndex
+DROP INDEX IF EXISTS "WebhookDelivery_status_nextAttemptAt_idx";
+
 -- DropTable
 PRAGMA foreign_keys=off;
 DROP TABLE IF EXISTS "Event";
+PRAGMA foreign_keys=on;
+
+-- DropTable
+PRAGMA foreign_keys=off;
+DROP TABLE IF EXISTS "Webhook";
+PRAGMA foreign_keys=on;
+
+-- DropTable
+PRAGMA foreign_keys=off;
+DROP TABLE IF EXISTS "WebhookCursor";
+PRAGMA foreign_keys=on;
+
+-- DropTable
+PRAGMA foreign_keys=off;
+DROP TABLE IF EXISTS "WebhookDelivery";
 PRAGMA foreign_keys=on;
 
 -- DropColumn (added by ALTER TABLE ... ADD COLUMN)

@@ -144,6 +144,12 @@ class Settings(BaseSettings):
     # Events are kept at least this long (API-operations.md "Events"); older ones are deleted hourly
     # by the maintenance scheduler (runtime/scheduler.py). Resuming from a deleted one: 410.
     event_retention_days: float = Field(7.0, alias="GARAGE_EVENT_RETENTION_DAYS", gt=0, le=3650)
+    # Webhooks (API-operations.md "Events": Webhooks, Delivery; runtime/webhook_delivery.py): whether
+    # a webhook may point at a loopback, private, link-local or unspecified address (unset: yes in
+    # development and test, no in production, where that would let API users reach internal
+    # services), and how long after a failed attempt the first retry comes (then doubling, at most 1 h).
+    webhook_allow_private_setting: bool | None = Field(None, alias="GARAGE_WEBHOOK_ALLOW_PRIVATE")
+    webhook_retry_seconds: float = Field(30.0, alias="GARAGE_WEBHOOK_RETRY_SECONDS", gt=0, le=3600)
 
     @field_validator("encryption_keys_setting", mode="before")
     @classmethod
@@ -259,6 +265,13 @@ class Settings(BaseSettings):
         if self.archive_url_setting:
             return sqlite_file_path(self.archive_url_setting)
         return self.database_path.with_name(f"{self.database_path.stem}-archive.db")
+
+    @property
+    def webhook_allow_private(self) -> bool:
+        """GARAGE_WEBHOOK_ALLOW_PRIVATE, else true except in production."""
+        if self.webhook_allow_private_setting is not None:
+            return self.webhook_allow_private_setting
+        return self.environment is not Environment.PRODUCTION
 
     @property
     def log_format(self) -> Literal["json", "console"]:

@@ -48,7 +48,7 @@ def audit_view(record: BaseModel, entity: AuditEntity) -> dict[str, Any]:
     model = _MODEL_OF.get(entity, str(entity))
     hidden = set(RELATIONAL_FIELD_MAPPINGS.get(model, {})) | AUDIT_OMITTED.get(model, frozenset())
     view = record.model_dump(mode="json", exclude=hidden)
-    for name in SENSITIVE_FIELDS.get(model, {}):
+    for name in SENSITIVE_FIELDS.get(model, {}).keys() - hidden:  # an omitted one stays out entirely
         view[name] = "(set)" if view.get(name) is not None else None
     return view
 

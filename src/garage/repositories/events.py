@@ -30,6 +30,7 @@ from garage.vocabulary import (
     OccupancyState,
     SpotStatus,
     VehicleType,
+    format_timestamp,
 )
 
 ID_DIGITS = 16
@@ -84,7 +85,7 @@ def event_id(seq: int) -> str:
 
 def seq_of(event_id: str) -> int | None:
     """The seq of an id this API gave out, or None when `event_id` is not one."""
-    if len(event_id) != ID_DIGITS or not event_id.isdigit():
+    if len(event_id) != ID_DIGITS or not (event_id.isascii() and event_id.isdigit()):
         return None
     return int(event_id)
 
@@ -92,7 +93,11 @@ def seq_of(event_id: str) -> int | None:
 def event_view(record: BaseModel, model: str | None = None) -> dict[str, Any]:
     name = model or type(record).__name__
     hidden = _RELATIONS.get(name, set()) | AUDIT_OMITTED.get(name, frozenset()) | set(SENSITIVE_FIELDS.get(name, {}))
-    view: dict[str, Any] = record.model_dump(mode="json", exclude=hidden)
+    # times as the API writes them (not pydantic's microseconds), so an event's record reads like the resource
+    view: dict[str, Any] = {
+        name: format_timestamp(value) if isinstance(value, datetime) else value
+        for name, value in record.model_dump(exclude=hidden).items()
+    }
     ticket = getattr(record, "ticket", None)
     if name == "ParkingSession":
         view["ticketCode"] = ticket.code if ticket is not None else None

@@ -7,7 +7,20 @@ A repository returns these; a service reads them and hands them to routes, which
 
 from __future__ import annotations
 
-from prisma.models import ApiKey, AuditLog, Event, Garage, ParkingSession, Payment, Rate, Spot, Ticket, Vehicle
+from prisma.models import (
+    ApiKey,
+    AuditLog,
+    Event,
+    Garage,
+    ParkingSession,
+    Payment,
+    Rate,
+    Spot,
+    Ticket,
+    Vehicle,
+    Webhook,
+    WebhookDelivery,
+)
 from prisma.types import (
     GarageCreateWithoutRelationsInput,
     ParkingSessionCreateWithoutRelationsInput,
@@ -45,4 +58,6 @@ __all__ = [
     "TicketRow",
     "Vehicle",
     "VehicleRow",
+    "Webhook",
+    "WebhookDelivery",
 ]

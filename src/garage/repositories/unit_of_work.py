@@ -43,6 +43,7 @@ from garage.repositories.sessions import SessionRepository
 from garage.repositories.spots import SpotRepository
 from garage.repositories.tickets import TicketRepository
 from garage.repositories.vehicles import VehicleRepository
+from garage.repositories.webhooks import WebhookDeliveryRepository, WebhookRepository
 from garage.vocabulary import AuditAction, AuditEntity, EventType
 
 T = TypeVar("T")
@@ -106,6 +107,14 @@ class Repositories:
     @cached_property
     def migrations(self) -> MigrationRepository:
         return MigrationRepository(self._db, self._work)
+
+    @cached_property
+    def webhooks(self) -> WebhookRepository:
+        return WebhookRepository(self._db, self._work)
+
+    @cached_property
+    def webhook_deliveries(self) -> WebhookDeliveryRepository:
+        return WebhookDeliveryRepository(self._db, self._work)
 
 
 class UnitOfWork(Repositories):

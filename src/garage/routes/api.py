@@ -4,7 +4,7 @@ here serves nothing (tests/api/test_route_table.py fails for one that is forgott
 
 from __future__ import annotations
 
-from garage.routes import admin, events, garages, parking, payments, reports, sessions, spots, vehicles
+from garage.routes import admin, events, garages, parking, payments, reports, sessions, spots, vehicles, webhooks
 from garage.routes.endpoint import Endpoint, Router
 
 ROUTERS: tuple[Router, ...] = (
@@ -17,6 +17,7 @@ ROUTERS: tuple[Router, ...] = (
     parking.ROUTER,
     reports.ROUTER,
     events.ROUTER,
+    webhooks.ROUTER,
 )
 
 ENDPOINTS: tuple[Endpoint, ...] = tuple(endpoint for router in ROUTERS for endpoint in router.endpoints)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -103,6 +105,20 @@ async def list_events(call: Call[None, EventQuery]) -> EventList:
     return EventList(items=[EventOut.of(event) for event in page.items], next_cursor=page.next_after)
 
 
+def sse_frame(event: Event) -> bytes:
+    """An event as Server-Sent Events lines. Every stream of the process gets the same Event object
+    from the watcher: the frame is built once per event, not once per stream."""
+    return _frame(event.seq, event.type, event.garageId, event.occurredAt, event.data)
+
+
+@functools.lru_cache(maxsize=4096)
+def _frame(seq: int, type: str, garage_id: str | None, occurred_at: datetime, data: str) -> bytes:
+    out = EventOut(
+        id=event_id(seq), type=EventType(type), garage_id=garage_id, occurred_at=occurred_at, data=json.loads(data)
+    )
+    return f"id: {out.id}\nevent: {out.type}\ndata: {out.model_dump_json(by_alias=True)}\n\n".encode()
+
+
 @ROUTER.endpoint(
     "GET",
     "/events/stream",
@@ -121,17 +137,24 @@ async def stream_events(call: Call[None, EventStreamQuery]) -> Response:
     services = call.services
     if after is not None:
         await services.events.resume_point(after)  # a bad or expired id is answered before the stream starts
-    events = event_stream(services.events, services.event_watcher, after, garage_id=q.garage_id, types=q.type_list)
+    else:  # from now on: from the log's end as it is before the client hears the stream is open
+        after = await services.events.newest_id()
+    # subscribed before the first byte goes out: whatever commits once the client sees the stream open reaches it
+    subscription = await services.event_watcher.subscribe()
+    events = event_stream(
+        services.events, services.event_watcher, subscription, after, garage_id=q.garage_id, types=q.type_list
+    )
 
     async def body() -> AsyncIterator[bytes]:
-        yield b": connected\n\n"
-        async for event in events:
-            if event is None:
-                yield b": keep-alive\n\n"
-                continue
-            out = EventOut.of(event)
-            data = out.model_dump_json(by_alias=True)
-            yield f"id: {out.id}\nevent: {out.type}\ndata: {data}\n\n".encode()
+        try:
+            yield b": connected\n\n"
+            async for event in events:
+                if event is None:
+                    yield b": keep-alive\n\n"
+                    continue
+                yield sse_frame(event)
+        finally:  # also when the client left before the events began
+            services.event_watcher.unsubscribe(subscription)
 
     return StreamingResponse(
         body(),

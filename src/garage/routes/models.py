@@ -26,6 +26,7 @@ from pydantic.alias_generators import to_camel
 from starlette.responses import JSONResponse
 
 from garage.repositories.pagination import Page
+from garage.vocabulary import format_timestamp
 
 
 class JsonResponse(JSONResponse):
@@ -33,15 +34,6 @@ class JsonResponse(JSONResponse):
     charset (API.md, "Conventions"); Starlette adds one only to text/* types."""
 
     media_type = "application/json; charset=utf-8"
-
-
-def format_timestamp(value: datetime) -> str:
-    value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-    # not strftime("%Y"): glibc does not zero-pad years before 1000
-    return (
-        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:{value.minute:02d}:"
-        f"{value.second:02d}.{value.microsecond // 1000:03d}Z"
-    )
 
 
 TIMESTAMP_EXAMPLE = "2026-01-31T08:00:00.000Z"

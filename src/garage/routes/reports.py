@@ -9,9 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from garage.routes.endpoint import Call, Router
-from garage.routes.models import ApiModel, InstantIn, Timestamp, format_timestamp
+from garage.routes.models import ApiModel, InstantIn, Timestamp
 from garage.services.reports import Bucket, UsageBucket
-from garage.vocabulary import Role
+from garage.vocabulary import Role, format_timestamp
 
 ROUTER = Router()
 """This module's endpoints (listed in routes/api.py)."""

@@ -3,6 +3,7 @@
 - the full integrity check (PRAGMA integrity_check, runtime/integrity.py) right after start, then every
   GARAGE_INTEGRITY_CHECK_INTERVAL_HOURS;
 - deleting events older than GARAGE_EVENT_RETENTION_DAYS, hourly (the newest one always stays);
+- webhook delivery (runtime/webhook_delivery.py), a loop of its own polling every 0.5 s;
 - a watch on the database's free disk space that logs when it falls below GARAGE_MIN_FREE_BYTES
   (and when it recovers), so that a disk filled by the WAL, Litestream or anything else is noticed
   even when nobody polls /ready or /metrics.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,12 +29,16 @@ from garage.runtime.backups import BackupStore
 from garage.runtime.diskspace import disk_space
 from garage.runtime.integrity import check_in_background
 from garage.runtime.locks import FileLock, scheduler_lock_path, try_lock
+from garage.runtime.webhook_delivery import WebhookDeliverer
+from garage.security.crypto import FieldCipher
 from garage.vocabulary import SYSTEM_ACTOR
 
 log = logging.getLogger("garage.maintenance")
 
 # The loop wakes at least this often to check whether a job is due (or the lock is free).
 LONGEST_TICK = timedelta(minutes=1)
+# A loop that failed (it should not: it handles its own failures) starts again after this pause.
+LOOP_RESTART = timedelta(seconds=5)
 
 
 @dataclass
@@ -61,13 +66,18 @@ class Periodic:
 
 
 class MaintenanceScheduler:
-    """Runs the due jobs every tick, in the worker that holds the scheduler lock."""
+    """Runs the due jobs every tick, in the worker that holds the scheduler lock; `loops` (work
+    that keeps its own pace, as webhook delivery) run from taking the lock until stopped."""
 
-    def __init__(self, jobs: list[Job], *, lock_path: Path) -> None:
+    def __init__(
+        self, jobs: list[Job], *, lock_path: Path, loops: Sequence[Callable[[], Awaitable[None]]] = ()
+    ) -> None:
         self._jobs = jobs
         self._lock_path = lock_path
+        self._loops = loops
         self._lock: FileLock | None = None
         self._task: asyncio.Task[None] | None = None
+        self._loop_tasks: list[asyncio.Task[None]] = []
 
     @property
     def tick(self) -> timedelta:
@@ -77,6 +87,16 @@ class MaintenanceScheduler:
         self._task = asyncio.create_task(self._run(), name="garage-maintenance")
 
     async def stop(self) -> None:
+        for task in self._loop_tasks:
+            task.cancel()
+        for task in self._loop_tasks:
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+            except Exception:
+                log.exception("a maintenance loop had failed")
+        self._loop_tasks = []
         if self._task is not None:
             self._task.cancel()
             try:
@@ -92,9 +112,17 @@ class MaintenanceScheduler:
         while True:
             if self._lock is None:
                 self._lock = try_lock(self._lock_path, shared=False)
+                if self._lock is not None:
+                    self._start_loops()
             if self._lock is not None:
                 await self.run_due_jobs()
             await asyncio.sleep(self.tick.total_seconds())
+
+    def _start_loops(self) -> None:
+        self._loop_tasks = [
+            asyncio.create_task(_keep_running(loop), name=f"garage-maintenance-loop-{n}")
+            for n, loop in enumerate(self._loops)
+        ]
 
     async def run_due_jobs(self) -> None:
         for job in self._jobs:
@@ -106,6 +134,18 @@ class MaintenanceScheduler:
                 log.error("%s failed: %s; retrying in %s", job.name, error.message, self.tick)
             except Exception:  # a failed job must not stop the loop: logged, retried next tick
                 log.exception("%s failed; retrying in %s", job.name, self.tick)
+
+
+async def _keep_running(loop: Callable[[], Awaitable[None]]) -> None:
+    """`loop` again after a failure (it is meant to run until cancelled), after a pause."""
+    while True:
+        try:
+            await loop()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("a maintenance loop failed; restarting it in %s", LOOP_RESTART)
+        await asyncio.sleep(LOOP_RESTART.total_seconds())
 
 
 def backup_job(store: BackupStore, *, interval: timedelta, keep: int) -> Job:
@@ -175,6 +215,12 @@ def start_maintenance(settings: Settings, store: BackupStore, db: Database) -> M
         jobs.append(
             backup_job(store, interval=timedelta(hours=settings.backup_interval_hours), keep=settings.backup_keep)
         )
-    scheduler = MaintenanceScheduler(jobs, lock_path=scheduler_lock_path(settings.database_path))
+    deliverer = WebhookDeliverer(
+        db,
+        FieldCipher(settings.encryption_keys),
+        retry_seconds=settings.webhook_retry_seconds,
+        allow_private=settings.webhook_allow_private,
+    )
+    scheduler = MaintenanceScheduler(jobs, lock_path=scheduler_lock_path(settings.database_path), loops=[deliverer.run])
     scheduler.start()
     return scheduler

@@ -18,6 +18,7 @@ from garage.services.parking import ParkingService, PaymentService
 from garage.services.reports import ReportService
 from garage.services.spots import SpotService
 from garage.services.vehicles import VehicleService
+from garage.services.webhooks import WebhookService
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Services:
     garages: GarageService
     spots: SpotService
     reports: ReportService
+    webhooks: WebhookService
     # The archive database for reports asked to include it (`garage archive`); closed by the lifespan.
     archive_reader: ArchiveReader
     backups: BackupStore
@@ -60,6 +62,7 @@ class Services:
             garages=GarageService(db),
             spots=SpotService(db),
             reports=ReportService(db, archive_reader),
+            webhooks=WebhookService(db, cipher, allow_private=settings.webhook_allow_private),
             archive_reader=archive_reader,
             backups=BackupStore(
                 settings.backup_dir, database=settings.database_path, min_free_bytes=settings.min_free_bytes

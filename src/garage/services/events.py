@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 from garage.errors import EventsExpired, ValidationFailed
-from garage.repositories.events import EventPage, seq_of
+from garage.repositories.events import EventPage, event_id, seq_of
 from garage.repositories.records import Event
 from garage.repositories.unit_of_work import Database
 
@@ -28,6 +29,11 @@ class EventService:
         EventsExpired when events after it were already deleted by retention."""
         after_seq = 0 if after is None else await self.resume_point(after)
         return await self._db.events.after(after_seq, garage_id=garage_id, types=types, limit=limit)
+
+    async def newest_id(self) -> str:
+        """The id of the newest event (all zeros when there is none): where a stream that asked for
+        no past events starts."""
+        return event_id(await self._db.events.newest_seq())
 
     async def resume_point(self, after: str) -> int:
         """The seq of the event id `after`; ValidationFailed when it is not one, EventsExpired when
@@ -67,11 +73,15 @@ class EventWatcher:
 
     async def subscribe(self) -> asyncio.Queue[Event | None]:
         """A queue that gets every event committed from now on (None: the stream was dropped)."""
-        if self._task is None or self._task.done():
-            self._seen = await self._db.events.newest_seq()
-            self._task = asyncio.get_running_loop().create_task(self._watch(), name="event watcher")
         queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize=STREAM_BACKLOG)
         self._streams.add(queue)
+        # Nothing is awaited between the check and the start: streams subscribing at the same moment
+        # share one watcher (an await here let each of them start its own).
+        if self._task is None or self._task.done():
+            # a context of its own: the request that happened to start it (its id, its deadline) is not its own
+            self._task = asyncio.get_running_loop().create_task(
+                self._watch(), name="event watcher", context=contextvars.Context()
+            )
         return queue
 
     def unsubscribe(self, queue: asyncio.Queue[Event | None]) -> None:
@@ -84,6 +94,13 @@ class EventWatcher:
                 await self._task
 
     async def _watch(self) -> None:
+        while self._streams:  # where the log ends now (streams catch up to here on their own)
+            try:
+                self._seen = await self._db.events.newest_seq()
+                break
+            except Exception:
+                log.warning("the event watcher could not read the log; trying again", exc_info=True)
+                await asyncio.sleep(self._poll_seconds)
         while self._streams:
             try:
                 page = await self._db.events.after(self._seen, garage_id=None, types=None, limit=1000)
@@ -116,16 +133,18 @@ KEEP_ALIVE_SECONDS = 15.0
 async def event_stream(
     events: EventService,
     watcher: EventWatcher,
+    queue: asyncio.Queue[Event | None],
     after: str | None,
     *,
     garage_id: str | None,
     types: Sequence[str] | None,
     keep_alive: float = KEEP_ALIVE_SECONDS,
-) -> AsyncIterator[Event | None]:
+) -> AsyncGenerator[Event | None]:
     """The events after `after` (or from now on when None), then every new one as it commits,
     without loss or duplicates; None when a keep-alive is due. Check `after` with
-    `EventService.resume_point` before streaming: an error here comes after the answer started."""
-    queue = await watcher.subscribe()
+    `EventService.resume_point` before streaming: an error here comes after the answer started.
+    `queue` is the stream's subscription (`watcher.subscribe()`), taken before the answer starts so
+    that nothing committed after the client saw the stream open is missed; released here."""
     try:
         last = 0
         if after is not None:
