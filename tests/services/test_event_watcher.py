@@ -40,9 +40,9 @@ async def test_a_stream_catches_up_then_follows_without_duplicates(db: Prisma) -
     database = Database(db)
     events, watcher = EventService(database), EventWatcher(database, poll_seconds=0.05)
     try:
-        start = await events.newest_id()
+        start = await events.newest_seq()
         first, _ = await make_garage(db, spots=1)  # committed before the stream: caught up from the log
-        stream = event_stream(events, watcher, await watcher.subscribe(), start, garage_id=None, types=None)
+        stream = event_stream(events, await watcher.subscribe(), start, garage_id=None, types=None)
         second, _ = await make_garage(db, spots=1)  # committed while catching up or after: from the watcher
         got = [await asyncio.wait_for(anext(stream), 5) for _ in range(4)]
         assert [(event.garageId if event else None) for event in got] == [first.id, first.id, second.id, second.id]

@@ -39,11 +39,20 @@ def error_body(error: GarageError) -> bytes:
     ).encode()
 
 
+def garage_error_response(error: GarageError) -> Response:
+    """The answer to `error`: its status and envelope, and Retry-After when the error says when to
+    come back (DatabaseUnavailable, RateLimited)."""
+    response = error_response(error.status, error.code, error.message, error.details)
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
 async def garage_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, GarageError)
-    response = error_response(exc.status, exc.code, exc.message, exc.details)
+    response = garage_error_response(exc)
     if isinstance(exc, DatabaseUnavailable):
-        response.headers["Retry-After"] = str(exc.retry_after)
         # an operator needs to hear about a full disk; a busy database is answered and retried
         (log.error if isinstance(exc, DiskFull) else log.warning)("database unavailable: %s", exc.message)
     return response

@@ -135,15 +135,13 @@ async def stream_events(call: Call[None, EventStreamQuery]) -> Response:
     q = call.query
     after = call.request.headers.get("last-event-id") or q.after
     services = call.services
-    if after is not None:
-        await services.events.resume_point(after)  # a bad or expired id is answered before the stream starts
+    if after is not None:  # a bad or expired id is answered before the stream starts
+        after_seq = await services.events.resume_point(after)
     else:  # from now on: from the log's end as it is before the client hears the stream is open
-        after = await services.events.newest_id()
+        after_seq = await services.events.newest_seq()
     # subscribed before the first byte goes out: whatever commits once the client sees the stream open reaches it
     subscription = await services.event_watcher.subscribe()
-    events = event_stream(
-        services.events, services.event_watcher, subscription, after, garage_id=q.garage_id, types=q.type_list
-    )
+    events = event_stream(services.events, subscription, after_seq, garage_id=q.garage_id, types=q.type_list)
 
     async def body() -> AsyncIterator[bytes]:
         try:

@@ -19,7 +19,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from garage.errors import PayloadTooLarge, RateLimited
 from garage.logging_setup import REQUEST_ID, new_request_id, valid_request_id
-from garage.routes.errors import error_response, internal_error_response
+from garage.routes.errors import error_response, garage_error_response, internal_error_response
 from garage.security.auth_failures import FailedAuthentications, auth_failures_path
 
 log = logging.getLogger(__name__)
@@ -233,14 +233,13 @@ class ThrottleFailedAuthentication:
             return None
         if tally.first_refusal:
             log.warning("%s failed authentication %d times within a minute: throttled", address, self.limit)
-        error = RateLimited(
-            "Too many requests without a valid API key from this address: send a valid key, "
-            "or wait for the time in Retry-After",
-            retry_after=max(1, math.ceil(tally.retry_after)),
+        return garage_error_response(
+            RateLimited(
+                "Too many requests without a valid API key from this address: send a valid key, "
+                "or wait for the time in Retry-After",
+                retry_after=max(1, math.ceil(tally.retry_after)),
+            )
         )
-        response = error_response(error.status, error.code, error.message, error.details)
-        response.headers["Retry-After"] = str(error.retry_after)
-        return response
 
 
 class BodySizeLimit:

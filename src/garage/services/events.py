@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncGenerator, Sequence
 
 from garage.errors import EventsExpired, ValidationFailed
-from garage.repositories.events import EventPage, event_id, seq_of
+from garage.repositories.events import EventPage, seq_of
 from garage.repositories.records import Event
 from garage.repositories.unit_of_work import Database
 
@@ -28,12 +28,18 @@ class EventService:
         """Events committed after the event `after` (from the oldest kept when None), oldest first.
         EventsExpired when events after it were already deleted by retention."""
         after_seq = 0 if after is None else await self.resume_point(after)
+        return await self.page(after_seq, garage_id=garage_id, types=types, limit=limit)
+
+    async def page(
+        self, after_seq: int, *, garage_id: str | None, types: Sequence[str] | None, limit: int
+    ) -> EventPage:
+        """Events after a resume point already checked (`resume_point`, `newest_seq`)."""
         return await self._db.events.after(after_seq, garage_id=garage_id, types=types, limit=limit)
 
-    async def newest_id(self) -> str:
-        """The id of the newest event (all zeros when there is none): where a stream that asked for
-        no past events starts."""
-        return event_id(await self._db.events.newest_seq())
+    async def newest_seq(self) -> int:
+        """The newest event's seq (0 when there is none): where a stream that asked for no past
+        events starts."""
+        return await self._db.events.newest_seq()
 
     async def resume_point(self, after: str) -> int:
         """The seq of the event id `after`; ValidationFailed when it is not one, EventsExpired when
@@ -132,44 +138,37 @@ KEEP_ALIVE_SECONDS = 15.0
 
 async def event_stream(
     events: EventService,
-    watcher: EventWatcher,
     queue: asyncio.Queue[Event | None],
-    after: str | None,
+    after_seq: int,
     *,
     garage_id: str | None,
     types: Sequence[str] | None,
     keep_alive: float = KEEP_ALIVE_SECONDS,
 ) -> AsyncGenerator[Event | None]:
-    """The events after `after` (or from now on when None), then every new one as it commits,
-    without loss or duplicates; None when a keep-alive is due. Check `after` with
-    `EventService.resume_point` before streaming: an error here comes after the answer started.
-    `queue` is the stream's subscription (`watcher.subscribe()`), taken before the answer starts so
-    that nothing committed after the client saw the stream open is missed; released here."""
-    try:
-        last = 0
-        if after is not None:
-            page = await events.after(after, garage_id=garage_id, types=types, limit=1000)
-            last = seq_of(after) or 0
-            while True:  # catch up from the log; the queue holds what commits meanwhile
-                for event in page.items:
-                    last = event.seq
-                    yield event
-                if page.next_after is None:
-                    break
-                page = await events.after(page.next_after, garage_id=garage_id, types=types, limit=1000)
-        wanted = set(types) if types else None
-        while True:
-            try:
-                arrived = await asyncio.wait_for(queue.get(), timeout=keep_alive)
-            except TimeoutError:
-                yield None
-                continue
-            if arrived is None:
-                return  # dropped for falling behind
-            if arrived.seq <= last:
-                continue  # already sent while catching up
-            last = arrived.seq
-            if (garage_id is None or arrived.garageId == garage_id) and (wanted is None or arrived.type in wanted):
-                yield arrived
-    finally:
-        watcher.unsubscribe(queue)
+    """The events after `after_seq` (checked by the caller: `EventService.resume_point`, or the
+    log's end `newest_seq` for "from now on"), then every new one as it commits, without loss or
+    duplicates; None when a keep-alive is due. `queue` is the stream's subscription
+    (`EventWatcher.subscribe`), taken by the caller before the answer starts so that nothing
+    committed after the client saw the stream open is missed; the caller releases it."""
+    last = after_seq
+    while True:  # catch up from the log; the queue holds what commits meanwhile
+        page = await events.page(last, garage_id=garage_id, types=types, limit=1000)
+        for event in page.items:
+            last = event.seq
+            yield event
+        if page.next_after is None:
+            break
+    wanted = set(types) if types else None
+    while True:
+        try:
+            arrived = await asyncio.wait_for(queue.get(), timeout=keep_alive)
+        except TimeoutError:
+            yield None
+            continue
+        if arrived is None:
+            return  # dropped for falling behind
+        if arrived.seq <= last:
+            continue  # already sent while catching up
+        last = arrived.seq
+        if (garage_id is None or arrived.garageId == garage_id) and (wanted is None or arrived.type in wanted):
+            yield arrived
