@@ -61,6 +61,13 @@ def write_lock_free(database: Path) -> bool:
         connection.close()
 
 
+def engine_answers(pid: int) -> bool:
+    try:
+        return httpx.get(f"{engine_url(pid)}/status", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
 def wait_for(condition: object, limit: float) -> float:
     """Seconds until `condition()` held (checked every 10 ms), or raises after `limit`."""
     started = time.monotonic()
@@ -79,6 +86,8 @@ def test_a_killed_worker_takes_its_engine_and_its_write_lock_with_it(tmp_path: P
         assert len(engines) == 2, engines
         victim = engines[0]
         worker = parent_of(victim)
+        # /ready answered from one worker: the other one's engine may still be starting its server
+        wait_for(lambda: engine_answers(victim), limit=30)
         # The worker's engine in the middle of a transaction: it holds SQLite's write lock.
         started = httpx.post(f"{engine_url(victim)}/transaction/start", content=json.dumps({"timeout": 60_000}))
         assert started.status_code == 200, started.text
