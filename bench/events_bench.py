@@ -22,6 +22,13 @@ either worker), never on a stream's connection.
    the same run: one client polling GET /events?after=&types=session.started every 0.2 s (the
    stream's own poll interval) on a keep-alive connection: what a client without the stream gets.
    An event that never arrives (within 5 s after the last check-in) is counted as missing: exit 1.
+   Then commit to webhook receiver, the same way: an aiohttp server in this process on 127.0.0.1
+   (so the service runs with GARAGE_WEBHOOK_ALLOW_PRIVATE=true), registered through POST
+   /admin/webhooks for session.started of the bench garage; latency = the delivery's body read at
+   the receiver (its Garage-Signature checked with the secret from the 201) minus the check-in's
+   response read. The deliverer (runtime/webhook_delivery.py) runs in the one worker holding the
+   scheduler's lock and looks for new events every POLL_SECONDS (0.5 s) when it has nothing left to
+   do: that wait, not the POST, is most of the figure.
 2. resources of 100 streams. The server's CPU (utime + stime from /proc/PID/stat) and RSS (VmRSS,
    summed; uvicorn's processes and the Node engines apart) over all the processes of its session
    (start_server runs it in a session of its own), for --window s in each phase, in order: no
@@ -55,6 +62,7 @@ import json
 import math
 import os
 import resource
+import socket
 import statistics
 import sys
 import tempfile
@@ -67,6 +75,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -75,6 +84,8 @@ from bench.http_load import API, SERVER_ENV, checked, new_garage  # noqa: E402  
 from garage.config import load_settings  # noqa: E402
 from garage.db import create_prisma  # noqa: E402
 from garage.repositories.unit_of_work import Database, UnitOfWork  # noqa: E402
+from garage.runtime.webhook_delivery import POLL_SECONDS as DELIVERY_POLL_SECONDS  # noqa: E402
+from garage.runtime.webhook_delivery import signature  # noqa: E402
 from garage.services.container import Services  # noqa: E402
 from garage.services.events import POLL_SECONDS  # noqa: E402
 from garage.services.spots import MAX_BULK, SpotDraft  # noqa: E402
@@ -88,6 +99,7 @@ LATENCY_STREAMS = (1, 8)
 EVENTS_PER_CHECK_IN = 3  # session.started, spot.changed, occupancy.changed
 DRAIN_S = 5.0  # how long after the last check-in an event may still arrive before it counts as missing
 STARTED = b"session.started"
+WEBHOOK_ROW = "webhook: POST to a local receiver"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 ACTOR = "bench"
@@ -234,7 +246,7 @@ class CheckInDriver:
     def __init__(self, server: LiveServer, operator_key: str, garage_id: str) -> None:
         self._server = server
         self._headers = {"Authorization": f"Bearer {operator_key}"}
-        self._garage_id = garage_id
+        self.garage_id = garage_id
         self.sent = 0
 
     async def run(self, rate: float, seconds: float) -> list[CheckIn]:
@@ -255,7 +267,7 @@ class CheckInDriver:
     async def _one(self, session: aiohttp.ClientSession, plate: str) -> CheckIn:
         sent = time.perf_counter()
         async with session.post(
-            f"{API}/garages/{self._garage_id}/check-in", json={"licensePlate": plate, "vehicleType": "CAR"}
+            f"{API}/garages/{self.garage_id}/check-in", json={"licensePlate": plate, "vehicleType": "CAR"}
         ) as response:
             body = await response.json()
             answered = time.perf_counter()
@@ -319,6 +331,69 @@ async def counted(subscribers: Sequence[Subscriber], targets: Sequence[int]) -> 
             short = sum(s.started_events < t for s, t in zip(subscribers, targets, strict=True))
             raise RuntimeError(f"{short} of {len(subscribers)} streams missed session.started events")
         await asyncio.sleep(0.05)
+
+
+@asynccontextmanager
+async def webhook_receiver(receiver: Subscriber, secrets: list[str]) -> AsyncIterator[str]:
+    """An HTTP server on 127.0.0.1 in this process taking webhook deliveries: notes each session.started
+    event's first arrival by its session id (redeliveries keep the first). A delivery whose
+    Garage-Signature is not the HMAC keyed by `secrets[0]` (set once the webhook is registered, before
+    any check-in) gets a 400 and is not counted, so a bad signature shows as missing events.
+    Yields the URL to register."""
+
+    async def receive(request: web.Request) -> web.Response:
+        body = await request.read()
+        arrived = time.perf_counter()
+        fields = dict(
+            part.split("=", 1) for part in request.headers.get("Garage-Signature", "").split(",") if "=" in part
+        )
+        if (
+            not secrets
+            or not fields.get("t", "").isdigit()
+            or request.headers["Garage-Signature"] != signature(secrets[0], int(fields["t"]), body)
+        ):
+            return web.Response(status=400, text="bad signature")
+        item = json.loads(body)
+        receiver.events += 1
+        if item["type"] == STARTED.decode():
+            receiver.started_events += 1
+            receiver.arrivals.setdefault(item["data"]["session"]["id"], arrived)
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", receive)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    try:
+        await web.SockSite(runner, sock).start()
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
+    finally:
+        await runner.cleanup()
+        sock.close()
+
+
+async def measure_webhook(
+    session: aiohttp.ClientSession, server: LiveServer, driver: CheckInDriver, args: argparse.Namespace
+) -> LatencyRow:
+    receiver, secrets = Subscriber(), list[str]()
+    admin = {"Authorization": f"Bearer {server.admin_key}"}
+    async with webhook_receiver(receiver, secrets) as url:
+        request = {"url": url, "types": [STARTED.decode()], "garageId": driver.garage_id}
+        async with session.post(f"{API}/admin/webhooks", json=request, headers=admin) as response:
+            created = await response.json()
+            if response.status != 201:
+                raise RuntimeError(f"POST /admin/webhooks -> {response.status} {created}")
+        secrets.append(created["secret"])
+        try:
+            check_ins = await driver.run(args.rate, args.duration)
+            await drained([receiver], [c.session_id for c in check_ins])
+        finally:
+            async with session.delete(f"{API}/admin/webhooks/{created['id']}", headers=admin) as response:
+                if response.status != 204:
+                    raise RuntimeError(f"DELETE /admin/webhooks -> {response.status} {await response.text()}")
+    return latency_row(WEBHOOK_ROW, 0, [receiver], check_ins)
 
 
 # --- part 1: latency ---------------------------------------------------------------------------------
@@ -385,7 +460,9 @@ async def measure_latency(
             task.cancel()
         rows.append(latency_row(f"baseline: GET /events every {POLL_SECONDS:g} s", 0, [poller], check_ins))
         progress(f"latency, polling baseline: {rows[-1].samples} samples")
-    base = rows[-1].p50_ms
+        base = rows[-1].p50_ms
+        rows.append(await measure_webhook(session, server, driver, args))
+        progress(f"latency, webhook: {rows[-1].samples} samples, {rows[-1].missing} missing")
     for row in rows:
         row.x_poll_p50 = row.p50_ms / base if base > 0 else math.nan
     return rows
@@ -606,11 +683,13 @@ def progress(message: str) -> None:
 
 def print_latency(rows: Sequence[LatencyRow], args: argparse.Namespace) -> None:
     print(
-        f"\n1. commit -> SSE client latency: garage serve --workers {WORKERS}, check-ins at {args.rate:g}/s for "
-        f"{args.duration:g} s per row, each on a new connection\n"
+        f"\n1. commit -> SSE client and webhook receiver latency: garage serve --workers {WORKERS}, check-ins at "
+        f"{args.rate:g}/s for {args.duration:g} s per row, each on a new connection\n"
         "   latency = session.started read at the stream - the check-in's response read (the commit precedes the\n"
         "   response: commit-to-arrival minus the rest of the request); one sample per stream per check-in;\n"
-        f"   x poll = p50 / the p50 of a client polling GET /events every {POLL_SECONDS:g} s (same run)"
+        f"   x poll = p50 / the p50 of a client polling GET /events every {POLL_SECONDS:g} s (same run);\n"
+        "   webhook = the signed POST's body read at a receiver in this process (127.0.0.1); the deliverer runs in\n"
+        f"   the worker holding the scheduler lock and looks for new events every {DELIVERY_POLL_SECONDS:g} s when idle"
     )
     print(
         f"{'subscriber':<34}{'check-ins':>10}{'samples':>9}{'missing':>8}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}"
@@ -740,14 +819,16 @@ class Results:
 
 
 async def serve_parts(args: argparse.Namespace, tmp: Path, results: Results) -> None:
-    server = start_server(tmp, workers=WORKERS, env=SERVER_ENV)
+    # the webhook receiver is on 127.0.0.1 (the test environment allows it already: said, not assumed)
+    server = start_server(tmp, workers=WORKERS, env={**SERVER_ENV, "GARAGE_WEBHOOK_ALLOW_PRIVATE": "true"})
     try:
         admin = server.client(server.admin_key)
         keys = {
             role: checked(admin.post(f"{API}/admin/api-keys", json={"name": f"bench {role}", "role": role}), 201)["key"]
             for role in ("operator", "viewer")
         }
-        check_ins = args.rate * (args.warmup + 2 * args.window + (len(LATENCY_STREAMS) + 1) * args.duration)
+        # the latency rows: one per stream count, the polling baseline, the webhook
+        check_ins = args.rate * (args.warmup + 2 * args.window + (len(LATENCY_STREAMS) + 2) * args.duration)
         spots = math.ceil(check_ins * 1.1) + 50
         driver = CheckInDriver(server, keys["operator"], new_garage(admin, "bench events", spots))
         progress(f"server ready ({WORKERS} workers), a garage of {spots} spots")
@@ -797,7 +878,12 @@ def main() -> None:
             print(f"  {line}")
     if args.json:
         settings = {k: v for k, v in vars(args).items() if k != "json"}
-        document = {"settings": settings, "cpus": os.cpu_count(), **results.as_json()}
+        document = {
+            "settings": settings,
+            "cpus": os.cpu_count(),
+            "webhook_poll_s": DELIVERY_POLL_SECONDS,
+            **results.as_json(),
+        }
         args.json.write_text(json.dumps(document, indent=1, default=str))
     sys.exit(1 if missing else 0)
 

@@ -2,12 +2,15 @@
 # Write down.sql beside a migration: the SQL that takes a database from "this migration applied"
 # back to "the migrations before it applied", by Prisma's own differ:
 #   prisma migrate diff --from-migrations <up to and including it> --to-migrations <before it> --script
-# (--to-empty for the first migration), then two edits, both printed in the file's header:
+# (--to-empty for the first migration), then these edits, printed in the file's header:
 #   - DROP TABLE / DROP INDEX become DROP ... IF EXISTS, so the script also cleans up after a
 #     migration that failed half way (SQLite runs a migration's statements one by one);
 #   - a table rebuild (-- RedefineTables) that only undoes columns the migration added with
 #     ALTER TABLE ... ADD COLUMN becomes ALTER TABLE ... DROP COLUMN: Prisma's rebuild would recreate
 #     the table without its hand-written CHECK constraints (SQLite 3.35+ drops a column in place);
+#   - any other rebuilt table is recreated as the migrations before this one left it (read from a
+#     scratch database they were applied to): its CHECK constraints and every index, the partial
+#     ones included, which Prisma's differ does not see;
 #   - a last statement marks the migration's row in _prisma_migrations as not finished, so that
 #     `prisma migrate resolve --rolled-back <name>` accepts it (Prisma refuses to mark a finished
 #     migration as rolled back) and `prisma migrate deploy` refuses to run until that is done.
@@ -48,22 +51,44 @@ if compgen -G "$tmp/before/*/migration.sql" > /dev/null; then to=(--to-migration
   echo "--   prisma db execute --file prisma/migrations/$name/down.sql"
   echo "--   prisma migrate resolve --rolled-back $name"
   echo
-  python3 - "$dir/migration.sql" "$tmp/diff.sql" <<'PY' | sed -E 's/^DROP (TABLE|INDEX) "/DROP \1 IF EXISTS "/'
-import re, sys
+  python3 - "$dir/migration.sql" "$tmp/diff.sql" "$tmp/before" <<'PY' | sed -E 's/^DROP (TABLE|INDEX) "/DROP \1 IF EXISTS "/'
+import glob, os, re, sqlite3, sys
+migration, diff_path, before_dir = sys.argv[1:4]
 added = {}
-for table, column in re.findall(r'ALTER TABLE "(\w+)" ADD COLUMN "(\w+)"', open(sys.argv[1]).read()):
+for table, column in re.findall(r'ALTER TABLE "(\w+)" ADD COLUMN "(\w+)"', open(migration).read()):
     added.setdefault(table, []).append(column)
-diff = open(sys.argv[2]).read()
-block = re.compile(r"-- RedefineTables\n(?:PRAGMA [^\n]*\n)+CREATE TABLE \"new_(\w+)\".*?PRAGMA defer_foreign_keys=OFF;\n", re.S)
+# The schema as the migrations before this one left it, CHECK constraints and partial indexes
+# included (Prisma's differ sees neither): a table the down rebuilds gets them back from here.
+before = sqlite3.connect(":memory:")
+for path in sorted(glob.glob(os.path.join(before_dir, "*", "migration.sql"))):
+    before.executescript(open(path).read())
+tables = dict(before.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'"))
+indexes = {}
+for table, sql in before.execute(
+        "SELECT tbl_name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name"):
+    indexes.setdefault(table, []).append(sql + ";\n")
+diff = open(diff_path).read()
+block = re.compile(r"-- RedefineTables\n(?:PRAGMA [^\n]*\n)+(CREATE TABLE \"new_.*?)PRAGMA foreign_keys=ON;\nPRAGMA defer_foreign_keys=OFF;\n", re.S)
+segment = re.compile(r'CREATE TABLE "new_(\w+)" \(.*?\n\);\n(INSERT INTO "new_\1"[^\n]*\n)(DROP TABLE "\1";\nALTER TABLE "new_\1" RENAME TO "\1";\n)((?:CREATE (?:UNIQUE )?INDEX [^\n]*\n)*)', re.S)
 
-def dropped(match):
-    table = match.group(1)
-    if table not in added or match.group(0).count('CREATE TABLE "new_') != 1:
-        return match.group(0)
+def column_drops(table):
     return "".join(f'-- DropColumn (added by ALTER TABLE ... ADD COLUMN)\nALTER TABLE "{table}" DROP COLUMN "{column}";\n'
                    for column in added[table])
 
-sys.stdout.write(block.sub(dropped, diff))
+def rebuilt(match):
+    table, insert, swap = match.group(1), match.group(2), match.group(3)
+    if table in added:
+        return column_drops(table)
+    create = tables[table].replace(f'CREATE TABLE "{table}"', f'CREATE TABLE "new_{table}"', 1)
+    return f"{create};\n{insert}{swap}{''.join(indexes.get(table, []))}"
+
+def redefined(match):
+    names = segment.findall(match.group(1))
+    if names and all(name[0] in added for name in names):  # only ADD COLUMNs to undo: no rebuild at all
+        return "".join(column_drops(name[0]) for name in names)
+    return match.group(0).replace(match.group(1), segment.sub(rebuilt, match.group(1)))
+
+sys.stdout.write(block.sub(redefined, diff))
 PY
   echo
   echo "-- Rollback bookkeeping: the migration is no longer in effect."

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from types import MappingProxyType
 
@@ -26,45 +26,58 @@ __all__ = [
     "DEFAULT_RATE",
     "HANDICAP_VEHICLES",
     "PAYMENT_REFERENCE",
+    "PERMIT_HOLDER_FIELDS",
+    "PERMIT_MAX_DAYS",
     "SENSITIVE_FIELDS",
     "SPOT_PREFERENCE",
     "SYSTEM_ACTOR",
+    "VALIDATOR_VALUE_RANGES",
     "VEHICLE_OWNER_FIELDS",
     "WEBHOOK_SECRET",
     "AuditAction",
     "AuditEntity",
     "EventType",
+    "FlatRate",
     "OccupancyState",
     "PaymentMethod",
     "PaymentStatus",
+    "PermitStatus",
     "RateTerms",
     "Role",
     "SessionStatus",
     "SpotStatus",
     "SpotType",
     "TicketStatus",
+    "ValidatorKind",
     "VehicleType",
+    "VehicleTypeRate",
     "WebhookDeliveryStatus",
+    "Weekday",
     "format_timestamp",
 ]
 
 
 class Role(StrEnum):
-    """An API key's role; each includes the ones after it: admin > operator > viewer."""
+    """An API key's role; each includes the ones after it: admin > operator > viewer. `validator`
+    (a merchant's key, bound to one validator: API-operations.md "Merchant validations") stands
+    outside that ladder: it includes no other role, and only the endpoints that name it admit it."""
 
     ADMIN = "admin"
     OPERATOR = "operator"
     VIEWER = "viewer"
+    VALIDATOR = "validator"
 
     @property
     def rank(self) -> int:
         return _ROLE_RANKS[self]
 
     def includes(self, other: Role) -> bool:
+        if Role.VALIDATOR in (self, other):
+            return self == other
         return self.rank >= other.rank
 
 
-_ROLE_RANKS = {Role.VIEWER: 1, Role.OPERATOR: 2, Role.ADMIN: 3}
+_ROLE_RANKS = {Role.VALIDATOR: 0, Role.VIEWER: 1, Role.OPERATOR: 2, Role.ADMIN: 3}
 
 
 class SpotType(StrEnum):
@@ -96,12 +109,14 @@ class VehicleType(StrEnum):
 class SessionStatus(StrEnum):
     ACTIVE = "ACTIVE"
     COMPLETED = "COMPLETED"
+    VOIDED = "VOIDED"  # ended by an admin without fee or payment (API-operations.md "Session exceptions")
 
 
 class TicketStatus(StrEnum):
     OPEN = "OPEN"
     PAID = "PAID"
     LOST = "LOST"
+    VOID = "VOID"  # its session was voided
 
 
 class PaymentMethod(StrEnum):
@@ -114,6 +129,55 @@ class PaymentMethod(StrEnum):
 class PaymentStatus(StrEnum):
     COMPLETED = "COMPLETED"
     REFUNDED = "REFUNDED"
+
+
+class PermitStatus(StrEnum):
+    """A monthly permit's status; a CANCELLED permit is never ACTIVE again."""
+
+    ACTIVE = "ACTIVE"
+    CANCELLED = "CANCELLED"
+
+
+class ValidatorKind(StrEnum):
+    """What a merchant's validation takes off a fee (API-operations.md "Merchant validations")."""
+
+    FREE_MINUTES = "FREE_MINUTES"  # value: minutes, 1..1440
+    AMOUNT_OFF = "AMOUNT_OFF"  # value: cents, 1..10000000
+    PERCENT_OFF = "PERCENT_OFF"  # value: percent, 1..100
+    FULL = "FULL"  # value ignored, 0 stored
+
+
+VALIDATOR_VALUE_RANGES: Mapping[ValidatorKind, tuple[int, int]] = MappingProxyType(
+    {
+        ValidatorKind.FREE_MINUTES: (1, 1440),
+        ValidatorKind.AMOUNT_OFF: (1, 10_000_000),
+        ValidatorKind.PERCENT_OFF: (1, 100),
+        ValidatorKind.FULL: (0, 0),
+    }
+)
+"""The allowed `value` of each kind, inclusive (FULL stores 0 whatever was sent)."""
+
+
+class Weekday(StrEnum):
+    """A flat rate's `days`, in ISO order (Monday first: `datetime.weekday()` is the index)."""
+
+    MON = "MON"
+    TUE = "TUE"
+    WED = "WED"
+    THU = "THU"
+    FRI = "FRI"
+    SAT = "SAT"
+    SUN = "SUN"
+
+    @classmethod
+    def of(cls, day: date) -> Weekday:
+        return _WEEKDAYS[day.weekday()]
+
+
+_WEEKDAYS = tuple(Weekday)
+
+PERMIT_MAX_DAYS = 400
+"""A permit's validFrom and validTo are at most this many days apart."""
 
 
 # --- spot fit (API.md, Clarifications: "Spot fit") ------------------------------------------------
@@ -143,11 +207,13 @@ def _sealed(model: str, *attributes: str) -> Mapping[str, str]:
 
 
 VEHICLE_OWNER_FIELDS = _sealed("Vehicle", "ownerName", "ownerEmail", "ownerPhone")
+PERMIT_HOLDER_FIELDS = _sealed("Permit", "holderName", "holderEmail")
 PAYMENT_REFERENCE = _sealed("Payment", "reference")["reference"]
 WEBHOOK_SECRET = _sealed("Webhook", "secret")["secret"]
 SENSITIVE_FIELDS: Mapping[str, Mapping[str, str]] = MappingProxyType(
     {
         "Vehicle": VEHICLE_OWNER_FIELDS,
+        "Permit": PERMIT_HOLDER_FIELDS,
         "Payment": MappingProxyType({"reference": PAYMENT_REFERENCE}),
         "Webhook": MappingProxyType({"secret": WEBHOOK_SECRET}),
     }
@@ -229,6 +295,8 @@ class AuditAction(StrEnum):
     ROTATE_KEYS = "ROTATE_KEYS"
     IMPORT = "IMPORT"
     ARCHIVE = "ARCHIVE"
+    VOID = "VOID"
+    VALIDATE = "VALIDATE"
 
 
 class AuditEntity(StrEnum):
@@ -244,6 +312,10 @@ class AuditEntity(StrEnum):
     API_KEY = "ApiKey"
     ENCRYPTION_KEY = "EncryptionKey"
     WEBHOOK = "Webhook"
+    PERMIT = "Permit"
+    DENIED_PLATE = "DeniedPlate"
+    VALIDATOR = "Validator"
+    VALIDATION = "Validation"
 
 
 # --- the rate ----------------------------------------------------------------------------------------
@@ -272,3 +344,25 @@ class RateTerms:
 
 
 DEFAULT_RATE = RateTerms()
+
+
+@dataclass(frozen=True)
+class VehicleTypeRate:
+    """A rate's override for one vehicle type (`vehicleTypeRates`): None keeps the garage's figure."""
+
+    hourly_rate_cents: int | None = None
+    daily_max_cents: int | None = None
+
+
+@dataclass(frozen=True)
+class FlatRate:
+    """A fixed price for a stay entering on `days` within [entry_from, entry_to) local time and
+    leaving by the first local `exit_by` strictly after the entry (API-operations.md "Tariffs"):
+    early bird and evening rates. Times are wall-clock times in the garage's timezone."""
+
+    name: str
+    days: frozenset[Weekday]
+    entry_from: time
+    entry_to: time
+    exit_by: time
+    amount_cents: int

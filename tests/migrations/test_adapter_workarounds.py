@@ -5,6 +5,7 @@ that is real: every test runs the real command once with the workaround switched
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -25,9 +26,9 @@ def changed_schema(tmp_path: Path) -> Path:
     """schema.prisma plus one nullable column: a schema change for `migrate dev` to turn into a migration."""
     schema = tmp_path / "schema.prisma"
     text = (REPO / "schema.prisma").read_text()
-    marker = "  lastUsedAt DateTime?\n"
-    assert marker in text
-    schema.write_text(text.replace(marker, marker + "  note       String?\n", 1))
+    marker = re.search(r"^  lastUsedAt +DateTime\?\n", text, re.M)
+    assert marker is not None
+    schema.write_text(text[: marker.end()] + "  note String?\n" + text[marker.end() :])
     return schema
 
 

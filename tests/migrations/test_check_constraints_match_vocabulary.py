@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from garage.vocabulary import (
-    EventType, PaymentMethod, PaymentStatus, Role, SessionStatus, SpotStatus, SpotType, TicketStatus, VehicleType,
-    WebhookDeliveryStatus,
+    EventType, PaymentMethod, PaymentStatus, PermitStatus, Role, SessionStatus, SpotStatus, SpotType, TicketStatus,
+    ValidatorKind, VehicleType, WebhookDeliveryStatus,
 )
 from tests.database import apply_migrations
 
@@ -22,6 +22,10 @@ VOCABULARY: dict[tuple[str, str], type[Enum]] = {
     ("Spot", "status"): SpotStatus,
     ("Vehicle", "type"): VehicleType,
     ("Session", "status"): SessionStatus,
+    ("Session", "vehicleType"): VehicleType,
+    ("Permit", "status"): PermitStatus,
+    ("Validator", "kind"): ValidatorKind,
+    ("Validation", "kind"): ValidatorKind,
     ("Ticket", "status"): TicketStatus,
     ("Payment", "method"): PaymentMethod,
     ("Payment", "status"): PaymentStatus,

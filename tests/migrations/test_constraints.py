@@ -46,7 +46,7 @@ def vehicle(**over: Any) -> dict[str, Any]:
 
 def session(**over: Any) -> dict[str, Any]:
     return {"id": "x2", "garageId": "g1", "spotId": "s1", "vehicleId": "v1", "licensePlate": "AB123",
-            "startTime": NOW, "updatedAt": NOW} | over
+            "vehicleType": "CAR", "startTime": NOW, "updatedAt": NOW} | over
 
 
 def ticket(**over: Any) -> dict[str, Any]:
@@ -66,6 +66,24 @@ def api_key(**over: Any) -> dict[str, Any]:
     return {"id": "k2", "name": "K", "role": "viewer", "prefix": "p2", "hash": "h", "updatedAt": NOW} | over
 
 
+def permit(**over: Any) -> dict[str, Any]:
+    return {"id": "pm2", "garageId": "g1", "licensePlate": "AB123", "validFrom": NOW, "validTo": LATER,
+            "updatedAt": NOW} | over
+
+
+def denied_plate(**over: Any) -> dict[str, Any]:
+    return {"garageId": "g1", "licensePlate": "XY987", "reason": "unpaid fees", "updatedAt": NOW} | over
+
+
+def validator(**over: Any) -> dict[str, Any]:
+    return {"id": "vd2", "garageId": "g1", "name": "Cafe", "kind": "FREE_MINUTES", "value": 60,
+            "updatedAt": NOW} | over
+
+
+def validation(**over: Any) -> dict[str, Any]:
+    return {"id": "vn2", "sessionId": "x1", "validatorId": "vd1", "kind": "FULL", "value": 0} | over
+
+
 def seed(con: sqlite3.Connection) -> None:
     """One valid row of each table (their defaults and the rows below must pass every CHECK)."""
     insert(con, "Garage", **garage(id="g1"))
@@ -76,6 +94,8 @@ def seed(con: sqlite3.Connection) -> None:
     insert(con, "Payment", **payment(id="p1"))
     insert(con, "Rate", **rate())
     insert(con, "ApiKey", **api_key(id="k1", prefix="p1", role="admin"))
+    insert(con, "Permit", **permit(id="pm1"))
+    insert(con, "Validator", **validator(id="vd1"))
 
 
 BAD_ROWS: list[tuple[str, dict[str, Any], str]] = [
@@ -85,7 +105,13 @@ BAD_ROWS: list[tuple[str, dict[str, Any], str]] = [
     ("Spot", spot(status="BROKEN"), "Spot_status_check"),
     ("Vehicle", vehicle(type="BIKE"), "Vehicle_type_check"),
     ("Session", session(status="PAUSED"), "Session_status_check"),
-    ("Ticket", ticket(status="VOID"), "Ticket_status_check"),
+    ("Ticket", ticket(status="VOIDED"), "Ticket_status_check"),
+    ("Session", session(vehicleType="BUS"), "Session_vehicleType_check"),
+    ("Permit", permit(status="PAUSED"), "Permit_status_check"),
+    ("Validator", validator(kind="BOGOF"), "Validator_kind_check"),
+    ("Validation", validation(kind="HALF"), "Validation_kind_check"),
+    ("ApiKey", api_key(role="validator"), "ApiKey_validatorId_check"),  # a validator key names its validator
+    ("ApiKey", api_key(validatorId="vd1"), "ApiKey_validatorId_check"),  # and only such a key does
     ("Payment", payment(method="CHEQUE"), "Payment_method_check"),
     ("Payment", payment(status="PENDING"), "Payment_status_check"),
     ("ApiKey", api_key(role="root"), "ApiKey_role_check"),
@@ -109,12 +135,31 @@ BAD_ROWS: list[tuple[str, dict[str, Any], str]] = [
     ("Session", session(status="COMPLETED", feeCents=100), "Session_completed_check"),
     ("Session", session(status="COMPLETED", endTime=LATER), "Session_completed_check"),
     ("Session", session(status="ACTIVE", endTime=LATER), "Session_active_check"),
+    ("Session", session(status="VOIDED", endTime=LATER), "Session_voided_check"),  # no reason
+    ("Session", session(status="VOIDED", endTime=LATER, feeCents=0, voidReason="x"), "Session_voided_check"),
+    ("Session", session(status="VOIDED", voidReason="x"), "Session_voided_check"),  # no endTime
+    ("Session", session(voidReason="x"), "Session_voided_check"),  # a reason without the void
+    ("Payment", payment(discountCents=-1), "Payment_discountCents_check"),
+    ("Rate", rate(garageId="g1x", vehicleTypeRates="[]"), "Rate_vehicleTypeRates_check"),
+    ("Rate", rate(garageId="g1x", flatRates="{}"), "Rate_flatRates_check"),
+    ("Rate", rate(garageId="g1x", flatRates="not json"), "Rate_flatRates_check"),
+    ("Permit", permit(validTo=NOW), "Permit_window_check"),
+    ("Permit", permit(validFrom="2026-01-01T10:00:00.000+00:00", validTo="2027-02-05T10:00:01.000+00:00"),
+     "Permit_window_check"),  # 400 days and a second
+    ("Validator", validator(value=0), "Validator_value_check"),
+    ("Validator", validator(value=1441), "Validator_value_check"),
+    ("Validator", validator(kind="AMOUNT_OFF", value=10000001), "Validator_value_check"),
+    ("Validator", validator(kind="PERCENT_OFF", value=101), "Validator_value_check"),
+    ("Validator", validator(kind="FULL", value=1), "Validator_value_check"),
+    ("Validation", validation(value=-1), "Validation_value_check"),
     # formats
     ("Vehicle", vehicle(licensePlate="ab123"), "Vehicle_licensePlate_check"),
     ("Vehicle", vehicle(licensePlate="AB-123"), "Vehicle_licensePlate_check"),
     ("Vehicle", vehicle(licensePlate="A"), "Vehicle_licensePlate_check"),
     ("Vehicle", vehicle(licensePlate="ABCDEFGHIJK"), "Vehicle_licensePlate_check"),
     ("Session", session(licensePlate="AB 123"), "Session_licensePlate_check"),
+    ("Permit", permit(licensePlate="ab123"), "Permit_licensePlate_check"),
+    ("DeniedPlate", denied_plate(licensePlate="XY-987"), "DeniedPlate_licensePlate_check"),
     ("Ticket", ticket(code="ABCDEFG"), "Ticket_code_check"),
     ("Ticket", ticket(code="ABCDEFGO"), "Ticket_code_check"),
     ("Ticket", ticket(code="ABCDEFG1"), "Ticket_code_check"),
@@ -141,7 +186,23 @@ def test_good_rows_at_the_edges_pass(con: sqlite3.Connection) -> None:
                                      status="COMPLETED", endTime=NOW, feeCents=0))
     insert(con, "Ticket", **ticket(id="t-lost", code="ZZZZ2345ABC", sessionId="x-zero", status="LOST"))
     insert(con, "Payment", **payment(id="p-free", sessionId="x-zero", amountCents=0, method="VALIDATION",
-                                     status="REFUNDED"))
+                                     status="REFUNDED", discountCents=600))
+    insert(con, "Vehicle", **vehicle(id="v-void", licensePlate="VOID1", type="VAN"))
+    insert(con, "Session", **session(id="x-void", vehicleId="v-void", licensePlate="VOID1", vehicleType="VAN",
+                                     status="VOIDED", endTime=LATER, voidReason="left through the open gate"))
+    insert(con, "Ticket", **ticket(id="t-void", code="VVVV2345", sessionId="x-void", status="VOID"))
+    insert(con, "Permit", **permit(id="pm-400", validFrom="2026-01-01T10:00:00.000+00:00",
+                                   validTo="2027-02-05T10:00:00.000+00:00", status="CANCELLED"))  # 400 days exactly
+    insert(con, "Session", **session(id="x-permit", spotId="s-high", vehicleId="v-long", licensePlate="ABCDEFGH12",
+                                     vehicleType="MOTORCYCLE", permitId="pm1"))
+    insert(con, "DeniedPlate", **denied_plate())
+    for vid, kind, value in (("vd-a", "AMOUNT_OFF", 10000000), ("vd-p", "PERCENT_OFF", 100), ("vd-f", "FULL", 0),
+                             ("vd-m", "FREE_MINUTES", 1)):
+        insert(con, "Validator", **validator(id=vid, kind=kind, value=value))
+    insert(con, "Validation", **validation(id="vn-zero", sessionId="x-zero", validatorId="vd-f"))
+    insert(con, "ApiKey", **api_key(id="k-merchant", prefix="p-merchant", role="validator", validatorId="vd-p"))
+    insert(con, "Rate", **rate(garageId="g-min", vehicleTypeRates='{"MOTORCYCLE": {"hourlyRateCents": 100}}',
+                               flatRates='[{"name": "Early bird"}]'))
 
 
 def test_one_active_session_per_spot(con: sqlite3.Connection) -> None:
@@ -189,3 +250,15 @@ def test_foreign_keys_and_referential_actions(con: sqlite3.Connection) -> None:
     con.execute("DELETE FROM Session WHERE id = 'x1'")  # Cascade: its ticket and payment go with it
     assert con.execute("SELECT count(*) FROM Ticket").fetchone()[0] == 0
     assert con.execute("SELECT count(*) FROM Payment").fetchone()[0] == 0
+
+
+def test_one_validation_per_session(con: sqlite3.Connection) -> None:
+    insert(con, "Validation", **validation(id="vn1"))
+    with pytest.raises(sqlite3.IntegrityError, match="UNIQUE constraint failed: Validation.sessionId"):
+        insert(con, "Validation", **validation())
+
+
+def test_one_deny_list_entry_per_garage_and_plate(con: sqlite3.Connection) -> None:
+    insert(con, "DeniedPlate", **denied_plate())
+    with pytest.raises(sqlite3.IntegrityError, match="UNIQUE constraint failed: DeniedPlate.garageId"):
+        insert(con, "DeniedPlate", **denied_plate(reason="again"))

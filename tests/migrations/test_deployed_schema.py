@@ -11,8 +11,8 @@ from pathlib import Path
 from tests.migrations.conftest import MIGRATIONS, REPO, migration_names, output, prisma
 
 EXPECTED_TABLES = {
-    "_prisma_migrations", "ApiKey", "AuditLog", "Event", "Garage", "Payment", "Rate", "Session", "Spot", "Ticket",
-    "Vehicle", "Webhook", "WebhookCursor", "WebhookDelivery",
+    "_prisma_migrations", "ApiKey", "AuditLog", "DeniedPlate", "Event", "Garage", "Payment", "Permit", "Rate",
+    "Session", "Spot", "Ticket", "Validation", "Validator", "Vehicle", "Webhook", "WebhookCursor", "WebhookDelivery",
 }
 
 # name -> (table, unique, columns, partial WHERE clause or None)
@@ -24,6 +24,12 @@ EXPECTED_INDEXES: dict[str, tuple[str, bool, tuple[str, ...], str | None]] = {
     "Event_garageId_seq_idx": ("Event", False, ("garageId", "seq"), None),
     "Event_occurredAt_idx": ("Event", False, ("occurredAt",), None),
     "Garage_deletedAt_createdAt_idx": ("Garage", False, ("deletedAt", "createdAt"), None),
+    "Permit_garageId_licensePlate_validFrom_idx": (
+        "Permit", False, ("garageId", "licensePlate", "validFrom"), None),
+    "Permit_garageId_validFrom_idx": ("Permit", False, ("garageId", "validFrom"), None),
+    "Validation_sessionId_key": ("Validation", True, ("sessionId",), None),
+    "Validation_validatorId_createdAt_idx": ("Validation", False, ("validatorId", "createdAt"), None),
+    "Validator_garageId_createdAt_idx": ("Validator", False, ("garageId", "createdAt"), None),
     "Payment_createdAt_idx": ("Payment", False, ("createdAt",), None),
     "Payment_garageId_createdAt_idx": ("Payment", False, ("garageId", "createdAt"), None),
     "Payment_sessionId_key": ("Payment", True, ("sessionId",), None),
@@ -52,17 +58,24 @@ EXPECTED_INDEXES: dict[str, tuple[str, bool, tuple[str, ...], str | None]] = {
 }
 
 EXPECTED_CHECKS = {
-    "ApiKey": {"ApiKey_role_check"},
+    "ApiKey": {"ApiKey_role_check", "ApiKey_validatorId_check"},
     "AuditLog": set(),
+    "DeniedPlate": {"DeniedPlate_licensePlate_check"},
     "Event": {"Event_type_check", "Event_data_check"},
     "Garage": {"Garage_capacity_check", "Garage_currency_check"},
-    "Payment": {"Payment_method_check", "Payment_status_check", "Payment_amountCents_check", "Payment_currency_check"},
+    "Payment": {"Payment_method_check", "Payment_status_check", "Payment_amountCents_check", "Payment_currency_check",
+                "Payment_discountCents_check"},
+    "Permit": {"Permit_status_check", "Permit_licensePlate_check", "Permit_window_check"},
     "Rate": {"Rate_hourlyRateCents_check", "Rate_incrementMinutes_check", "Rate_graceMinutes_check",
-             "Rate_dailyMaxCents_check", "Rate_lostTicketFeeCents_check"},
-    "Session": {"Session_status_check", "Session_licensePlate_check", "Session_feeCents_check",
-                "Session_endTime_check", "Session_completed_check", "Session_active_check"},
+             "Rate_dailyMaxCents_check", "Rate_lostTicketFeeCents_check", "Rate_vehicleTypeRates_check",
+             "Rate_flatRates_check"},
+    "Session": {"Session_status_check", "Session_licensePlate_check", "Session_vehicleType_check",
+                "Session_feeCents_check", "Session_endTime_check", "Session_completed_check", "Session_active_check",
+                "Session_voided_check"},
     "Spot": {"Spot_type_check", "Spot_status_check", "Spot_level_check", "Spot_number_check"},
     "Ticket": {"Ticket_status_check", "Ticket_code_check"},
+    "Validation": {"Validation_kind_check", "Validation_value_check"},
+    "Validator": {"Validator_kind_check", "Validator_value_check"},
     "Vehicle": {"Vehicle_type_check", "Vehicle_licensePlate_check"},
     "Webhook": {"Webhook_types_check"},
     "WebhookCursor": {"WebhookCursor_id_check", "WebhookCursor_seq_check"},
@@ -75,6 +88,13 @@ EXPECTED_FOREIGN_KEYS = {
     ("Session", "garageId"): ("Garage", "RESTRICT"),
     ("Session", "spotId"): ("Spot", "RESTRICT"),
     ("Session", "vehicleId"): ("Vehicle", "RESTRICT"),
+    ("Session", "permitId"): ("Permit", "RESTRICT"),
+    ("Permit", "garageId"): ("Garage", "RESTRICT"),
+    ("DeniedPlate", "garageId"): ("Garage", "RESTRICT"),
+    ("Validator", "garageId"): ("Garage", "RESTRICT"),
+    ("Validation", "sessionId"): ("Session", "CASCADE"),
+    ("Validation", "validatorId"): ("Validator", "RESTRICT"),
+    ("ApiKey", "validatorId"): ("Validator", "RESTRICT"),
     ("Ticket", "sessionId"): ("Session", "CASCADE"),
     ("Payment", "sessionId"): ("Session", "CASCADE"),
     ("Payment", "garageId"): ("Garage", "RESTRICT"),

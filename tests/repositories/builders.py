@@ -67,7 +67,7 @@ async def start_session(
     start = now if start is None else start
     async with Database(db).batch(actor=ACTOR) as unit:
         session = unit.sessions.queue_start(
-            spot=spot, vehicle_id=vehicle.id, license_plate=vehicle.licensePlate,
+            spot=spot, vehicle_id=vehicle.id, license_plate=vehicle.licensePlate, vehicle_type="CAR",
             start_time=start, ticket_code=ticket_code or new_ticket_code(), now=now,
         )
     return session
@@ -91,7 +91,7 @@ async def pay(
     async with Database(db).batch(actor=ACTOR) as unit:
         payment = unit.payments.queue_create(
             session_id=session.id, garage_id=session.garageId, amount_cents=amount_cents, currency=currency,
-            method=method, reference=reference, created_at=created_at, now=now_ms(),
+            method=method, reference=reference, discount_cents=0, created_at=created_at, now=now_ms(),
         )
     return payment
 

@@ -61,9 +61,9 @@ async def test_a_legacy_data_set_goes_in_with_its_own_ids_and_is_found_again(db:
     end = T0 + timedelta(hours=2)
     assert await in_unit(db, lambda unit: unit.sessions.insert_many([
         {"id": session_ids[0], "garageId": garage_id, "spotId": spot_ids[0], "vehicleId": vehicle_ids[0],
-         "licensePlate": plates[0], "status": "ACTIVE", "startTime": T0, "createdAt": T0, "updatedAt": T0},
+         "licensePlate": plates[0], "vehicleType": "CAR", "status": "ACTIVE", "startTime": T0, "createdAt": T0, "updatedAt": T0},
         {"id": session_ids[1], "garageId": garage_id, "spotId": spot_ids[1], "vehicleId": vehicle_ids[1],
-         "licensePlate": plates[1], "status": "COMPLETED", "startTime": T0, "endTime": end, "feeCents": 600,
+         "licensePlate": plates[1], "vehicleType": "CAR", "status": "COMPLETED", "startTime": T0, "endTime": end, "feeCents": 600,
          "createdAt": T0, "updatedAt": T0},
     ])) == 2
     tickets = TicketRepository(db)

@@ -52,10 +52,13 @@ SESSION_COLUMNS = {
     "spotId",
     "vehicleId",
     "licensePlate",
+    "vehicleType",
     "status",
     "startTime",
     "endTime",
     "feeCents",
+    "permitId",
+    "voidReason",
     "createdAt",
     "updatedAt",
 }
@@ -68,6 +71,7 @@ PAYMENT_COLUMNS = {
     "currency",
     "method",
     "status",
+    "discountCents",
     "createdAt",
     "updatedAt",
     "refundedAt",
@@ -149,7 +153,7 @@ async def test_a_check_in_emits_session_started_then_spot_changed_then_occupancy
             session = batch.sessions.queue_start(
                 spot=spot,
                 vehicle_id=vehicle.id,
-                license_plate=vehicle.licensePlate,
+                license_plate=vehicle.licensePlate, vehicle_type="CAR",
                 start_time=T0,
                 ticket_code=code,
                 now=now,
@@ -193,6 +197,7 @@ async def test_a_check_out_emits_session_completed_with_its_payment_then_spot_ch
             currency="EUR",
             method="CARD",
             reference=SEALED,
+            discount_cents=0,
             created_at=end,
             now=now,
         )

@@ -24,7 +24,7 @@ async def test_queue_create_writes_exactly_the_payment_it_returns(db: Prisma) ->
     async with database.batch(actor=ACTOR) as unit:
         payment = unit.payments.queue_create(
             session_id=session.id, garage_id=garage.id, amount_cents=450, currency="EUR", method=PaymentMethod.CARD,
-            reference="v1:k:sealed", created_at=paid_at, now=now,
+            reference="v1:k:sealed", discount_cents=0, created_at=paid_at, now=now,
         )
     assert (payment.sessionId, payment.garageId, payment.amountCents, payment.currency, payment.method) == (
         session.id, garage.id, 450, "EUR", PaymentMethod.CARD)
@@ -40,7 +40,7 @@ async def test_a_second_payment_for_a_session_fails_the_batch_and_writes_nothing
     first = await pay(db, session, amount_cents=100, created_at=T0)
     error = await assert_batch_writes_nothing(db, UniqueViolation, lambda unit: unit.payments.queue_create(
         session_id=session.id, garage_id=garage.id, amount_cents=1, currency="EUR", method=PaymentMethod.CASH,
-        reference=None, created_at=T0, now=now_ms()))
+        reference=None, discount_cents=0, created_at=T0, now=now_ms()))
     assert error.involves("sessionId")  # the error names the constraint's field
     assert await Database(db).payments.for_session(session.id) == first
 

@@ -29,7 +29,7 @@ async def test_queue_start_writes_exactly_the_session_it_returns(db: Prisma) -> 
     async with database.batch(actor=ACTOR) as unit:
         session = unit.sessions.queue_start(
             spot=spots[0], vehicle_id=vehicle.id,
-            license_plate=vehicle.licensePlate, start_time=T0, ticket_code=code, now=now,
+            license_plate=vehicle.licensePlate, vehicle_type="CAR", start_time=T0, ticket_code=code, now=now,
         )
     assert (session.status, session.startTime, session.endTime, session.feeCents) == (
         SessionStatus.ACTIVE, T0, None, None)

@@ -26,7 +26,7 @@ async def test_a_session_is_started_and_completed_with_exactly_the_ticket_it_ret
     database, code, now = Database(db), new_ticket_code(), now_ms()
     async with database.batch(actor=ACTOR) as unit:
         session = unit.sessions.queue_start(
-            spot=spots[0], vehicle_id=vehicle.id, license_plate=vehicle.licensePlate,
+            spot=spots[0], vehicle_id=vehicle.id, license_plate=vehicle.licensePlate, vehicle_type="CAR",
             start_time=T0, ticket_code=code, now=now,
         )
     ticket = session.ticket
@@ -56,7 +56,7 @@ async def test_a_code_cannot_be_issued_twice_and_the_batch_writes_nothing(db: Pr
 
     def start_with_the_same_code(unit: UnitOfWork) -> None:
         queued.append(unit.sessions.queue_start(
-            spot=spots[1], vehicle_id=vehicle.id, license_plate=vehicle.licensePlate,
+            spot=spots[1], vehicle_id=vehicle.id, license_plate=vehicle.licensePlate, vehicle_type="CAR",
             start_time=T0, ticket_code=code, now=now_ms(),
         ))
 

@@ -182,6 +182,29 @@ async def test_webhooks_are_created_listed_and_soft_deleted_with_audit_entries_w
     assert action == AuditAction.CREATE and isinstance(after, dict) and after.get("secret") is None
 
 
+async def test_key_rotation_walks_every_webhook_by_id_and_rewrites_its_secret_unaudited(db: Prisma) -> None:
+    database = Database(db)
+    live, gone = await create_webhook(db), await create_webhook(db)
+    await delete_webhook(db, gone.id, now_ms())
+    seen: list[str] = []
+    after: str | None = None
+    while batch := await database.webhooks.with_secret(after_id=after, limit=2):
+        seen += [hook.id for hook in batch]
+        after = batch[-1].id
+    assert seen == sorted(seen) and len(set(seen)) == len(seen)
+    assert {live.id, gone.id} <= set(seen)  # a deleted one's secret too: no value is left under a retired key
+    assert await database.webhooks.count_with_secret() == len(seen)  # what key rotation's progress counts
+
+    with pytest.raises(WriteOutsideUnitOfWork):
+        await database.webhooks.set_secret(live.id, "v1:k:resealed")
+    await database.transaction(lambda unit: unit.webhooks.set_secret(live.id, "v1:k:resealed"), actor=ACTOR)
+    stored = await db.webhook.find_unique(where={"id": live.id})
+    assert stored is not None and stored.secret == "v1:k:resealed"
+    assert {**stored.model_dump(), "secret": SEALED} == live.model_dump()  # nothing else changed
+    # the rotation's one ROTATE_KEYS entry covers it (services/key_rotation.py)
+    assert [action for _, action, _, _ in await audit_entries(db, AuditEntity.WEBHOOK, live.id)] == [AuditAction.CREATE]
+
+
 # ---- fan-out ----------------------------------------------------------------------------------------------
 
 

@@ -41,7 +41,7 @@ def columns(record: Any, *, without: set[str]) -> dict[str, Any]:
     return view
 
 
-GARAGE = {"spots", "sessions", "payments", "rate"}
+GARAGE = {"spots", "sessions", "payments", "rate", "permits", "deniedPlates", "validators"}
 RATE = {"garage", "createdAt", "updatedAt"}
 SPOT = {"garage", "sessions", "sortKey"}
 

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import hmac
 import json
+import socket
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+import aiohttp
 import pytest
+from aiohttp import web
 from prisma import Prisma
 
 from garage.repositories.payments import PaymentRepository
@@ -13,8 +21,11 @@ from garage.repositories.records import Vehicle
 from garage.repositories.rows import now_ms
 from garage.repositories.unit_of_work import Database, UnitOfWork
 from garage.repositories.vehicles import VehicleRepository
+from garage.runtime.webhook_delivery import WebhookDeliverer
 from garage.security.crypto import DecryptionFailed, FieldCipher
-from garage.services.key_rotation import KeyRotationService
+from garage.services.key_rotation import SEALED_ROWS, KeyRotationService
+from garage.services.webhooks import WebhookService
+from garage.vocabulary import SENSITIVE_FIELDS, WEBHOOK_SECRET, EventType
 from tests.repositories.builders import make_garage, pay, start_session
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -38,13 +49,22 @@ async def test_rotation_reseals_old_values_and_leaves_current_ones(db: Prisma) -
     new_only = FieldCipher((NEW,))
     vehicles = VehicleRepository(db)
     stale = await create_vehicle(
-        db, owner_name=old_only.encrypt("Ada", "Vehicle.ownerName"), owner_email=old_only.encrypt("ada@example.com", "Vehicle.ownerEmail"),
+        db,
+        owner_name=old_only.encrypt("Ada", "Vehicle.ownerName"),
+        owner_email=old_only.encrypt("ada@example.com", "Vehicle.ownerEmail"),
     )
     fresh = await create_vehicle(db, owner_phone=both.encrypt("+1 555", "Vehicle.ownerPhone"))
-    garage, spots = await make_garage(db, spots=1)
+    _, spots = await make_garage(db, spots=1)
     session = await start_session(db, spots[0], stale)
-    payment = await pay(db, session, amount_cents=100, currency="USD", method="CARD",
-                        reference=old_only.encrypt("TX-42", "Payment.reference"), created_at=now_ms())
+    payment = await pay(
+        db,
+        session,
+        amount_cents=100,
+        currency="USD",
+        method="CARD",
+        reference=old_only.encrypt("TX-42", "Payment.reference"),
+        created_at=now_ms(),
+    )
 
     report = await KeyRotationService(Database(db), both).rotate(actor="test", batch_size=1)
     assert report.vehicles >= 1 and report.payments >= 1
@@ -68,7 +88,11 @@ async def test_rotation_reseals_old_values_and_leaves_current_ones(db: Prisma) -
     assert audit is not None and audit.actor == "test"
     # the one entry of the second run: the key it rotated to, and nothing left to re-encrypt
     assert (audit.entity, audit.entityId) == ("EncryptionKey", "new")
-    assert json.loads(audit.after or "null") == {"paymentsReencrypted": 0, "vehiclesReencrypted": 0}
+    assert json.loads(audit.after or "null") == {
+        "paymentsReencrypted": 0,
+        "vehiclesReencrypted": 0,
+        "webhooksReencrypted": 0,
+    }
 
 
 async def test_rotation_reports_its_progress_per_batch(db: Prisma) -> None:
@@ -77,7 +101,9 @@ async def test_rotation_reports_its_progress_per_batch(db: Prisma) -> None:
         await create_vehicle(db, owner_name=old_only.encrypt(name, "Vehicle.ownerName"))
     heard: list[tuple[int, int]] = []
 
-    await KeyRotationService(Database(db), both).rotate(actor="test", batch_size=2, on_progress=lambda done, total: heard.append((done, total)))
+    await KeyRotationService(Database(db), both).rotate(
+        actor="test", batch_size=2, on_progress=lambda done, total: heard.append((done, total))
+    )
 
     totals = {total for _, total in heard}
     assert len(totals) == 1 and totals.pop() >= 3, heard  # counted once, before the first batch
@@ -85,3 +111,70 @@ async def test_rotation_reports_its_progress_per_batch(db: Prisma) -> None:
     assert done[0] == 0 and done == sorted(done) and len(set(done)) == len(done), heard
     assert done[-1] == heard[-1][1], heard  # every row counted was gone through
     assert len(heard) >= 3, heard  # batches of 2: a call per batch, not one at the end
+
+
+# Models of vocabulary.SENSITIVE_FIELDS that key rotation cannot reach yet: Permit's table and
+# repository arrive with issue 14's permits, which add its SEALED_ROWS entry and take it off here.
+NOT_YET_ROTATED = {"Permit"}
+
+
+async def test_rotation_reaches_every_sensitive_model_but_the_ones_named_missing() -> None:
+    assert set(SEALED_ROWS) == set(SENSITIVE_FIELDS) - NOT_YET_ROTATED
+
+
+@asynccontextmanager
+async def receiver(received: list[tuple[bytes, str]]) -> AsyncIterator[str]:
+    """A webhook receiver on 127.0.0.1 noting each delivery's body and Garage-Signature; yields its URL."""
+
+    async def receive(request: web.Request) -> web.Response:
+        received.append((await request.read(), request.headers["Garage-Signature"]))
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", receive)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        await web.SockSite(runner, sock).start()
+        try:
+            yield f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
+        finally:
+            await runner.cleanup()
+
+
+async def test_a_webhook_made_before_rotation_delivers_signed_once_the_old_key_is_retired(db: Prisma) -> None:
+    old_only, both, new_only = FieldCipher((OLD,)), FieldCipher((OLD, NEW)), FieldCipher((NEW,))
+    database = Database(db)
+    garage, spots = await make_garage(db, spots=1)
+    received: list[tuple[bytes, str]] = []
+    async with receiver(received) as url:
+        created = await WebhookService(database, old_only, allow_private=True).create(
+            url=url, types=[EventType.SESSION_STARTED], garage_id=garage.id, actor="test"
+        )
+        with pytest.raises(DecryptionFailed):  # what the deliverer would face without the rotation
+            new_only.decrypt(created.record.secret, WEBHOOK_SECRET)
+
+        report = await KeyRotationService(database, both).rotate(actor="test")
+
+        assert report.webhooks >= 1
+        stored = await database.webhooks.live_by_id(created.record.id)
+        assert stored is not None and new_only.key_id_of(stored.secret) == "new"
+        # the old key retired: the deliverer holds the new one alone
+        deliverer = WebhookDeliverer(database, new_only, retry_seconds=30, allow_private=True)
+        session = await start_session(db, spots[0])
+        async with aiohttp.ClientSession() as http:
+            for _ in range(100):
+                await deliverer.deliver_due(http)
+                if received:
+                    break
+                await asyncio.sleep(0.05)
+        await WebhookService(database, new_only, allow_private=True).delete(created.record.id, actor="test")
+
+    assert len(received) == 1, received
+    body, signed = received[0]
+    timestamp = signed.split(",", 1)[0].removeprefix("t=")
+    expected = hmac.new(created.secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    assert signed == f"t={timestamp},v1={expected}"  # keyed by the secret the 201 showed, as receivers hold it
+    event = json.loads(body)
+    assert event["type"] == EventType.SESSION_STARTED and event["data"]["session"]["id"] == session.id

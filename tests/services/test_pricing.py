@@ -3,12 +3,23 @@ by hand in its comment, not by calling the code under test."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from garage.services.pricing import billable_minutes, fee_between, fee_for_minutes, increment_cents
-from garage.vocabulary import DEFAULT_RATE, RateTerms
+from garage.services.pricing import (
+    Breakdown,
+    QuoteBreakdown,
+    Stay,
+    Tariff,
+    billable_minutes,
+    complete_fee,
+    fee_between,
+    fee_for_minutes,
+    increment_cents,
+)
+from garage.vocabulary import DEFAULT_RATE, RateTerms, VehicleType
 
 # Default rate: 300 c/h, 15 min increments, 10 min grace, 2500 daily max, 5000 lost ticket.
 # incrementCents = 300 * 15 / 60 = 75.
@@ -84,7 +95,7 @@ def test_breakdown_explains_the_fee() -> None:
     assert fee_for_minutes(3, DEFAULT_RATE).breakdown.grace_applied is True
 
 
-T0 = datetime(2026, 1, 31, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 31, 8, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -107,3 +118,37 @@ def test_billable_minutes_round_up(elapsed: timedelta, minutes: int) -> None:
 def test_fee_between_uses_rounded_up_minutes() -> None:
     assert fee_between(T0, T0 + timedelta(minutes=10), DEFAULT_RATE).fee_cents == 0             # grace
     assert fee_between(T0, T0 + timedelta(minutes=10, milliseconds=1), DEFAULT_RATE).fee_cents == 75  # 11 min
+
+
+# --- the complete rule's types (its rows and properties are in test_fee_rule.py) ----------------------
+
+
+def test_a_stay_refuses_naive_datetimes() -> None:
+    # a naive time would be read in the host's zone when flat rates are matched
+    with pytest.raises(ValueError, match="aware"):
+        Stay(datetime(2026, 1, 5, 8), T0, VehicleType.CAR)
+    with pytest.raises(ValueError, match="aware"):
+        Stay(T0, datetime(2026, 1, 5, 8), VehicleType.CAR)
+
+
+def test_the_complete_breakdown_starts_with_api_md_fields() -> None:
+    # the quote route serialises the breakdown by field name: the old names come first, unchanged
+    old = [f.name for f in fields(Breakdown)]
+    assert old == ["grace_applied", "days", "days_cents", "rest_minutes", "increments", "increment_cents",
+                   "rest_cents", "lost_ticket", "lost_ticket_fee_cents", "lost_ticket_surcharge_cents"]
+    assert [f.name for f in fields(QuoteBreakdown)][: len(old)] == old
+    assert [f.name for f in fields(QuoteBreakdown)][len(old) : len(old) + 4] == [
+        "permit_id", "permit_covered_minutes", "flat_rate", "validation"]
+
+
+def test_a_plain_complete_quote_explains_itself() -> None:
+    # 1441 min at the default rate, lost ticket: 2500 + 75 = 2575, raised to 5000
+    quote = complete_fee(Stay(T0, T0 + timedelta(minutes=1441), VehicleType.CAR), Tariff(DEFAULT_RATE),
+                         permit=None, validation=None, lost_ticket=True)
+    b = quote.breakdown
+    assert (quote.fee_cents, quote.minutes, quote.discount_cents) == (5000, 1441, 0)
+    assert (b.days, b.days_cents, b.rest_minutes, b.increments, b.rest_cents) == (1, 2500, 1, 1, 75)
+    assert (b.lost_ticket_fee_cents, b.lost_ticket_surcharge_cents) == (5000, 2425)
+    assert (b.permit_id, b.permit_covered_minutes, b.flat_rate, b.validation) == (None, 0, None, None)
+    assert (b.hourly_rate_cents, b.daily_max_cents, b.chargeable_minutes, b.billed_minutes) == (300, 2500, 1441, 1441)
+    assert (b.standard_fee_cents, b.flat_rate_cents, b.fee_before_validation_cents) == (2575, None, 2575)

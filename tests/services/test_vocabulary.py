@@ -14,18 +14,23 @@ from garage.routes.parking import CheckOutIn
 from garage.routes.spots import SpotListQuery
 from garage.vocabulary import (
     DEFAULT_RATE, HANDICAP_VEHICLES, PAYMENT_REFERENCE, SENSITIVE_FIELDS, SPOT_PREFERENCE, VEHICLE_OWNER_FIELDS,
-    PaymentMethod, PaymentStatus, RateTerms, SessionStatus, SpotStatus, SpotType, TicketStatus, VehicleType,
+    PERMIT_HOLDER_FIELDS, PaymentMethod, PaymentStatus, PermitStatus, RateTerms, Role, SessionStatus, SpotStatus,
+    SpotType, TicketStatus, ValidatorKind, VehicleType, Weekday,
 )
 
-# ../shared/API.md, "Resources", word for word.
+# ../shared/API.md, "Resources", word for word, with the values API-operations.md adds (VOIDED, VOID
+# from "Session exceptions"; permits, validators, flat rate days).
 CONTRACT = {
     SpotType: "MOTORCYCLE | COMPACT | STANDARD | LARGE | EV | HANDICAP",
     SpotStatus: "AVAILABLE | OCCUPIED | RESERVED | MAINTENANCE",
     VehicleType: "MOTORCYCLE | CAR | EV | VAN | TRUCK",
-    SessionStatus: "ACTIVE | COMPLETED",
-    TicketStatus: "OPEN | PAID | LOST",
+    SessionStatus: "ACTIVE | COMPLETED | VOIDED",
+    TicketStatus: "OPEN | PAID | LOST | VOID",
     PaymentMethod: "CASH | CARD | MOBILE | VALIDATION",
     PaymentStatus: "COMPLETED | REFUNDED",
+    PermitStatus: "ACTIVE | CANCELLED",
+    ValidatorKind: "FREE_MINUTES | AMOUNT_OFF | PERCENT_OFF | FULL",
+    Weekday: "MON | TUE | WED | THU | FRI | SAT | SUN",
 }
 
 
@@ -80,7 +85,19 @@ def test_sensitive_fields_bind_model_and_attribute_as_associated_data() -> None:
     assert {model: dict(fields) for model, fields in SENSITIVE_FIELDS.items()} == {
         "Vehicle": dict(VEHICLE_OWNER_FIELDS), "Payment": {"reference": "Payment.reference"},
         "Webhook": {"secret": "Webhook.secret"},
+        "Permit": {"holderName": "Permit.holderName", "holderEmail": "Permit.holderEmail"},
     }
+    assert dict(PERMIT_HOLDER_FIELDS) == SENSITIVE_FIELDS["Permit"]
+
+
+def test_the_validator_role_stands_outside_the_role_ladder() -> None:
+    """A merchant's key reaches only the endpoints that name it: no other role includes it, and it
+    includes none (API-operations.md "Merchant validations")."""
+    assert Role.VALIDATOR.includes(Role.VALIDATOR)
+    for role in (Role.ADMIN, Role.OPERATOR, Role.VIEWER):
+        assert not role.includes(Role.VALIDATOR) and not Role.VALIDATOR.includes(role)
+    assert Role.ADMIN.includes(Role.OPERATOR) and Role.OPERATOR.includes(Role.VIEWER)
+    assert not Role.VIEWER.includes(Role.OPERATOR)
 
 
 def test_the_default_rate_is_the_contracts() -> None:

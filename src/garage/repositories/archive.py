@@ -6,21 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from prisma.models import ParkingSession
-from pydantic import BaseModel
 
 from garage.db import insert_rows
 from garage.repositories.base import Repository
+from garage.repositories.rows import columns_of
 from garage.vocabulary import SessionStatus
-
-# Relations are not columns: left out when a row is copied.
-SESSION_RELATIONS = {"garage", "spot", "vehicle", "ticket", "payment"}
-GARAGE_RELATIONS = {"spots", "sessions", "payments", "rate"}
-SPOT_RELATIONS = {"garage", "sessions"}
-VEHICLE_RELATIONS = {"sessions"}
-PART_RELATIONS = {"session", "garage"}
 
 
 @dataclass(frozen=True)
@@ -47,10 +39,6 @@ def totals_of(sessions: Sequence[ParkingSession]) -> BatchTotals:
         payments=sum(1 for session in sessions if session.payment is not None),
         payment_cents=payment_cents,
     )
-
-
-def _columns(row: BaseModel, relations: set[str]) -> Any:
-    return row.model_dump(exclude=relations)
 
 
 class ArchiveRepository(Repository):
@@ -86,12 +74,10 @@ class ArchiveRepository(Repository):
         await self._writing().payment.delete_many(where={"sessionId": {"in": ids}})
         await self._writing().ticket.delete_many(where={"sessionId": {"in": ids}})
         await self._writing().parkingsession.delete_many(where={"id": {"in": ids}})
-        await insert_rows(self._writing(), "ParkingSession", [_columns(s, SESSION_RELATIONS) for s in sessions])
+        await insert_rows(self._writing(), "ParkingSession", [columns_of(s) for s in sessions])
+        await insert_rows(self._writing(), "Ticket", [columns_of(s.ticket) for s in sessions if s.ticket is not None])
         await insert_rows(
-            self._writing(), "Ticket", [_columns(s.ticket, PART_RELATIONS) for s in sessions if s.ticket is not None]
-        )
-        await insert_rows(
-            self._writing(), "Payment", [_columns(s.payment, PART_RELATIONS) for s in sessions if s.payment is not None]
+            self._writing(), "Payment", [columns_of(s.payment) for s in sessions if s.payment is not None]
         )
 
     async def _copy_missing_references(self, sessions: Sequence[ParkingSession]) -> None:
@@ -104,17 +90,17 @@ class ArchiveRepository(Repository):
         await insert_rows(
             self._writing(),
             "Garage",
-            [_columns(row, GARAGE_RELATIONS) for key, row in garages.items() if key not in present],
+            [columns_of(row) for key, row in garages.items() if key not in present],
         )
         present = {row.id for row in await self._db.spot.find_many(where={"id": {"in": list(spots)}})}
         await insert_rows(
-            self._writing(), "Spot", [_columns(row, SPOT_RELATIONS) for key, row in spots.items() if key not in present]
+            self._writing(), "Spot", [columns_of(row) for key, row in spots.items() if key not in present]
         )
         present = {row.id for row in await self._db.vehicle.find_many(where={"id": {"in": list(vehicles)}})}
         await insert_rows(
             self._writing(),
             "Vehicle",
-            [_columns(row, VEHICLE_RELATIONS) for key, row in vehicles.items() if key not in present],
+            [columns_of(row) for key, row in vehicles.items() if key not in present],
         )
 
     async def delete_batch(self, ids: Sequence[str]) -> int:

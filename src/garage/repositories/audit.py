@@ -16,13 +16,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from prisma.client import Batch
-from prisma.metadata import RELATIONAL_FIELD_MAPPINGS
 from pydantic import BaseModel
 
 from garage.db import insert_rows
 from garage.repositories.base import Repository
 from garage.repositories.pagination import Page, page_of, page_window, time_range
 from garage.repositories.records import AuditLog
+from garage.repositories.rows import relations_of
 from garage.vocabulary import AUDIT_OMITTED, SENSITIVE_FIELDS, AuditAction, AuditEntity
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def audit_view(record: BaseModel, entity: AuditEntity) -> dict[str, Any]:
     """What the audit log keeps of `record`: its columns without relations and omitted fields,
     encrypted ones as "(set)" or null, never their values."""
     model = _MODEL_OF.get(entity, str(entity))
-    hidden = set(RELATIONAL_FIELD_MAPPINGS.get(model, {})) | AUDIT_OMITTED.get(model, frozenset())
+    hidden = set(relations_of(model)) | AUDIT_OMITTED.get(model, frozenset())
     view = record.model_dump(mode="json", exclude=hidden)
     for name in SENSITIVE_FIELDS.get(model, {}).keys() - hidden:  # an omitted one stays out entirely
         view[name] = "(set)" if view.get(name) is not None else None

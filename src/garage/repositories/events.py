@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from garage.repositories.base import Repository
 from garage.repositories.records import Event
+from garage.repositories.rows import relations_of
 from garage.vocabulary import (
     AUDIT_OMITTED,
     SENSITIVE_FIELDS,
@@ -34,12 +35,6 @@ from garage.vocabulary import (
 )
 
 ID_DIGITS = 16
-_RELATIONS = {
-    "ParkingSession": {"garage", "spot", "vehicle", "ticket", "payment"},
-    "Spot": {"garage", "sessions"},
-    "Payment": {"garage", "session"},
-    "Garage": {"spots", "sessions", "payments", "rate"},
-}
 _CAR_SPOT_TYPES = ", ".join(f"'{spot_type}'" for spot_type in SPOT_PREFERENCE[VehicleType.CAR])
 _COUNTS = ",\n    ".join(f"'{status.lower()}', COALESCE(SUM(s.\"status\" = '{status}'), 0)" for status in SpotStatus)
 # One occupancy.changed event of garage ? (2nd parameter) at ? (1st), from the spots as committed
@@ -92,11 +87,11 @@ def seq_of(event_id: str) -> int | None:
 
 def event_view(record: BaseModel, model: str | None = None) -> dict[str, Any]:
     name = model or type(record).__name__
-    hidden = _RELATIONS.get(name, set()) | AUDIT_OMITTED.get(name, frozenset()) | set(SENSITIVE_FIELDS.get(name, {}))
+    hidden = relations_of(name) | AUDIT_OMITTED.get(name, frozenset()) | set(SENSITIVE_FIELDS.get(name, {}))
     # times as the API writes them (not pydantic's microseconds), so an event's record reads like the resource
     view: dict[str, Any] = {
         name: format_timestamp(value) if isinstance(value, datetime) else value
-        for name, value in record.model_dump(exclude=hidden).items()
+        for name, value in record.model_dump(exclude=set(hidden)).items()
     }
     ticket = getattr(record, "ticket", None)
     if name == "ParkingSession":

@@ -28,6 +28,7 @@ class PaymentRepository(Repository):
         currency: str,
         method: str,
         reference: str | None,
+        discount_cents: int,
         created_at: datetime,
         now: datetime,
     ) -> Payment:
@@ -42,6 +43,7 @@ class PaymentRepository(Repository):
             method=method,
             status=PaymentStatus.COMPLETED,
             reference=reference,
+            discountCents=discount_cents,
             createdAt=created_at,
             updatedAt=now,
             refundedAt=None,

@@ -7,6 +7,10 @@ import secrets
 import string
 import time
 from datetime import UTC, datetime
+from typing import Any
+
+from prisma.metadata import RELATIONAL_FIELD_MAPPINGS
+from pydantic import BaseModel
 
 _BASE36 = string.digits + string.ascii_lowercase
 
@@ -16,6 +20,16 @@ def at_db_precision(moment: datetime) -> datetime:
     without a read-back equals the stored one."""
     moment = moment.astimezone(UTC)
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def relations_of(model: str) -> frozenset[str]:
+    """The relation fields of a Prisma model (by its name): they are not columns."""
+    return frozenset(RELATIONAL_FIELD_MAPPINGS.get(model, {}))
+
+
+def columns_of(record: BaseModel) -> dict[str, Any]:
+    """A record's columns, as a createMany row takes them (its relations left out)."""
+    return record.model_dump(exclude=set(relations_of(type(record).__name__)))
 
 
 def now_ms() -> datetime:

@@ -15,13 +15,12 @@ from garage.repositories.audit import audit_view
 from garage.repositories.base import Repository
 from garage.repositories.events import event_view
 from garage.repositories.pagination import Page, page_of, page_window, time_range
-from garage.repositories.rows import new_id
+from garage.repositories.rows import columns_of, new_id
 from garage.vocabulary import AuditAction, AuditEntity, EventType, SessionStatus, SpotStatus, TicketStatus
 
 WITH_TICKET: dict[str, Any] = {"ticket": True}
 # check-out also needs its spot (the spot.changed event says what the spot became)
 _WITH_TICKET_GARAGE_AND_RATE: dict[str, Any] = {**WITH_TICKET, "garage": {"include": {"rate": True}}, "spot": True}
-_RELATIONS = {"garage", "spot", "vehicle", "ticket", "payment"}
 NEWEST_FIRST: list[dict[str, str]] = [{"startTime": "desc"}, {"id": "desc"}]
 
 
@@ -32,6 +31,7 @@ class SessionRepository(Repository):
         spot: Spot,
         vehicle_id: str,
         license_plate: str,
+        vehicle_type: str,
         start_time: datetime,
         ticket_code: str,
         now: datetime,
@@ -45,6 +45,7 @@ class SessionRepository(Repository):
             spotId=spot.id,
             vehicleId=vehicle_id,
             licensePlate=license_plate,
+            vehicleType=vehicle_type,
             status=SessionStatus.ACTIVE,
             startTime=start_time,
             endTime=None,
@@ -62,8 +63,8 @@ class SessionRepository(Repository):
             updatedAt=now,
         )
         batch = self._batch()
-        batch.parkingsession.create_many(data=[session.model_dump(exclude=_RELATIONS)])  # type: ignore[list-item]
-        batch.ticket.create_many(data=[ticket.model_dump(exclude={"session"})])  # type: ignore[list-item]
+        batch.parkingsession.create_many(data=[columns_of(session)])  # type: ignore[list-item]
+        batch.ticket.create_many(data=[columns_of(ticket)])  # type: ignore[list-item]
         after = {**audit_view(session, AuditEntity.SESSION), "ticketCode": ticket.code}
         self._record(AuditAction.CHECK_IN, AuditEntity.SESSION, session.id, after=after)
         started = session.model_copy(update={"ticket": ticket})

@@ -17,7 +17,7 @@ from typing import Any
 
 from garage.db import insert_rows
 from garage.repositories.base import Repository
-from garage.repositories.pagination import Page, page_of, page_window
+from garage.repositories.pagination import Page, after, page_of, page_window
 from garage.repositories.records import Event, Webhook, WebhookDelivery
 from garage.vocabulary import AuditAction, AuditEntity, WebhookDeliveryStatus
 
@@ -71,6 +71,20 @@ class WebhookRepository(Repository):
         assert deleted is not None, f"webhook {webhook.id} vanished inside its transaction"
         self._record(AuditAction.DELETE, AuditEntity.WEBHOOK, webhook.id, before=webhook, after=deleted)
         return deleted
+
+    async def with_secret(self, *, after_id: str | None, limit: int) -> list[Webhook]:
+        """Every webhook, deleted ones too (each holds a sealed secret), by id: key rotation. A deleted
+        one's secret is never used again, but left under a retired key it would no longer open."""
+        return await self._db.webhook.find_many(order={"id": "asc"}, take=limit, **after(after_id))
+
+    async def count_with_secret(self) -> int:
+        """How many webhooks with_secret goes through (key rotation's progress)."""
+        return await self._db.webhook.count()
+
+    async def set_secret(self, webhook_id: str, sealed_secret: str) -> None:
+        """Key rotation: the same secret sealed with the current key (the job's ROTATE_KEYS entry)."""
+        self._covered_by_job()
+        await self._writing().webhook.update(where={"id": webhook_id}, data={"secret": sealed_secret})
 
 
 class WebhookDeliveryRepository(Repository):

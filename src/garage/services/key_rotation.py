@@ -8,21 +8,88 @@ in all) after each batch."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from garage.repositories.unit_of_work import Database, UnitOfWork
 from garage.security.crypto import FieldCipher
-from garage.vocabulary import PAYMENT_REFERENCE, VEHICLE_OWNER_FIELDS, AuditAction, AuditEntity
+from garage.vocabulary import SENSITIVE_FIELDS, AuditAction, AuditEntity
 
-# (rows gone through so far, rows to go through in all: vehicles with owner fields, payments with a reference)
+# (rows gone through so far, rows to go through in all: every row holding a sealed value)
 RotationProgress = Callable[[int, int], None]
+
+
+class SealedRow(Protocol):
+    """A row of a SENSITIVE_FIELDS model: its id, and its sealed attributes read by name."""
+
+    @property
+    def id(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class SealedRows:
+    """How rotation reaches one SENSITIVE_FIELDS model's rows through its repository: `walk` every row
+    (deleted ones too) that may hold a sealed value, by id, `limit` after `after_id`; `count` them
+    (progress); `write` a row's values (attribute -> sealed value or None, every attribute of the
+    model) in a unit of work, covered by the rotation's one audit entry."""
+
+    walk: Callable[[Database, str | None, int], Awaitable[Sequence[SealedRow]]]
+    count: Callable[[Database], Awaitable[int]]
+    write: Callable[[UnitOfWork, str, Mapping[str, str | None]], Awaitable[None]]
+
+
+def _never_null(values: Mapping[str, str | None], attribute: str) -> str:
+    """A column that is never null (the walk picks only rows holding it) stays sealed when resealed."""
+    value = values[attribute]
+    assert value is not None, f"{attribute} was walked as set and resealed as null"
+    return value
+
+
+SEALED_ROWS: Mapping[str, SealedRows] = {
+    "Vehicle": SealedRows(
+        walk=lambda db, after_id, limit: db.vehicles.with_owner_fields(after_id=after_id, limit=limit),
+        count=lambda db: db.vehicles.count_with_owner_fields(),
+        write=lambda unit, row_id, values: unit.vehicles.set_owner_fields(
+            row_id, name=values["ownerName"], email=values["ownerEmail"], phone=values["ownerPhone"]
+        ),
+    ),
+    "Payment": SealedRows(
+        walk=lambda db, after_id, limit: db.payments.with_reference(after_id=after_id, limit=limit),
+        count=lambda db: db.payments.count_with_reference(),
+        write=lambda unit, row_id, values: unit.payments.set_reference(row_id, _never_null(values, "reference")),
+    ),
+    "Webhook": SealedRows(
+        walk=lambda db, after_id, limit: db.webhooks.with_secret(after_id=after_id, limit=limit),
+        count=lambda db: db.webhooks.count_with_secret(),
+        write=lambda unit, row_id, values: unit.webhooks.set_secret(row_id, _never_null(values, "secret")),
+    ),
+}
+"""The models of vocabulary.SENSITIVE_FIELDS whose rows rotation rewrites, in that order. A model
+added there joins by an entry here (its repository's walk, count and write); until it has one its
+values are NOT rotated (tests/services/test_key_rotation.py names the models still missing)."""
+
+
+def report_key(model: str) -> str:
+    """The summary audit entry's count for `model`: "Vehicle" -> "vehiclesReencrypted"."""
+    return f"{model[0].lower()}{model[1:]}sReencrypted"
 
 
 @dataclass
 class RotationReport:
-    vehicles: int = 0
-    payments: int = 0
+    resealed: dict[str, int] = field(default_factory=dict)  # model -> rows rewritten
+
+    @property
+    def vehicles(self) -> int:
+        return self.resealed.get("Vehicle", 0)
+
+    @property
+    def payments(self) -> int:
+        return self.resealed.get("Payment", 0)
+
+    @property
+    def webhooks(self) -> int:
+        return self.resealed.get("Webhook", 0)
 
 
 class KeyRotationService:
@@ -35,13 +102,14 @@ class KeyRotationService:
     ) -> RotationReport:
         report = RotationReport()
         progress = _Progress(on_progress)
+        models = [model for model in SENSITIVE_FIELDS if model in SEALED_ROWS]
         if on_progress is not None:
-            progress.total = (
-                await self._db.vehicles.count_with_owner_fields() + await self._db.payments.count_with_reference()
-            )
+            progress.total = sum([await SEALED_ROWS[model].count(self._db) for model in models])
             on_progress(0, progress.total)
-        report.vehicles = await self._rotate_vehicles(batch_size, progress, actor)
-        report.payments = await self._rotate_payments(batch_size, progress, actor)
+        for model in models:
+            report.resealed[model] = await self._rotate(
+                SEALED_ROWS[model], SENSITIVE_FIELDS[model], batch_size, progress, actor
+            )
 
         async def summary(unit: UnitOfWork) -> None:
             """The ONE entry of the whole rotation (its batches record none of their own)."""
@@ -49,55 +117,31 @@ class KeyRotationService:
                 AuditAction.ROTATE_KEYS,
                 AuditEntity.ENCRYPTION_KEY,
                 self._cipher.current_key_id,
-                after={"vehiclesReencrypted": report.vehicles, "paymentsReencrypted": report.payments},
+                after={report_key(model): count for model, count in report.resealed.items()},
             )
 
         await self._db.transaction(summary, actor=actor)
         return report
 
-    def _reseal(self, stored: str | None, field: str) -> str | None:
+    def _reseal(self, stored: str | None, associated: str) -> str | None:
         if stored is None or not self._cipher.needs_rotation(stored):
             return stored
-        return self._cipher.encrypt(self._cipher.decrypt(stored, field), field)
+        return self._cipher.encrypt(self._cipher.decrypt(stored, associated), associated)
 
-    async def _rotate_vehicles(self, batch_size: int, progress: _Progress, actor: str) -> int:
+    async def _rotate(
+        self, table: SealedRows, fields: Mapping[str, str], batch_size: int, progress: _Progress, actor: str
+    ) -> int:
         changed, after_id = 0, None
-        while rows := await self._db.vehicles.with_owner_fields(after_id=after_id, limit=batch_size):
+        while rows := await table.walk(self._db, after_id, batch_size):
 
             async def work(unit: UnitOfWork) -> int:
                 """The batch's rows rewritten (counted per attempt: a retry starts again from 0)."""
-                vehicles, rewritten = unit.vehicles, 0
+                rewritten = 0
                 for row in rows:
-                    current = {attr: getattr(row, attr) for attr in VEHICLE_OWNER_FIELDS}
-                    resealed = {
-                        attr: self._reseal(current[attr], field) for attr, field in VEHICLE_OWNER_FIELDS.items()
-                    }
+                    current: dict[str, str | None] = {attr: getattr(row, attr) for attr in fields}
+                    resealed = {attr: self._reseal(current[attr], aad) for attr, aad in fields.items()}
                     if resealed != current:
-                        await vehicles.set_owner_fields(
-                            row.id,
-                            name=resealed["ownerName"],
-                            email=resealed["ownerEmail"],
-                            phone=resealed["ownerPhone"],
-                        )
-                        rewritten += 1
-                return rewritten
-
-            changed += await self._db.transaction(work, actor=actor)
-            after_id = rows[-1].id
-            progress.went_through(len(rows))
-        return changed
-
-    async def _rotate_payments(self, batch_size: int, progress: _Progress, actor: str) -> int:
-        changed, after_id = 0, None
-        while rows := await self._db.payments.with_reference(after_id=after_id, limit=batch_size):
-
-            async def work(unit: UnitOfWork) -> int:
-                """The batch's rows rewritten (counted per attempt: a retry starts again from 0)."""
-                payments, rewritten = unit.payments, 0
-                for row in rows:
-                    resealed = self._reseal(row.reference, PAYMENT_REFERENCE)
-                    if resealed is not None and resealed != row.reference:
-                        await payments.set_reference(row.id, resealed)
+                        await table.write(unit, row.id, resealed)
                         rewritten += 1
                 return rewritten
 

@@ -161,6 +161,7 @@ class ParkingService:
                 spot=spot,
                 vehicle_id=vehicle.id,
                 license_plate=plate,
+                vehicle_type=parked_as,
                 start_time=start,
                 ticket_code=new_ticket_code(),
                 now=now,
@@ -256,6 +257,7 @@ class ParkingService:
                     currency=session.garage.currency,
                     method=method,
                     reference=sealed_reference,
+                    discount_cents=0,
                     created_at=end,
                     now=now,
                 )

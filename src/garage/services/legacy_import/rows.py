@@ -97,10 +97,14 @@ def session_row(session: LegacySession, vehicles: dict[str, LegacyVehicle], now:
         "spotId": session.spotId,
         "vehicleId": session.vehicleId,
         "licensePlate": session.licensePlate or vehicles[session.vehicleId].licensePlate,
+        # the legacy store kept no type per session: the vehicle's is the best record of it
+        "vehicleType": vehicles[session.vehicleId].type,
         "status": session.status,
         "startTime": session.startTime,
         "endTime": session.endTime,
         "feeCents": session.feeCents,
+        "permitId": None,
+        "voidReason": None,
         **_times(session, now),
     }
 
