@@ -1,7 +1,7 @@
 """Event log and event stream benchmark (API-operations.md "Events"): what the live stream delivers how
 fast, what open streams cost the service, and what writing the events adds to a check-in.
 
-    make bench-events                                      (~2.5 minutes)
+    make bench-events                                      (~3 minutes)
     .venv/bin/python bench/events_bench.py --quick         (~30 s: tests/tooling/test_bench_events.py)
     .venv/bin/python bench/events_bench.py --only latency --rate 50 --duration 30 --json events.json
 

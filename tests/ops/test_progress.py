@@ -80,6 +80,9 @@ def test_import_and_rotation_write_no_bar_when_stderr_is_not_a_terminal(database
     rotated = garage("rotate-keys", "--batch-size", "50", database=database)
     assert rotated.returncode == 0, rotated.stderr
     no_bar_in(rotated.stderr, ("re-encrypting",))
+    # every sealed model is reported, those with nothing to re-encrypt too
+    assert "re-encrypted under key" in rotated.stdout
+    assert all(f"{model} rows" in rotated.stdout for model in ("Payment", "Vehicle", "Webhook")), rotated.stdout
 
 
 def test_the_import_shows_its_bars_on_a_terminal(database: Path, snapshot_file: Path) -> None:

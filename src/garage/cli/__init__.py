@@ -157,7 +157,7 @@ def rotate_keys(batch_size: int) -> None:
             )
             return (
                 f"re-encrypted under key {services.cipher.current_key_id!r}: "
-                f"{report.vehicles} vehicles, {report.payments} payments"
+                + ", ".join(f"{count} {model} rows" for model, count in sorted(report.resealed.items()))
             )
 
         outcome = run_with_services(rotate)
