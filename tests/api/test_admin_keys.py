@@ -26,11 +26,13 @@ def test_created_key_is_shown_once_and_listed_without_secret(admin: httpx.Client
     created = admin.post("/api/v1/admin/api-keys", json={"name": "pay station 3", "role": "operator"})
     assert created.status_code == 201
     body = created.json()
-    assert set(body) == {"id", "name", "role", "key", "createdAt"}
+    assert set(body) == {"id", "name", "role", "validatorId", "key", "createdAt"}
+    assert body["validatorId"] is None  # only a validator key has one
     assert body["createdAt"].endswith("Z")
     listed = admin.get("/api/v1/admin/api-keys", params={"limit": 200}).json()["items"]
     entry = next(item for item in listed if item["id"] == body["id"])
-    assert entry == {"id": body["id"], "name": "pay station 3", "role": "operator", "createdAt": body["createdAt"], "revokedAt": None}
+    assert entry == {"id": body["id"], "name": "pay station 3", "role": "operator", "validatorId": None,
+                     "createdAt": body["createdAt"], "revokedAt": None}
 
 
 def test_admin_routes_refuse_operator_and_viewer(operator: httpx.Client, viewer: httpx.Client) -> None:

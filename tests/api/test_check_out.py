@@ -102,9 +102,15 @@ def test_quote_prices_without_writing(admin: httpx.Client, operator: httpx.Clien
     assert quote.status_code == 200, quote.text
     assert quote.json() == {
         "sessionId": session_id, "at": "2026-02-02T09:01:00.000Z", "feeCents": 2575, "minutes": 1441,
+        "discountCents": 0,
         "breakdown": {"graceApplied": False, "days": 1, "daysCents": 2500, "restMinutes": 1, "increments": 1,
                       "incrementCents": 75, "restCents": 75, "lostTicket": False, "lostTicketFeeCents": 5000,
-                      "lostTicketSurchargeCents": 0},
+                      "lostTicketSurchargeCents": 0,
+                      # the complete rule's parts (API-operations.md): no permit, flat rate or validation here
+                      "permitId": None, "permitCoveredMinutes": 0, "flatRate": None, "validation": None,
+                      "hourlyRateCents": 300, "dailyMaxCents": 2500, "chargeableMinutes": 1441,
+                      "billedMinutes": 1441, "standardFeeCents": 2575, "flatRateCents": None,
+                      "feeBeforeValidationCents": 2575},
     }
     lost = viewer.get(f"{API}/sessions/{session_id}/quote", params={"at": at, "lostTicket": "true"}).json()
     assert (lost["feeCents"], lost["breakdown"]["lostTicketSurchargeCents"]) == (5000, 2425)

@@ -54,8 +54,10 @@ def assert_invariants(client: httpx.Client, garage_id: str) -> None:
             assert paid[session["id"]] == 1, session
             ticket = client.get(f"{API}/tickets/{session['ticketCode']}").json()["ticket"]
             assert ticket["status"] in ("PAID", "LOST")
-        else:
+        else:  # ACTIVE, or VOIDED: no payment; a voided session's ticket is VOID
             assert paid[session["id"]] == 0
+            if session["status"] == "VOIDED":
+                assert client.get(f"{API}/tickets/{session['ticketCode']}").json()["ticket"]["status"] == "VOID"
     # and no vehicle is ACTIVE twice anywhere (across garages)
     everywhere = walk(client, "/sessions", status="ACTIVE", limit=200)
     assert len({s["vehicleId"] for s in everywhere}) == len(everywhere)
@@ -141,3 +143,29 @@ def test_simultaneous_check_ins_of_one_new_plate_for_the_last_free_spot(make_ser
         assert Counter(r.status_code for r in results) == {201: 1, 409: 9}, [r.text for r in results]
         assert {error_code(r) for r in results if r.status_code == 409} == {"VEHICLE_ALREADY_PARKED"}
         assert_invariants(operator, garage_id)
+
+
+def test_a_void_racing_check_outs_leaves_exactly_one_winner(make_server: Callable[..., LiveServer]) -> None:
+    """API-operations.md "Session exceptions": a void and check-outs of one session at once, on 2 workers:
+    exactly one succeeds, the others get SESSION_NOT_ACTIVE, and the invariants hold either way."""
+    server = make_server(workers=2)
+    admin = server.client(server.admin_key)
+    garage_id, _ = new_garage(admin, [(0, str(n), "STANDARD") for n in range(1, 7)])
+    outcomes: Counter[str] = Counter()
+    for _ in range(6):
+        entry = check_in(admin, garage_id, licensePlate=new_plate("V"), vehicleType="CAR").json()
+        session_id = entry["session"]["id"]
+
+        def void_or_pay(client: httpx.Client, index: int) -> httpx.Response:
+            if index % 2 == 0:
+                return client.post(f"{API}/sessions/{session_id}/void", json={"reason": "race"})  # noqa: B023
+            return client.post(f"{API}/sessions/{session_id}/check-out", json={"paymentMethod": "CASH"})  # noqa: B023
+
+        results = all_at_once(6, void_or_pay, server, server.admin_key)
+        assert Counter(r.status_code for r in results) == {200: 1, 409: 5}, [r.text for r in results]
+        assert {error_code(r) for r in results if r.status_code == 409} == {"SESSION_NOT_ACTIVE"}
+        winner = next(r.json() for r in results if r.status_code == 200)
+        outcomes[winner["session"]["status"]] += 1
+        assert admin.get(f"{API}/sessions/{session_id}").json()["status"] == winner["session"]["status"]
+    assert_invariants(admin, garage_id)
+    assert sum(outcomes.values()) == 6 and set(outcomes) <= {"VOIDED", "COMPLETED"}

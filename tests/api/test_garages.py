@@ -80,7 +80,7 @@ def test_a_new_garage_has_the_default_rate_and_is_audited(admin: httpx.Client) -
     rate = admin.get(f"/api/v1/garages/{garage['id']}/rates").json()
     assert rate == {
         "garageId": garage["id"], "hourlyRateCents": 300, "incrementMinutes": 15, "graceMinutes": 10,
-        "dailyMaxCents": 2500, "lostTicketFeeCents": 5000,
+        "dailyMaxCents": 2500, "lostTicketFeeCents": 5000, "vehicleTypeRates": {}, "flatRates": [],
     }
     (created,) = audit_of(admin, "Garage", garage["id"])
     assert created["action"] == "CREATE" and created["before"] is None

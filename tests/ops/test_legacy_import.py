@@ -206,6 +206,11 @@ def refund_time_on_completed_payment(snapshot: dict[str, Any]) -> None:
     snapshot["payments"][0]["refundedAt"] = "2024-03-02T09:00:00Z"
 
 
+def voided_session(snapshot: dict[str, Any]) -> None:
+    """Voids came with API-operations.md: the in-memory store had none to export."""
+    snapshot["sessions"][1]["status"] = "VOIDED"
+
+
 @pytest.mark.parametrize(
     ("damage", "expected"),
     [
@@ -225,10 +230,12 @@ def refund_time_on_completed_payment(snapshot: dict[str, Any]) -> None:
         (amount_as_string, ["payment p-1: amount: must be a JSON number, not a string (got '12.35')"]),
         (fee_differs_from_amount, ["session x-1: feeCents 120 differs from its payment 'p-1': amount 1.005 is 101 cents"]),
         (refund_time_on_completed_payment, ["payment p-1: a COMPLETED payment has no refundedAt"]),
+        (voided_session, ["session x-2: status: VOIDED did not exist in the in-memory store (got 'VOIDED')"]),
     ],
     ids=["broken reference", "duplicate plate after normalising", "payment without a session", "unknown type",
          "int startTime", "float endTime", "time without offset", "capacity as a string", "level as a float",
-         "integers as booleans", "amount as a string", "fee differs from amount", "refundedAt on a COMPLETED payment"],
+         "integers as booleans", "amount as a string", "fee differs from amount", "refundedAt on a COMPLETED payment",
+         "a voided session"],
 )
 async def test_a_bad_snapshot_is_refused_with_every_offending_record(
     tmp_path: Path, database: Path, damage: Any, expected: list[str]

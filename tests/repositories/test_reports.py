@@ -13,7 +13,9 @@ from garage.config import load_settings
 from garage.db import create_prisma
 from garage.repositories.migrations import MigrationRepository
 from garage.repositories.reports import Revenue, SessionSpan
+from garage.repositories.rows import now_ms
 from garage.repositories.unit_of_work import Database
+from garage.vocabulary import PaymentMethod
 from tests.repositories.builders import T0, complete_session, make_garage, pay, start_session
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -52,7 +54,8 @@ async def test_spans_and_payments_of_one_garage_and_window(db: Prisma) -> None:
         SessionSpan(T0 + timedelta(hours=2.5), None),
     ]
     revenue = await reports.completed_payments(garage.id, since, until)
-    assert revenue == [Revenue(T0 + timedelta(hours=3), 200)]  # the refund and the other garage excluded
+    # the refund and the other garage excluded
+    assert revenue == [Revenue(T0 + timedelta(hours=3), 200, PaymentMethod.CASH, 0)]
 
     active_before = await reports.active_session_count()
     by_status = await reports.live_spots_by_status()
@@ -60,6 +63,33 @@ async def test_spans_and_payments_of_one_garage_and_window(db: Prisma) -> None:
     await database.transaction(lambda unit: unit.spots.update(spots[0], {"status": "MAINTENANCE"}), actor=ACTOR)
     after = await reports.live_spots_by_status()
     assert after.get("MAINTENANCE", 0) == by_status.get("MAINTENANCE", 0) + 1
+
+
+async def test_voided_sessions_and_the_payments_method_and_discount(db: Prisma) -> None:
+    garage, spots = await make_garage(db, spots=3)
+    database = Database(db)
+    voided_at = T0 + timedelta(hours=26)
+    voided = await start_session(db, spots[0], start=T0 + timedelta(hours=25))
+    async with database.batch(actor=ACTOR) as unit:
+        unit.sessions.queue_void(voided, reason="gate fault", end_time=voided_at, now=now_ms())
+    validated = await start_session(db, spots[1], start=T0 + timedelta(hours=25))
+    paid_at = T0 + timedelta(hours=27)
+    await complete_session(db, validated, end=paid_at, fee_cents=450)
+    async with database.batch(actor=ACTOR) as unit:
+        unit.payments.queue_create(
+            session_id=validated.id, garage_id=garage.id, amount_cents=450, currency="EUR", method="MOBILE",
+            reference=None, discount_cents=150, created_at=paid_at, now=now_ms(),
+        )
+
+    since, until = T0 + timedelta(hours=24), T0 + timedelta(hours=28)
+    spans = await database.reports.session_spans(garage.id, since, until)
+    assert sorted(spans, key=lambda span: span.voided) == [
+        SessionSpan(T0 + timedelta(hours=25), paid_at, voided=False),
+        SessionSpan(T0 + timedelta(hours=25), voided_at, voided=True),
+    ]
+    assert await database.reports.completed_payments(garage.id, since, until) == [
+        Revenue(paid_at, 450, PaymentMethod.MOBILE, 150)
+    ]
 
 
 async def test_no_migrations_table_means_nothing_applied(tmp_path: Path) -> None:

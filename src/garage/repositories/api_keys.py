@@ -18,8 +18,11 @@ class ApiKeyRepository(Repository):
     async def by_id(self, key_id: str) -> ApiKey | None:
         return await self._db.apikey.find_unique(where={"id": key_id})
 
-    async def create(self, *, name: str, role: str, prefix: str, hash: str) -> ApiKey:
-        key = await self._writing().apikey.create(data={"name": name, "role": role, "prefix": prefix, "hash": hash})
+    async def create(self, *, name: str, role: str, prefix: str, hash: str, validator_id: str | None = None) -> ApiKey:
+        """`validator_id`: the validator a `validator` key validates with (None for the other roles)."""
+        key = await self._writing().apikey.create(
+            data={"name": name, "role": role, "prefix": prefix, "hash": hash, "validatorId": validator_id}
+        )
         self._record(AuditAction.CREATE, AuditEntity.API_KEY, key.id, after=key)
         return key
 

@@ -7,19 +7,27 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from garage.repositories.base import Repository
-from garage.vocabulary import PaymentStatus, SessionStatus
+from garage.vocabulary import PaymentMethod, PaymentStatus, SessionStatus
 
 
 @dataclass(frozen=True)
 class SessionSpan:
+    """A session's stay; `end` is its check-out, or its void's time when `voided` (a void is no
+    check-out, but the session occupied its spot until then)."""
+
     start: datetime
     end: datetime | None
+    voided: bool = False
 
 
 @dataclass(frozen=True)
 class Revenue:
+    """A payment taken at check-out time `at`: how much, how, and what a validation took off."""
+
     at: datetime
     amount_cents: int
+    method: PaymentMethod
+    discount_cents: int
 
 
 class ReportRepository(Repository):
@@ -34,7 +42,9 @@ class ReportRepository(Repository):
             self._db.parkingsession.find_many(where={"garageId": garage_id, "endTime": None}),
         )
         spans = [
-            SessionSpan(start=row.startTime, end=row.endTime) for row in (*ended, *running) if row.startTime < until
+            SessionSpan(start=row.startTime, end=row.endTime, voided=row.status == SessionStatus.VOIDED)
+            for row in (*ended, *running)
+            if row.startTime < until
         ]
         return sorted(spans, key=lambda span: span.start)
 
@@ -44,7 +54,15 @@ class ReportRepository(Repository):
             where={"garageId": garage_id, "status": PaymentStatus.COMPLETED, "createdAt": {"gte": since, "lt": until}},
             order={"createdAt": "asc"},
         )
-        return [Revenue(at=row.createdAt, amount_cents=row.amountCents) for row in rows]
+        return [
+            Revenue(
+                at=row.createdAt,
+                amount_cents=row.amountCents,
+                method=PaymentMethod(row.method),
+                discount_cents=row.discountCents,
+            )
+            for row in rows
+        ]
 
     async def active_session_count(self) -> int:
         return await self._db.parkingsession.count(where={"status": SessionStatus.ACTIVE})

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from prisma.models import ParkingSession, Payment, Spot, Ticket
-from prisma.types import ParkingSessionCreateWithoutRelationsInput
+from prisma.types import ParkingSessionCreateWithoutRelationsInput, PermitUpdateOneWithoutRelationsInput
 
 from garage.db import insert_rows
 from garage.repositories.audit import audit_view
@@ -19,8 +19,15 @@ from garage.repositories.rows import columns_of, new_id
 from garage.vocabulary import AuditAction, AuditEntity, EventType, SessionStatus, SpotStatus, TicketStatus
 
 WITH_TICKET: dict[str, Any] = {"ticket": True}
-# check-out also needs its spot (the spot.changed event says what the spot became)
-_WITH_TICKET_GARAGE_AND_RATE: dict[str, Any] = {**WITH_TICKET, "garage": {"include": {"rate": True}}, "spot": True}
+# check-out and void also need its spot (the spot.changed event says what the spot became); the fee rule
+# needs the garage (its timezone), the rate, and the session's validation
+_WITH_TICKET_GARAGE_AND_RATE: dict[str, Any] = {
+    **WITH_TICKET,
+    "garage": {"include": {"rate": True}},
+    "spot": True,
+    "validation": True,
+    "permit": True,
+}
 NEWEST_FIRST: list[dict[str, str]] = [{"startTime": "desc"}, {"id": "desc"}]
 
 
@@ -35,6 +42,7 @@ class SessionRepository(Repository):
         start_time: datetime,
         ticket_code: str,
         now: datetime,
+        permit_id: str | None = None,
     ) -> ParkingSession:
         """Adds the INSERT of a new ACTIVE session and its OPEN ticket to the unit's batch; returns
         the session (with its ticket) as it will be stored. A ticket code already in use fails the
@@ -50,6 +58,8 @@ class SessionRepository(Repository):
             startTime=start_time,
             endTime=None,
             feeCents=None,
+            permitId=permit_id,
+            voidReason=None,
             createdAt=now,
             updatedAt=now,
         )
@@ -107,6 +117,9 @@ class SessionRepository(Repository):
                 "updatedAt": now,
                 "ticket": ticket,
                 "garage": None,
+                "spot": None,
+                "validation": None,
+                "permit": None,
             }
         )
         after = {**audit_view(completed, AuditEntity.SESSION), "ticketStatus": ticket.status, "minutes": minutes}
@@ -114,6 +127,36 @@ class SessionRepository(Repository):
         paid = event_view(payment) if payment is not None else None
         self._emit(EventType.SESSION_COMPLETED, session.garageId, {"session": event_view(completed), "payment": paid})
         return completed
+
+    def queue_void(self, session: ParkingSession, *, reason: str, end_time: datetime, now: datetime) -> ParkingSession:
+        """Adds ACTIVE -> VOIDED (no fee, no payment; its ticket VOID) to the unit's batch; returns the
+        session as it will be stored. Guarded like `queue_complete`: a session no longer ACTIVE when
+        the batch runs fails it (RecordMissing), so a void racing a check-out leaves exactly one."""
+        assert session.ticket is not None, "sessions are read with their ticket"
+        batch = self._batch()
+        batch.parkingsession.update(
+            where={"id": session.id, "status": SessionStatus.ACTIVE},  # type: ignore[typeddict-unknown-key]  # Prisma 5 extended unique where
+            data={"status": SessionStatus.VOIDED, "endTime": end_time, "voidReason": reason, "updatedAt": now},
+        )
+        batch.ticket.update_many(where={"id": session.ticket.id}, data={"status": TicketStatus.VOID, "updatedAt": now})
+        ticket = session.ticket.model_copy(update={"status": TicketStatus.VOID, "updatedAt": now})
+        voided = session.model_copy(
+            update={
+                "status": SessionStatus.VOIDED,
+                "endTime": end_time,
+                "voidReason": reason,
+                "updatedAt": now,
+                "ticket": ticket,
+                "garage": None,
+                "spot": None,
+                "validation": None,
+                "permit": None,
+            }
+        )
+        after = {**audit_view(voided, AuditEntity.SESSION), "ticketStatus": ticket.status}
+        self._record(AuditAction.VOID, AuditEntity.SESSION, session.id, before=session, after=after)
+        self._emit(EventType.SESSION_VOIDED, session.garageId, {"session": event_view(voided)})
+        return voided
 
     async def get(self, session_id: str, *, with_garage_and_rate: bool = False) -> ParkingSession | None:
         return await self._db.parkingsession.find_unique(
@@ -128,6 +171,16 @@ class SessionRepository(Repository):
             include=_with_ticket(with_garage_and_rate),  # type: ignore[arg-type]
         )
 
+    async def active_by_plate(
+        self, garage_id: str, license_plate: str, *, with_garage_and_rate: bool = False
+    ) -> ParkingSession | None:
+        """The ACTIVE session of `license_plate` (normalised, as recorded at check-in) in the garage:
+        exit by plate (a vehicle has at most one ACTIVE session anywhere)."""
+        return await self._db.parkingsession.find_first(
+            where={"garageId": garage_id, "licensePlate": license_plate, "status": SessionStatus.ACTIVE},
+            include=_with_ticket(with_garage_and_rate),  # type: ignore[arg-type]
+        )
+
     async def active_for_vehicle(self, vehicle_id: str) -> ParkingSession | None:
         return await self._db.parkingsession.find_first(where={"vehicleId": vehicle_id, "status": SessionStatus.ACTIVE})
 
@@ -138,12 +191,14 @@ class SessionRepository(Repository):
         vehicle_id: str | None = None,
         status: str | None = None,
         license_plate: str | None = None,
+        plate_contains: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int,
         cursor: str | None,
     ) -> Page[ParkingSession]:
-        """Newest startTime first; `since` inclusive, `until` exclusive (on startTime)."""
+        """Newest startTime first; `since` inclusive, `until` exclusive (on startTime);
+        `plate_contains` (normalised) matches plates containing it (search)."""
         where: dict[str, Any] = {}
         for field, value in (
             ("garageId", garage_id),
@@ -153,6 +208,8 @@ class SessionRepository(Repository):
         ):
             if value is not None:
                 where[field] = value
+        if plate_contains is not None:
+            where["AND"] = [{"licensePlate": {"contains": plate_contains}}]
         if (window := time_range(since, until)) is not None:
             where["startTime"] = window
         rows = await self._db.parkingsession.find_many(
@@ -180,6 +237,17 @@ class SessionRepository(Repository):
         """Bulk import: ONE createMany."""
         self._covered_by_job()
         return await insert_rows(self._writing(), "ParkingSession", rows)
+
+    async def set_permit(self, session: ParkingSession, permit_id: str | None) -> ParkingSession:
+        """The permit covering `session` (ACTIVE, read in the same transaction) now that a permit of
+        its garage and plate was created, cancelled or moved; returns it without its relations."""
+        link: PermitUpdateOneWithoutRelationsInput = (
+            {"connect": {"id": permit_id}} if permit_id is not None else {"disconnect": True}
+        )
+        updated = await self._writing().parkingsession.update(where={"id": session.id}, data={"permit": link})
+        assert updated is not None, f"session {session.id} vanished inside its transaction"
+        self._record(AuditAction.UPDATE, AuditEntity.SESSION, session.id, before=session, after=updated)
+        return updated
 
 
 def _with_ticket(garage_and_rate: bool) -> dict[str, Any]:

@@ -32,16 +32,20 @@ from garage.db.retry import DEFAULT_POLICY, RetryPolicy
 from garage.repositories.api_keys import ApiKeyRepository
 from garage.repositories.archive import ArchiveRepository
 from garage.repositories.audit import AuditEntry, AuditRepository, AuditValue, entry_of, queue_entries, write_entries
+from garage.repositories.denied_plates import DeniedPlateRepository
 from garage.repositories.events import OCCUPANCY_SQL, EventRepository, PendingEvent, event_rows, stored_time
 from garage.repositories.garages import GarageRepository
 from garage.repositories.migrations import MigrationRepository
 from garage.repositories.payments import PaymentRepository
+from garage.repositories.permits import PermitRepository
 from garage.repositories.rates import RateRepository
 from garage.repositories.reports import ReportRepository
 from garage.repositories.rows import now_ms
 from garage.repositories.sessions import SessionRepository
 from garage.repositories.spots import SpotRepository
 from garage.repositories.tickets import TicketRepository
+from garage.repositories.validations import ValidationRepository
+from garage.repositories.validators import ValidatorRepository
 from garage.repositories.vehicles import VehicleRepository
 from garage.repositories.webhooks import WebhookDeliveryRepository, WebhookRepository
 from garage.vocabulary import AuditAction, AuditEntity, EventType
@@ -115,6 +119,22 @@ class Repositories:
     @cached_property
     def webhook_deliveries(self) -> WebhookDeliveryRepository:
         return WebhookDeliveryRepository(self._db, self._work)
+
+    @cached_property
+    def permits(self) -> PermitRepository:
+        return PermitRepository(self._db, self._work)
+
+    @cached_property
+    def denied_plates(self) -> DeniedPlateRepository:
+        return DeniedPlateRepository(self._db, self._work)
+
+    @cached_property
+    def validators(self) -> ValidatorRepository:
+        return ValidatorRepository(self._db, self._work)
+
+    @cached_property
+    def validations(self) -> ValidationRepository:
+        return ValidationRepository(self._db, self._work)
 
 
 class UnitOfWork(Repositories):

@@ -73,10 +73,15 @@ class VehicleRepository(Repository):
             include={"sessions": {"order_by": [{"startTime": "desc"}, {"id": "desc"}], "take": 1}},
         )
 
-    async def list_live(self, *, license_plate: str | None, limit: int, cursor: str | None) -> Page[Vehicle]:
+    async def list_live(
+        self, *, license_plate: str | None, plate_contains: str | None = None, limit: int, cursor: str | None
+    ) -> Page[Vehicle]:
+        """Live vehicles, newest first: `license_plate` exactly, `plate_contains` (normalised) as a part (search)."""
         where: dict[str, Any] = dict(LIVE)
         if license_plate is not None:
             where["licensePlate"] = license_plate
+        if plate_contains is not None:
+            where["AND"] = [{"licensePlate": {"contains": plate_contains}}]
         rows = await self._db.vehicle.find_many(
             where=where,  # type: ignore[arg-type]
             order=[{"createdAt": "desc"}, {"id": "desc"}],

@@ -8,7 +8,16 @@ from typing import Any
 from pydantic import ConfigDict, Field, field_validator
 
 from garage.routes.endpoint import Call, Router
-from garage.routes.models import ApiModel, InstantIn, ListQuery, ListResponse, RequestModel, Timestamp, list_response
+from garage.routes.models import (
+    ApiModel,
+    IdText,
+    InstantIn,
+    ListQuery,
+    ListResponse,
+    RequestModel,
+    Timestamp,
+    list_response,
+)
 from garage.vocabulary import Role
 
 ROUTER = Router()
@@ -21,6 +30,7 @@ class ApiKeyOut(ApiModel, title="ApiKey"):
     id: str
     name: str
     role: Role
+    validator_id: str | None = Field(description="The validator a validator key validates with; null for other roles")
     created_at: Timestamp
     revoked_at: Timestamp | None = Field(description="Null while the key is valid")
 
@@ -35,6 +45,7 @@ class CreatedApiKeyOut(ApiModel, title="CreatedApiKey"):
     id: str
     name: str
     role: Role
+    validator_id: str | None = Field(description="The validator a validator key validates with; null for other roles")
     key: str = Field(description="The key itself: shown once, stored only hashed")
     created_at: Timestamp
 
@@ -48,6 +59,11 @@ class CreateApiKeyIn(RequestModel):
 
     name: str = Field(min_length=1, max_length=100)
     role: Role
+    validator_id: IdText | None = Field(
+        None,
+        description="Required for role validator (a merchant's key: it may only read tickets and validate them "
+        "with this validator), refused for the other roles",
+    )
 
 
 class AuditEntryOut(ApiModel, title="AuditEntry"):
@@ -92,13 +108,22 @@ class AuditQuery(ListQuery):
     body=CreateApiKeyIn,
     response=CreatedApiKeyOut,
     status=201,
+    errors=("NOT_FOUND",),
     operation_id="createApiKey",
 )
 async def create_api_key(call: Call[CreateApiKeyIn, None]) -> CreatedApiKeyOut:
-    created = await call.services.keys.create(name=call.body.name, role=call.body.role, actor=call.principal.key_id)
+    body = call.body
+    created = await call.services.keys.create(
+        name=body.name, role=body.role, validator_id=body.validator_id, actor=call.principal.key_id
+    )
     record = created.record
     return CreatedApiKeyOut(
-        id=record.id, name=record.name, role=Role(record.role), key=created.key, created_at=record.createdAt
+        id=record.id,
+        name=record.name,
+        role=Role(record.role),
+        validator_id=record.validatorId,
+        key=created.key,
+        created_at=record.createdAt,
     )
 
 

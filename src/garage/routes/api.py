@@ -4,7 +4,20 @@ here serves nothing (tests/api/test_route_table.py fails for one that is forgott
 
 from __future__ import annotations
 
-from garage.routes import admin, events, garages, parking, payments, reports, sessions, spots, vehicles, webhooks
+from garage.routes import (
+    admin,
+    events,
+    garages,
+    parking,
+    payments,
+    permits,
+    reports,
+    sessions,
+    spots,
+    validations,
+    vehicles,
+    webhooks,
+)
 from garage.routes.endpoint import Endpoint, Router
 
 ROUTERS: tuple[Router, ...] = (
@@ -16,6 +29,8 @@ ROUTERS: tuple[Router, ...] = (
     vehicles.ROUTER,
     parking.ROUTER,
     reports.ROUTER,
+    permits.ROUTER,
+    validations.ROUTER,
     events.ROUTER,
     webhooks.ROUTER,
 )

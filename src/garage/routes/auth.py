@@ -17,10 +17,20 @@ from garage.security.principal import Principal
 from garage.services.container import Services
 from garage.vocabulary import Role
 
-__all__ = ["Principal", "authenticate"]
+__all__ = ["Principal", "admits", "authenticate"]
 
 
-async def authenticate(request: Request, required: Role, services: Services) -> Principal:
+def admits(role: Role, required: Role, *, validator_too: bool) -> bool:
+    """Whether a key of `role` may call an endpoint that needs `required`: by the role ladder, and
+    a `validator` key only where the endpoint admits validators (`Endpoint.admits_validator`)."""
+    if role is Role.VALIDATOR:
+        return validator_too
+    return role.includes(required)
+
+
+async def authenticate(
+    request: Request, required: Role, services: Services, *, validator_too: bool = False
+) -> Principal:
     sent = request.headers.getlist("authorization")
     if len(sent) > 1:
         raise ValidationFailed(
@@ -34,6 +44,8 @@ async def authenticate(request: Request, required: Role, services: Services) -> 
     principal = await services.keys.verify(key.strip())
     if principal is None:
         raise Unauthenticated("The API key is unknown or revoked")
-    if not principal.role.includes(required):
+    if not admits(principal.role, required, validator_too=validator_too):
+        if principal.role is Role.VALIDATOR:
+            raise Forbidden("A validator key may only read tickets and validate them")
         raise Forbidden(f"This needs the {required.value} role; the key has {principal.role.value}")
     return principal

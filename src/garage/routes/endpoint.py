@@ -21,7 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from garage.errors import NotFound, ValidationFailed
-from garage.routes.auth import Principal, authenticate
+from garage.routes.auth import Principal, admits, authenticate
 from garage.routes.models import JsonResponse
 from garage.services.container import Services
 from garage.vocabulary import Role
@@ -65,6 +65,12 @@ class Endpoint:
     csv: bool = False
     event_stream: bool = False
     operation_id: str | None = None
+    admits_validator: bool = False
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        """The roles whose keys may call it (routes/auth.py `admits`)."""
+        return frozenset(role for role in Role if admits(role, self.role, validator_too=self.admits_validator))
 
 
 class Router:
@@ -90,13 +96,16 @@ class Router:
         event_stream: bool = False,
         responses: dict[int, str] | None = None,
         operation_id: str | None = None,
+        admits_validator: bool = False,
     ) -> Callable[[HandlerT], HandlerT]:
         """`errors`: the contract codes the handler may answer with (404 NOT_FOUND, the 409 codes,
         ...; routes/openapi.py documents each under its status). `responses`: error answers beyond
         those, status -> its contract code and when. `operation_id`: the OpenAPI operationId, a
         camelCase verb phrase (`checkIn`, `listSessions`); declared, so that renaming a handler
         does not rename the operation in generated clients. `event_stream`: the answer is
-        Server-Sent Events (text/event-stream) of `response` items."""
+        Server-Sent Events (text/event-stream) of `response` items. `admits_validator`: a
+        `validator` key (a merchant's, outside the role ladder) may call it too; without it such a
+        key gets 403, whatever `role` is."""
 
         def declare(handler: HandlerT) -> HandlerT:
             check_call_type(handler, body, query)
@@ -117,6 +126,7 @@ class Router:
                     csv=csv,
                     event_stream=event_stream,
                     operation_id=operation_id,
+                    admits_validator=admits_validator,
                 )
             )
             return handler
@@ -147,7 +157,7 @@ def _dispatcher(methods: dict[str, Endpoint]) -> Callable[[Request], Awaitable[R
         # Starlette routes HEAD to every GET route: it is the GET, answered without the body
         ep = methods["GET" if request.method == "HEAD" else request.method]
         services: Services = request.app.state.services
-        principal = await authenticate(request, ep.role, services)
+        principal = await authenticate(request, ep.role, services, validator_too=ep.admits_validator)
         refuse_nul_characters(request)
         query = parse_query(ep.query, request) if ep.query else None
         if ep.body is not None:

@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import functools
+import re
 import zoneinfo
+from datetime import time
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
+from garage.repositories.rates import flat_rates_of, vehicle_type_rates_of, wall_time
+from garage.repositories.records import Rate
 from garage.routes.endpoint import Call, Router
 from garage.routes.models import ApiModel, ListQuery, ListResponse, RequestModel, Timestamp, list_response
-from garage.services.garages import Occupancy, StatusTotals
-from garage.vocabulary import OccupancyState, RateTerms, Role, SpotType
+from garage.services.garages import MAX_FLAT_RATES, Occupancy, StatusTotals
+from garage.vocabulary import FlatRate, OccupancyState, RateTerms, Role, SpotType, VehicleType, VehicleTypeRate, Weekday
 
 ROUTER = Router()
 """This module's endpoints (listed in routes/api.py)."""
@@ -178,8 +191,47 @@ def _totals(totals: StatusTotals) -> dict[str, int]:
     }
 
 
+_HH_MM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+def _hh_mm(value: Any) -> Any:
+    if isinstance(value, time):  # a model built in Python, not from a request
+        return value
+    if not isinstance(value, str) or not re.fullmatch(_HH_MM, value):
+        raise ValueError('must be a wall time "HH:MM" from 00:00 to 23:59')
+    return time.fromisoformat(value)
+
+
+WallTime = Annotated[
+    time,
+    BeforeValidator(_hh_mm),
+    PlainSerializer(wall_time, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": _HH_MM, "examples": ["07:00"]}),
+]
+"""A flat rate's time of day, "HH:MM", in the garage's timezone."""
+
+
+class VehicleTypeRateOut(ApiModel, title="VehicleTypeRate"):
+    """A vehicle type's own figures; null keeps the garage's."""
+
+    hourly_rate_cents: int | None
+    daily_max_cents: int | None
+
+
+class FlatRateOut(ApiModel, title="FlatRate"):
+    """A fixed price for a stay entering on one of `days` in [entryFrom, entryTo) and leaving by the
+    first `exitBy` after its entry, in the garage's timezone (early bird, evening rates)."""
+
+    name: str
+    days: list[Weekday] = Field(description="In week order, Monday first")
+    entry_from: WallTime
+    entry_to: WallTime
+    exit_by: WallTime
+    amount_cents: int
+
+
 class RateOut(ApiModel, title="Rate"):
-    """What parking in a garage costs (the fee rule: API.md, "Fee rule")."""
+    """What parking in a garage costs (the fee rule: API.md, "Fee rule"; API-operations.md "Tariffs")."""
 
     garage_id: str
     hourly_rate_cents: int
@@ -187,6 +239,82 @@ class RateOut(ApiModel, title="Rate"):
     grace_minutes: int
     daily_max_cents: int
     lost_ticket_fee_cents: int
+    vehicle_type_rates: dict[VehicleType, VehicleTypeRateOut] = Field(
+        description="Per vehicle type overrides of hourlyRateCents and dailyMaxCents (by the session's vehicle type)"
+    )
+    flat_rates: list[FlatRateOut] = Field(description="Flat rates, in the order they were put")
+
+    @classmethod
+    def of(cls, rate: Rate) -> RateOut:
+        return cls(
+            garage_id=rate.garageId,
+            hourly_rate_cents=rate.hourlyRateCents,
+            increment_minutes=rate.incrementMinutes,
+            grace_minutes=rate.graceMinutes,
+            daily_max_cents=rate.dailyMaxCents,
+            lost_ticket_fee_cents=rate.lostTicketFeeCents,
+            vehicle_type_rates={
+                vehicle_type: VehicleTypeRateOut(
+                    hourly_rate_cents=override.hourly_rate_cents, daily_max_cents=override.daily_max_cents
+                )
+                for vehicle_type, override in vehicle_type_rates_of(rate).items()
+            },
+            flat_rates=[
+                FlatRateOut(
+                    name=flat.name,
+                    days=[day for day in Weekday if day in flat.days],
+                    entry_from=flat.entry_from,
+                    entry_to=flat.entry_to,
+                    exit_by=flat.exit_by,
+                    amount_cents=flat.amount_cents,
+                )
+                for flat in flat_rates_of(rate)
+            ],
+        )
+
+
+class VehicleTypeRateIn(RequestModel):
+    """A vehicle type's own figures: at least one; one left out (or null) keeps the garage's."""
+
+    model_config = ConfigDict(title="VehicleTypeRateRequest")
+
+    hourly_rate_cents: Cents | None = None
+    daily_max_cents: Cents | None = None
+
+    @model_validator(mode="after")
+    def _overrides_something(self) -> VehicleTypeRateIn:
+        if self.hourly_rate_cents is None and self.daily_max_cents is None:
+            raise ValueError("must set hourlyRateCents, dailyMaxCents or both")
+        return self
+
+
+def _each_day_once(days: list[Weekday]) -> list[Weekday]:
+    if len(set(days)) != len(days):
+        raise ValueError("must name each day at most once")
+    return days
+
+
+class FlatRateIn(RequestModel):
+    """A flat rate; `entryFrom` must be before `entryTo`, names unique within the rate."""
+
+    model_config = ConfigDict(title="FlatRateRequest")
+
+    name: ShortText
+    days: Annotated[list[Weekday], Field(min_length=1, max_length=7), AfterValidator(_each_day_once)]
+    entry_from: WallTime
+    entry_to: WallTime
+    exit_by: WallTime
+    amount_cents: Cents
+
+    def as_flat_rate(self) -> FlatRate:
+        return FlatRate(
+            name=self.name,
+            days=frozenset(self.days),
+            entry_from=self.entry_from,
+            entry_to=self.entry_to,
+            exit_by=self.exit_by,
+            amount_cents=self.amount_cents,
+        )
 
 
 class PutRateIn(RequestModel):
@@ -202,6 +330,17 @@ class PutRateIn(RequestModel):
                     "graceMinutes": 10,
                     "dailyMaxCents": 2500,
                     "lostTicketFeeCents": 5000,
+                    "vehicleTypeRates": {"MOTORCYCLE": {"hourlyRateCents": 100, "dailyMaxCents": 1000}},
+                    "flatRates": [
+                        {
+                            "name": "Early bird",
+                            "days": ["MON", "TUE", "WED", "THU", "FRI"],
+                            "entryFrom": "06:00",
+                            "entryTo": "09:00",
+                            "exitBy": "19:00",
+                            "amountCents": 1200,
+                        }
+                    ],
                 }
             ]
         },
@@ -212,6 +351,14 @@ class PutRateIn(RequestModel):
     grace_minutes: Minutes
     daily_max_cents: Cents
     lost_ticket_fee_cents: Cents
+    vehicle_type_rates: dict[VehicleType, VehicleTypeRateIn] = Field(
+        default_factory=dict, description="Per vehicle type overrides; left out: none"
+    )
+    flat_rates: list[FlatRateIn] = Field(
+        default_factory=list,
+        max_length=MAX_FLAT_RATES,
+        description=f"At most {MAX_FLAT_RATES}, names unique; left out: none",
+    )
 
 
 @ROUTER.endpoint(
@@ -322,14 +469,14 @@ async def garage_occupancy(call: Call[None, None]) -> OccupancyOut:
     operation_id="getRate",
 )
 async def get_rate(call: Call[None, None]) -> RateOut:
-    return RateOut.model_validate(await call.services.garages.rate(call.path("id")))
+    return RateOut.of(await call.services.garages.rate(call.path("id")))
 
 
 @ROUTER.endpoint(
     "PUT",
     "/garages/{id}/rates",
     role=Role.ADMIN,
-    summary="Replace the garage's rate",
+    summary="Replace the garage's whole rate (vehicleTypeRates or flatRates left out: none)",
     tag="rates",
     body=PutRateIn,
     response=RateOut,
@@ -345,5 +492,16 @@ async def put_rate(call: Call[PutRateIn, None]) -> RateOut:
         daily_max_cents=body.daily_max_cents,
         lost_ticket_fee_cents=body.lost_ticket_fee_cents,
     )
-    rate = await call.services.garages.put_rate(call.path("id"), values, actor=call.principal.key_id)
-    return RateOut.model_validate(rate)
+    rate = await call.services.garages.put_rate(
+        call.path("id"),
+        values,
+        vehicle_type_rates={
+            vehicle_type: VehicleTypeRate(
+                hourly_rate_cents=override.hourly_rate_cents, daily_max_cents=override.daily_max_cents
+            )
+            for vehicle_type, override in body.vehicle_type_rates.items()
+        },
+        flat_rates=[flat.as_flat_rate() for flat in body.flat_rates],
+        actor=call.principal.key_id,
+    )
+    return RateOut.of(rate)

@@ -26,6 +26,7 @@ from pydantic.alias_generators import to_camel
 from starlette.responses import JSONResponse
 
 from garage.repositories.pagination import Page
+from garage.services.plates import normalise_plate
 from garage.vocabulary import format_timestamp
 
 
@@ -165,3 +166,27 @@ def list_response(page: Page[Any], convert: type[ApiModel]) -> dict[str, object]
         "items": [convert.model_validate(row).model_dump(mode="json", by_alias=True) for row in page.items],
         "nextCursor": encode_cursor(page.next_after_id),
     }
+
+
+# documents the accepted input; normalise_plate enforces it with a plainer message
+_PLATE_INPUT = r"^[\s-]*(?:[A-Za-z0-9][\s-]*){2,10}$"
+LicensePlate = Annotated[
+    str,
+    Field(
+        max_length=100,
+        json_schema_extra={"pattern": _PLATE_INPUT},
+        description="Normalised on input: trimmed, upper case, spaces and dashes removed; "
+        "then 2 to 10 of A-Z0-9 ('ab-12 cd' -> 'AB12CD')",
+    ),
+    AfterValidator(normalise_plate),
+]
+PlateSearch = Annotated[
+    str,
+    Field(
+        max_length=100,
+        json_schema_extra={"pattern": _PLATE_INPUT},
+        description="Part of a plate: normalised like a plate (2 to 10 of A-Z0-9 after that); "
+        "matches every plate containing it",
+    ),
+    AfterValidator(normalise_plate),
+]

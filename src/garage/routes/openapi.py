@@ -54,6 +54,8 @@ TAGS: dict[str, str] = {
     "sessions": "Parking sessions and their tickets",
     "payments": "Payments taken at check-out, and refunds (admin)",
     "reports": "Usage reports per hour or day, as JSON or CSV",
+    "permits": "Monthly permits (free parking for a plate within their validity) and the deny list",
+    "validations": "Merchant validations: validators (merchants' discount programmes) and validating tickets",
     "events": "The event log: every change gates, signs and consoles hear about, in commit order",
     "admin": "API keys, the audit log and backups (admin only)",
     "service": "Health, readiness, metrics and this document: no API key needed",
@@ -94,7 +96,9 @@ opaque strings; timestamps are ISO 8601 strings in UTC with a `Z` and millisecon
 must be ISO 8601 strings with a UTC offset in requests (a number is refused); money is integer cents
 in the garage's currency. Lists take `limit` (1 to 200, default 50) and `cursor` (the previous page's
 `nextCursor`). Every `/api/v1` request needs `Authorization: Bearer <api key>`; roles include the
-ones after them: admin > operator > viewer. Every error answer has the body
+ones after them: admin > operator > viewer. A `validator` key (a merchant's, bound to one validator)
+stands outside that ladder: it may call only the operations that say so (reading a ticket, validating
+it), everything else answers it 403. Every error answer has the body
 `{{"error": {{"code", "message", "details"}}}}` (the `Error` schema).
 
 {LIMITS}"""
@@ -278,7 +282,7 @@ def _operation(
 
 
 def _description(ep: Endpoint) -> str:
-    allowed = [role.value for role in Role if role.includes(ep.role)]
+    allowed = [role.value for role in Role if role in ep.roles]
     who = f"Needs an API key with the role {' or '.join(allowed)}."
     said = inspect.getdoc(ep.handler)
     return f"{said}\n\n{who}" if said else who
@@ -373,8 +377,8 @@ def _responses(ep: Endpoint, refs: dict[tuple[Any, Mode], str]) -> dict[str, Any
         f"VALIDATION_ERROR: {accepted}; Authorization sent twice. `details.fields` names each bad field"
     )
     responses[401] = _error("UNAUTHENTICATED: no API key, or an unknown or revoked one")
-    if any(not role.includes(ep.role) for role in Role):
-        responses[403] = _error(f"FORBIDDEN: the key's role is below {ep.role.value}")
+    if set(Role) - ep.roles:
+        responses[403] = _error(_forbidden(ep))
     statuses = _error_statuses()
     by_status: dict[int, list[str]] = {}
     for code in ep.errors:
@@ -395,6 +399,17 @@ def _responses(ep: Endpoint, refs: dict[tuple[Any, Mode], str]) -> dict[str, Any
     for status, description in ep.responses.items():
         responses[status] = _error(description)
     return {str(status): responses[status] for status in sorted(responses)}
+
+
+def _forbidden(ep: Endpoint) -> str:
+    """The 403's description: which keys are refused (an endpoint refusing more declares its own
+    403 in `responses`)."""
+    why = []
+    if set(Role) - ep.roles - {Role.VALIDATOR}:
+        why.append(f"the key's role is below {ep.role.value}")
+    if Role.VALIDATOR not in ep.roles:
+        why.append("a validator key (it may only read tickets and validate them)")
+    return "FORBIDDEN: " + "; or ".join(why)
 
 
 SERVICE_SCHEMAS: dict[str, Any] = {

@@ -22,6 +22,10 @@ class PaymentOut(ApiModel, title="Payment"):
     method: PaymentMethod
     status: PaymentStatus
     reference: str | None = Field(description="Sensitive: encrypted at rest")
+    discount_cents: int = Field(
+        description="What the session's validation took off the fee (the fee without it minus amountCents "
+        "before the lost-ticket minimum); 0 without a validation"
+    )
     created_at: Timestamp = Field(description="The check-out time")
     refunded_at: Timestamp | None = Field(description="Null unless REFUNDED")
 

@@ -4,19 +4,45 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from starlette.responses import Response
 
 from garage.routes.endpoint import Call, Router
 from garage.routes.models import ApiModel, InstantIn, Timestamp
 from garage.services.reports import Bucket, UsageBucket
-from garage.vocabulary import Role, format_timestamp
+from garage.vocabulary import PaymentMethod, Role, format_timestamp
 
 ROUTER = Router()
 """This module's endpoints (listed in routes/api.py)."""
 
-CSV_COLUMNS = ("start", "checkIns", "checkOuts", "revenueCents", "peakOccupied")
+CSV_COLUMNS = (
+    "start",
+    "checkIns",
+    "checkOuts",
+    "revenueCents",
+    "peakOccupied",
+    # API-operations.md "Reports": appended, so readers of the first five columns read on unchanged
+    "voids",
+    "discountCents",
+    *(f"revenue{method.value.capitalize()}" for method in PaymentMethod),
+)
+
+RevenueByMethod = Annotated[
+    dict[PaymentMethod, int],
+    WithJsonSchema(
+        {
+            "type": "object",
+            "description": "Revenue per payment method, refunded payments excluded; every method present (0 when "
+            "none). Clients ignore methods they do not know.",
+            "properties": {method.value: {"type": "integer"} for method in PaymentMethod},
+            "required": [method.value for method in PaymentMethod],
+            "additionalProperties": {"type": "integer"},
+        },
+        mode="serialization",
+    ),
+]
 
 
 class UsageQuery(BaseModel):
@@ -37,7 +63,14 @@ class UsageBucketOut(ApiModel, title="UsageBucket"):
     check_ins: int = Field(description="Sessions started in the bucket")
     check_outs: int = Field(description="Sessions ended in the bucket")
     revenue_cents: int = Field(description="Payments taken in the bucket, refunded ones excluded")
-    peak_occupied: int = Field(description="The most sessions active at once within the bucket")
+    peak_occupied: int = Field(
+        description="The most sessions active at once within the bucket (a voided one until its void)"
+    )
+    voids: int = Field(description="Sessions voided in the bucket (not check-outs: no revenue)")
+    discount_cents: int = Field(
+        description="What validations took off the payments taken in the bucket, refunded ones excluded"
+    )
+    revenue_by_method: RevenueByMethod
 
 
 class UsageReportOut(ApiModel, title="UsageReport"):
@@ -73,5 +106,16 @@ def as_csv(buckets: list[UsageBucket]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for b in buckets:
-        writer.writerow((format_timestamp(b.start), b.check_ins, b.check_outs, b.revenue_cents, b.peak_occupied))
+        writer.writerow(
+            (
+                format_timestamp(b.start),
+                b.check_ins,
+                b.check_outs,
+                b.revenue_cents,
+                b.peak_occupied,
+                b.voids,
+                b.discount_cents,
+                *(b.revenue_by_method[method] for method in PaymentMethod),
+            )
+        )
     return out.getvalue()

@@ -14,29 +14,35 @@ from garage.routes.models import (
     InstantIn,
     ListQuery,
     ListResponse,
+    PlateSearch,
     Timestamp,
     list_response,
 )
 from garage.services.plates import normalise_plate
-from garage.vocabulary import Role, SessionStatus, TicketStatus
+from garage.vocabulary import Role, SessionStatus, TicketStatus, VehicleType
 
 ROUTER = Router()
 """This module's endpoints (listed in routes/api.py)."""
 
 
 class SessionOut(ApiModel, title="Session"):
-    """A vehicle's stay on a spot: ACTIVE from check-in until check-out."""
+    """A vehicle's stay on a spot: ACTIVE from check-in until check-out (COMPLETED) or a void (VOIDED)."""
 
     id: str
     garage_id: str
     spot_id: str
     vehicle_id: str
     license_plate: str
+    vehicle_type: VehicleType = Field(description="The vehicle's type at check-in: it picks the rate's override")
     ticket_code: str | None = Field(description="The session's ticket (null only for imported sessions without one)")
     status: SessionStatus
     start_time: Timestamp
-    end_time: Timestamp | None = Field(description="Null while ACTIVE")
-    fee_cents: int | None = Field(description="Null while ACTIVE")
+    end_time: Timestamp | None = Field(description="Null while ACTIVE; the void's time for a VOIDED session")
+    fee_cents: int | None = Field(description="Null while ACTIVE, and for a VOIDED session")
+    permit_id: str | None = Field(
+        description="The permit covering the session (an ACTIVE permit of its garage and plate valid at startTime)"
+    )
+    void_reason: str | None = Field(description="Why an admin voided the session (VOIDED only)")
 
     @model_validator(mode="before")
     @classmethod
@@ -44,7 +50,7 @@ class SessionOut(ApiModel, title="Session"):
         # the ticket code lives on the session's ticket (read with it, no extra query)
         if isinstance(data, ParkingSession):
             return {
-                **data.model_dump(exclude={"ticket", "garage", "spot", "vehicle", "payment"}),
+                **data.model_dump(exclude={"ticket", "garage", "spot", "vehicle", "payment", "permit", "validation"}),
                 "ticketCode": data.ticket.code if data.ticket is not None else None,
             }
         return data
@@ -78,6 +84,7 @@ class SessionQuery(ListQuery):
     plate: Annotated[str, Field(max_length=100), AfterValidator(normalise_plate)] | None = Field(
         None, description="Exact plate as recorded at check-in (normalised before matching)"
     )
+    q: PlateSearch | None = None
     since: InstantIn | None = Field(None, alias="from", description="startTime >= from")
     until: InstantIn | None = Field(None, alias="to", description="startTime < to")
 
@@ -86,7 +93,7 @@ class SessionQuery(ListQuery):
     "GET",
     "/sessions",
     role=Role.VIEWER,
-    summary="List sessions, newest startTime first",
+    summary="List sessions, newest startTime first (filters: garage, status, exact plate, part of a plate, dates)",
     tag="sessions",
     query=SessionQuery,
     response=SessionList,
@@ -98,6 +105,7 @@ async def list_sessions(call: Call[None, SessionQuery]) -> dict[str, object]:
         garage_id=q.garage_id,
         status=q.status,
         license_plate=q.plate,
+        plate_contains=q.q,
         since=q.since,
         until=q.until,
         limit=q.limit,
@@ -124,6 +132,7 @@ async def get_session(call: Call[None, None]) -> SessionOut:
     "GET",
     "/tickets/{code}",
     role=Role.VIEWER,
+    admits_validator=True,
     summary="A ticket and its session (code case-insensitive)",
     tag="sessions",
     response=TicketWithSessionOut,

@@ -4,29 +4,26 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from garage.errors import ValidationFailed
 from garage.routes.endpoint import Call, Router
-from garage.routes.models import ApiModel, ListQuery, ListResponse, RequestModel, Timestamp, list_response
+from garage.routes.models import (
+    ApiModel,
+    LicensePlate,
+    ListQuery,
+    ListResponse,
+    PlateSearch,
+    RequestModel,
+    Timestamp,
+    list_response,
+)
 from garage.routes.sessions import SessionList, SessionOut
-from garage.services.plates import normalise_plate
 from garage.vocabulary import Role, VehicleType
 
 ROUTER = Router()
 """This module's endpoints (listed in routes/api.py)."""
 
-LicensePlate = Annotated[
-    str,
-    # the pattern documents the accepted input; normalise_plate enforces it with a plainer message
-    Field(
-        max_length=100,
-        json_schema_extra={"pattern": r"^[\s-]*(?:[A-Za-z0-9][\s-]*){2,10}$"},
-        description="Normalised on input: trimmed, upper case, spaces and dashes removed; "
-        "then 2 to 10 of A-Z0-9 ('ab-12 cd' -> 'AB12CD')",
-    ),
-    AfterValidator(normalise_plate),
-]
 OwnerName = Annotated[str, Field(min_length=1, max_length=200, description="Sensitive: encrypted at rest")]
 OwnerEmail = Annotated[
     str, Field(min_length=3, max_length=100, pattern=r"^[^@\s]+@[^@\s]+$", description="Sensitive: encrypted at rest")
@@ -96,6 +93,7 @@ class VehicleQuery(ListQuery):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     plate: LicensePlate | None = Field(None, description="Exact plate (normalised before matching)")
+    q: PlateSearch | None = None
 
 
 _MODEL_NAMES = {
@@ -112,7 +110,7 @@ _OWNER = ("owner_name", "owner_email", "owner_phone")
     "GET",
     "/vehicles",
     role=Role.VIEWER,
-    summary="List live vehicles, newest first (filter: exact plate)",
+    summary="List live vehicles, newest first (filters: exact plate, part of a plate)",
     tag="vehicles",
     query=VehicleQuery,
     response=VehicleList,
@@ -120,7 +118,9 @@ _OWNER = ("owner_name", "owner_email", "owner_phone")
 )
 async def list_vehicles(call: Call[None, VehicleQuery]) -> dict[str, object]:
     q = call.query
-    page = await call.services.vehicles.list(license_plate=q.plate, limit=q.limit, cursor=q.after_id)
+    page = await call.services.vehicles.list(
+        license_plate=q.plate, plate_contains=q.q, limit=q.limit, cursor=q.after_id
+    )
     return list_response(page, VehicleOut)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from garage.errors import NotFound, UniqueViolation
+from garage.errors import NotFound, UniqueViolation, ValidationFailed, found
 from garage.repositories.pagination import Page
 from garage.repositories.records import ApiKey
 from garage.repositories.unit_of_work import Database, UnitOfWork
@@ -68,14 +68,32 @@ class ApiKeyService:
             return None
         if not api_keys.matches(key, record.hash, self._secret):
             return None
-        return Principal(key_id=record.id, role=Role(record.role))
+        return Principal(key_id=record.id, role=Role(record.role), validator_id=record.validatorId)
 
-    async def create(self, *, name: str, role: Role, actor: str) -> CreatedKey:
+    async def create(self, *, name: str, role: Role, actor: str, validator_id: str | None = None) -> CreatedKey:
+        """A `validator` key needs `validator_id` (a merchant's key validates with that validator
+        only); the other roles take none. ValidationFailed otherwise, NotFound for an unknown validator."""
+        if role is Role.VALIDATOR and validator_id is None:
+            raise ValidationFailed(
+                "A validator key needs a validatorId",
+                details={"fields": {"validatorId": "required for role validator"}},
+            )
+        if role is not Role.VALIDATOR and validator_id is not None:
+            raise ValidationFailed(
+                "Only a validator key takes a validatorId",
+                details={"fields": {"validatorId": f"not allowed for role {role.value}"}},
+            )
         issued = api_keys.issue_key()
 
         async def work(unit: UnitOfWork) -> ApiKey:
+            if validator_id is not None:
+                found(await unit.validators.get(validator_id), f"validator {validator_id}")
             return await unit.api_keys.create(
-                name=name, role=role.value, prefix=issued.prefix, hash=api_keys.hash_key(issued.key, self._secret)
+                name=name,
+                role=role.value,
+                prefix=issued.prefix,
+                hash=api_keys.hash_key(issued.key, self._secret),
+                validator_id=validator_id,
             )
 
         return CreatedKey(record=await self._db.transaction(work, actor=actor), key=issued.key)

@@ -15,8 +15,10 @@ from garage.services.audit import AuditService
 from garage.services.events import EventService, EventWatcher
 from garage.services.garages import GarageService
 from garage.services.parking import ParkingService, PaymentService
+from garage.services.permits import DenyListService, PermitService
 from garage.services.reports import ReportService
 from garage.services.spots import SpotService
+from garage.services.validations import ValidationService
 from garage.services.vehicles import VehicleService
 from garage.services.webhooks import WebhookService
 
@@ -38,6 +40,9 @@ class Services:
     spots: SpotService
     reports: ReportService
     webhooks: WebhookService
+    permits: PermitService
+    denied_plates: DenyListService
+    validations: ValidationService
     # The archive database for reports asked to include it (`garage archive`); closed by the lifespan.
     archive_reader: ArchiveReader
     backups: BackupStore
@@ -63,6 +68,9 @@ class Services:
             spots=SpotService(db),
             reports=ReportService(db, archive_reader),
             webhooks=WebhookService(db, cipher, allow_private=settings.webhook_allow_private),
+            permits=PermitService(db, cipher),
+            denied_plates=DenyListService(db),
+            validations=ValidationService(db),
             archive_reader=archive_reader,
             backups=BackupStore(
                 settings.backup_dir, database=settings.database_path, min_free_bytes=settings.min_free_bytes

@@ -3,24 +3,27 @@ garage soft-deletes it and its spots, unless a session is parked there."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from garage.errors import Conflict, found
+from garage.errors import Conflict, ValidationFailed, found
 from garage.repositories.garages import GarageRepository
 from garage.repositories.pagination import Page
+from garage.repositories.rates import NO_VEHICLE_TYPE_RATES, default_rate
 from garage.repositories.records import Garage, Rate
 from garage.repositories.spots import SpotCount
 from garage.repositories.unit_of_work import Database, UnitOfWork
 from garage.vocabulary import (
-    DEFAULT_RATE,
     SPOT_PREFERENCE,
+    FlatRate,
     OccupancyState,
     RateTerms,
     SpotStatus,
     SpotType,
     VehicleType,
+    VehicleTypeRate,
 )
 
 SPOT_TYPES = tuple(SpotType)
@@ -147,22 +150,48 @@ class GarageService:
         garage = await live_garage(self._db.garages, garage_id)
         rate = await self._db.rates.get(garage_id)
         if rate is None:  # every new garage gets a row; imported data may lack one: the defaults apply
-            return Rate.model_validate(
-                {
-                    "garageId": garage_id,
-                    "createdAt": garage.createdAt,
-                    "updatedAt": garage.createdAt,
-                    **DEFAULT_RATE.as_row(),
-                }
-            )
+            return default_rate(garage_id, garage.createdAt)
         return rate
 
-    async def put_rate(self, garage_id: str, values: RateTerms, *, actor: str) -> Rate:
+    async def put_rate(
+        self,
+        garage_id: str,
+        values: RateTerms,
+        *,
+        vehicle_type_rates: Mapping[VehicleType, VehicleTypeRate] = NO_VEHICLE_TYPE_RATES,
+        flat_rates: Sequence[FlatRate] = (),
+        actor: str,
+    ) -> Rate:
+        """Replaces the whole rate: tariffs not given are removed (API-operations.md "Precise points")."""
+        problems = flat_rate_problems(flat_rates)
+        if problems:
+            raise ValidationFailed("The flat rates are not valid", details={"fields": problems})
+
         async def work(unit: UnitOfWork) -> Rate:
             await live_garage(unit.garages, garage_id)
-            return await unit.rates.put(garage_id, values)
+            return await unit.rates.put(garage_id, values, vehicle_type_rates=vehicle_type_rates, flat_rates=flat_rates)
 
         return await self._db.transaction(work, actor=actor)
+
+
+MAX_FLAT_RATES = 20
+"""The most flat rates one rate may hold (routes declare it): each is tried against every stay, and
+a garage runs a few (early bird, evening, weekend)."""
+
+
+def flat_rate_problems(flat_rates: Sequence[FlatRate]) -> dict[str, str]:
+    """What makes flat rates unusable, by the request's field path: an entry window that does not
+    end after it starts (it would match no entry), a name used twice (the quote names the flat rate
+    it charged, so it must say which)."""
+    problems: dict[str, str] = {}
+    seen: set[str] = set()
+    for index, flat in enumerate(flat_rates):
+        if flat.entry_from >= flat.entry_to:
+            problems[f"flatRates.{index}.entryTo"] = "must be after entryFrom"
+        if flat.name in seen:
+            problems[f"flatRates.{index}.name"] = f"{flat.name!r} names an earlier flat rate too"
+        seen.add(flat.name)
+    return problems
 
 
 async def live_garage(garages: GarageRepository, garage_id: str) -> Garage:

@@ -33,8 +33,8 @@ from typing import Any
 from garage.errors import Conflict, NotFound, RecordMissing, UniqueViolation, ValidationFailed, found
 from garage.repositories.pagination import Page
 from garage.repositories.payments import PaymentRepository
-from garage.repositories.rates import terms_of
-from garage.repositories.records import ParkingSession, Payment, Spot, Ticket, Vehicle
+from garage.repositories.rates import flat_rates_of, terms_of, vehicle_type_rates_of
+from garage.repositories.records import Garage, ParkingSession, Payment, Spot, Ticket, Vehicle
 from garage.repositories.rows import at_db_precision, now_ms
 from garage.repositories.sessions import SessionRepository
 from garage.repositories.spots import SpotRepository
@@ -50,10 +50,11 @@ from garage.vocabulary import (
     PAYMENT_REFERENCE,
     SPOT_PREFERENCE,
     PaymentMethod,
-    RateTerms,
+    PermitStatus,
     SessionStatus,
     SpotStatus,
     SpotType,
+    ValidatorKind,
     VehicleType,
 )
 
@@ -89,6 +90,12 @@ class CheckedOut:
     ticket: Ticket
 
 
+@dataclass(frozen=True)
+class Voided:
+    session: ParkingSession
+    ticket: Ticket
+
+
 class ParkingService:
     def __init__(self, db: Database, cipher: FieldCipher) -> None:
         self._db = db
@@ -116,13 +123,20 @@ class ParkingService:
             raise _invalid("at", "must not be in the future")
         start = now if at is None else at_db_precision(min(at, now))
         for attempt in range(1, _CHECK_IN_ATTEMPTS + 1):
-            garage, vehicle = await asyncio.gather(
+            garage, vehicle, denied, permit = await asyncio.gather(
                 live_garage(self._db.garages, garage_id),
                 self._db.vehicles.live_by_plate_with_latest_session(license_plate),
+                self._db.denied_plates.get(garage_id, license_plate),
+                self._db.permits.covering(garage_id, license_plate, start),
             )
-            if garage.closed:  # before the vehicle's own conflicts (API-operations.md, "Precise points")
+            # in the contract's order (API-operations.md, "Precise points"): closed, denied, then the vehicle's
+            # own conflicts, then the spot's
+            if garage.closed:
                 raise Conflict(f"Garage {garage.name} is closed to check-ins", code="GARAGE_CLOSED")
+            if denied is not None:
+                raise Conflict(f"Vehicle {license_plate} may not enter: {denied.reason}", code="VEHICLE_DENIED")
             parked_as = _vehicle_may_enter(vehicle, license_plate, vehicle_type, start)
+            permit_id = permit.id if permit is not None else None
 
             # Awaited within this attempt (transaction() below), so the loop variables it reads (B023) are this
             # attempt's own.
@@ -132,7 +146,7 @@ class ParkingService:
                 except Conflict:
                     await _refuse_if_parked_meanwhile(unit.vehicles, license_plate)
                     raise
-                return await self._occupy(unit, spot, vehicle, license_plate, parked_as, start)  # noqa: B023
+                return await self._occupy(unit, spot, vehicle, license_plate, parked_as, permit_id, start)  # noqa: B023
 
             try:
                 return await self._db.transaction(occupy, actor=actor, **TX_LIMITS)
@@ -149,6 +163,7 @@ class ParkingService:
         vehicle: Vehicle | None,
         plate: str,
         parked_as: VehicleType,
+        permit_id: str | None,
         start: datetime,
     ) -> CheckedIn:
         """Every write of the check-in as ONE batch in the unit's transaction; the repositories
@@ -162,6 +177,7 @@ class ParkingService:
                 vehicle_id=vehicle.id,
                 license_plate=plate,
                 vehicle_type=parked_as,
+                permit_id=permit_id,
                 start_time=start,
                 ticket_code=new_ticket_code(),
                 now=now,
@@ -189,16 +205,29 @@ class ParkingService:
         return spot
 
     # ---- quote and check-out -------------------------------------------------------------
-    async def quote(self, session_id: str, *, at: datetime | None, lost_ticket: bool) -> tuple[pricing.Fee, datetime]:
+    async def quote(self, session_id: str, *, at: datetime | None, lost_ticket: bool) -> tuple[pricing.Quote, datetime]:
         """What check-out would charge at `at` (default now); writes nothing. `at` may lie in the
         future (a pay station can quote a planned exit) but not before the session started."""
         session = await _session(self._db.sessions, session_id, with_garage_and_rate=True)
+        return self._quote(session, at=at, lost_ticket=lost_ticket)
+
+    async def quote_plate(
+        self, garage_id: str, license_plate: str, *, at: datetime | None, lost_ticket: bool
+    ) -> tuple[ParkingSession, pricing.Quote, datetime]:
+        """`quote` for the plate's ACTIVE session in the garage (cameras that read only the plate)."""
+        session = await self._active_by_plate(garage_id, license_plate)
+        fee, end = self._quote(session, at=at, lost_ticket=lost_ticket)
+        return session, fee, end
+
+    def _quote(
+        self, session: ParkingSession, *, at: datetime | None, lost_ticket: bool
+    ) -> tuple[pricing.Quote, datetime]:
         _require_active(session)
         end = now_ms() if at is None else at
         if end < session.startTime - CLOCK_SKEW:
             raise _invalid("at", "is before the session started")
         end = max(end, session.startTime)
-        return pricing.fee_between(session.startTime, end, _rate_terms(session), lost_ticket=lost_ticket), end
+        return _fee(session, end, lost_ticket=lost_ticket), end
 
     async def check_out(
         self,
@@ -228,6 +257,46 @@ class ParkingService:
         session = await _session_of_ticket(self._db.sessions, code, with_garage_and_rate=True)
         return self._revealed(await self._complete(session, payment_method, sealed, lost_ticket, at, actor))
 
+    async def check_out_plate(
+        self,
+        garage_id: str,
+        license_plate: str,
+        *,
+        payment_method: PaymentMethod,
+        reference: str | None,
+        lost_ticket: bool,
+        at: datetime | None,
+        actor: str,
+    ) -> CheckedOut:
+        """Exit by plate: check-out of the plate's ACTIVE session in the garage (404 when there is none)."""
+        sealed = self._cipher.encrypt_optional(reference, PAYMENT_REFERENCE)
+        session = await self._active_by_plate(garage_id, license_plate)
+        return self._revealed(await self._complete(session, payment_method, sealed, lost_ticket, at, actor))
+
+    async def _active_by_plate(self, garage_id: str, license_plate: str) -> ParkingSession:
+        garage, session = await asyncio.gather(
+            live_garage(self._db.garages, garage_id),
+            self._db.sessions.active_by_plate(garage_id, license_plate, with_garage_and_rate=True),
+        )
+        return found(session, f"ACTIVE session of {license_plate} in garage {garage.name}")
+
+    async def void(self, session_id: str, *, reason: str, actor: str) -> Voided:
+        """ACTIVE -> VOIDED now: no fee, no payment, the ticket VOID, the spot freed, in ONE batch
+        guarded like check-out's (module docstring): of a void and a check-out racing, one wins and
+        the other gets SESSION_NOT_ACTIVE."""
+        session = await _session(self._db.sessions, session_id, with_garage_and_rate=True)
+        _require_active(session)
+        assert session.spot is not None  # read with it
+        now = now_ms()
+        try:
+            async with self._db.batch(actor=actor) as unit:
+                voided = unit.sessions.queue_void(session, reason=reason, end_time=max(now, session.startTime), now=now)
+                unit.spots.queue_release(session.spot, session_id=session.id, now=now)
+        except (RecordMissing, UniqueViolation) as error:
+            raise _not_active() from error
+        assert voided.ticket is not None  # voided with its ticket
+        return Voided(session=voided, ticket=voided.ticket)
+
     async def _complete(
         self,
         session: ParkingSession,
@@ -246,7 +315,7 @@ class ParkingService:
         assert session.garage is not None and session.ticket is not None and session.spot is not None
         end = _end_time(at, session.startTime)
         # the rate in force when the check-out is processed (API.md, Clarifications)
-        fee = pricing.fee_between(session.startTime, end, _rate_terms(session), lost_ticket=lost_ticket)
+        fee = _fee(session, end, lost_ticket=lost_ticket)
         now = now_ms()
         try:
             async with self._db.batch(actor=actor) as unit:
@@ -257,7 +326,7 @@ class ParkingService:
                     currency=session.garage.currency,
                     method=method,
                     reference=sealed_reference,
-                    discount_cents=0,
+                    discount_cents=fee.discount_cents,
                     created_at=end,
                     now=now,
                 )
@@ -292,6 +361,7 @@ class ParkingService:
         garage_id: str | None,
         status: SessionStatus | None,
         license_plate: str | None,
+        plate_contains: str | None = None,
         since: datetime | None,
         until: datetime | None,
         limit: int,
@@ -301,6 +371,7 @@ class ParkingService:
             garage_id=garage_id,
             status=status,
             license_plate=license_plate,
+            plate_contains=plate_contains,
             since=since,
             until=until,
             limit=limit,
@@ -358,12 +429,39 @@ def _end_time(at: datetime | None, start: datetime) -> datetime:
     return at_db_precision(max(start, min(at, now)))
 
 
-def _rate_terms(session: ParkingSession) -> RateTerms:
-    """The rate of the session's garage (read with it)."""
-    rate = session.garage.rate if session.garage is not None else None
-    if rate is None:  # garages get a rate row at creation; imported data may lack one
-        return DEFAULT_RATE
-    return terms_of(rate)
+def _fee(session: ParkingSession, end: datetime, *, lost_ticket: bool) -> pricing.Quote:
+    """The complete fee rule (services/pricing.py) for `session` (read with its garage, rate, permit
+    and validation) ending at `end`."""
+    assert session.garage is not None  # read with it
+    stay = pricing.Stay(start=session.startTime, end=end, vehicle_type=VehicleType(session.vehicleType))
+    validation = session.validation
+    discount = pricing.Discount(ValidatorKind(validation.kind), validation.value) if validation is not None else None
+    return pricing.complete_fee(
+        stay, _tariff(session.garage), permit=_permit_cover(session), validation=discount, lost_ticket=lost_ticket
+    )
+
+
+def _tariff(garage: Garage) -> pricing.Tariff:
+    """The garage's rate (read with it) as the fee rule reads it, in the garage's timezone."""
+    if garage.rate is None:  # garages get a rate row at creation; imported data may lack one
+        return pricing.Tariff(terms=DEFAULT_RATE, timezone=garage.timezone)
+    return pricing.Tariff(
+        terms=terms_of(garage.rate),
+        vehicle_type_rates=vehicle_type_rates_of(garage.rate),
+        flat_rates=flat_rates_of(garage.rate),
+        timezone=garage.timezone,
+    )
+
+
+def _permit_cover(session: ParkingSession) -> pricing.PermitCover | None:
+    """The session's permit (read with it) if it still covers the session: the permits service keeps
+    permitId current while the session is ACTIVE; the status and window are checked again here."""
+    permit = session.permit
+    if permit is None or permit.status != PermitStatus.ACTIVE:
+        return None
+    if not permit.validFrom <= session.startTime < permit.validTo:
+        return None
+    return pricing.PermitCover(permit_id=permit.id, valid_to=permit.validTo)
 
 
 def _vehicle_may_enter(

@@ -1,5 +1,6 @@
-"""Usage reports: per UTC hour or day, check-ins (by start), check-outs and revenue (by check-out
-time, refunds excluded) and the most sessions active at once."""
+"""Usage reports: per UTC hour or day, check-ins (by start), check-outs, revenue (in all and by
+payment method) and validation discounts (by check-out time, refunds excluded), voids (by the
+void's time) and the most sessions active at once (a voided session until its void)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from garage.repositories.reports import Revenue, SessionSpan
 from garage.repositories.unit_of_work import Database
 from garage.services.archive import ArchiveReader
 from garage.services.garages import live_garage
+from garage.vocabulary import PaymentMethod
 
 MAX_WINDOW = timedelta(days=366)
 
@@ -39,6 +41,9 @@ class UsageBucket:
     check_outs: int
     revenue_cents: int
     peak_occupied: int
+    voids: int
+    discount_cents: int
+    revenue_by_method: dict[PaymentMethod, int]  # every method, in the vocabulary's order
 
 
 class ReportService:
@@ -49,12 +54,7 @@ class ReportService:
     async def usage(
         self, garage_id: str, since: datetime, until: datetime, bucket: Bucket, *, include_archive: bool = False
     ) -> list[UsageBucket]:
-        if until <= since:
-            raise ValidationFailed("`to` must be after `from`", details={"fields": {"to": "must be after from"}})
-        if until - since > MAX_WINDOW:
-            raise ValidationFailed(
-                "A report covers at most 366 days", details={"fields": {"to": "at most 366 days after from"}}
-            )
+        check_window(since, until)
         await live_garage(self._db.garages, garage_id)
         reports = self._db.reports
         spans = await reports.session_spans(garage_id, since, until)
@@ -77,6 +77,16 @@ class ReportService:
         return await self._db.reports.live_spots_by_status()
 
 
+def check_window(since: datetime, until: datetime) -> None:
+    """A report's window [since, until): ValidationFailed naming `to` unless to > from, at most 366 days later."""
+    if until <= since:
+        raise ValidationFailed("`to` must be after `from`", details={"fields": {"to": "must be after from"}})
+    if until - since > MAX_WINDOW:
+        raise ValidationFailed(
+            "A report covers at most 366 days", details={"fields": {"to": "at most 366 days after from"}}
+        )
+
+
 def usage_buckets(
     spans: list[SessionSpan], revenue: list[Revenue], since: datetime, until: datetime, bucket: Bucket
 ) -> list[UsageBucket]:
@@ -84,7 +94,10 @@ def usage_buckets(
     starts = _bucket_starts(since, until, bucket)
     check_ins = [0] * len(starts)
     check_outs = [0] * len(starts)
+    voids = [0] * len(starts)
     cents = [0] * len(starts)
+    discounts = [0] * len(starts)
+    by_method = [dict.fromkeys(PaymentMethod, 0) for _ in starts]
 
     def index_of(moment: datetime) -> int | None:
         if not since <= moment < until:
@@ -95,10 +108,15 @@ def usage_buckets(
         if (i := index_of(span.start)) is not None:
             check_ins[i] += 1
         if span.end is not None and (i := index_of(span.end)) is not None:
-            check_outs[i] += 1
+            if span.voided:
+                voids[i] += 1
+            else:
+                check_outs[i] += 1
     for payment in revenue:
         if (i := index_of(payment.at)) is not None:
             cents[i] += payment.amount_cents
+            discounts[i] += payment.discount_cents
+            by_method[i][payment.method] += payment.amount_cents
     peaks = _peak_occupancy(spans, starts, bucket.width, since, until)
     return [
         UsageBucket(
@@ -107,6 +125,9 @@ def usage_buckets(
             check_outs=check_outs[i],
             revenue_cents=cents[i],
             peak_occupied=peaks[i],
+            voids=voids[i],
+            discount_cents=discounts[i],
+            revenue_by_method=by_method[i],
         )
         for i, start in enumerate(starts)
     ]

@@ -56,8 +56,12 @@ class VehicleService:
     async def get(self, vehicle_id: str) -> Vehicle:
         return self.reveal(await _live(self._db.vehicles, vehicle_id))
 
-    async def list(self, *, license_plate: str | None, limit: int, cursor: str | None) -> Page[Vehicle]:
-        page = await self._db.vehicles.list_live(license_plate=license_plate, limit=limit, cursor=cursor)
+    async def list(
+        self, *, license_plate: str | None, plate_contains: str | None = None, limit: int, cursor: str | None
+    ) -> Page[Vehicle]:
+        page = await self._db.vehicles.list_live(
+            license_plate=license_plate, plate_contains=plate_contains, limit=limit, cursor=cursor
+        )
         return Page(items=[self.reveal(vehicle) for vehicle in page.items], next_after_id=page.next_after_id)
 
     async def update(self, vehicle_id: str, changes: dict[str, Any], *, actor: str) -> Vehicle:

@@ -107,6 +107,13 @@ def _ticket_code(value: str) -> str:
     return code
 
 
+def _before_voids(value: SessionStatus | TicketStatus) -> SessionStatus | TicketStatus:
+    """The in-memory store knew no voids (API-operations.md added them): VOIDED and VOID are not its words."""
+    if value in (SessionStatus.VOIDED, TicketStatus.VOID):
+        raise ValueError(f"{value} did not exist in the in-memory store")
+    return value
+
+
 Id = Annotated[StrictStr, Field(min_length=1, max_length=100), AfterValidator(_no_nul)]
 Text = Annotated[StrictStr, Field(min_length=1, max_length=100), AfterValidator(_no_nul)]
 LongText = Annotated[StrictStr, Field(min_length=1, max_length=200), AfterValidator(_no_nul)]
@@ -170,7 +177,7 @@ class LegacySession:
     licensePlate: Plate | None = None
     ticketCode: TicketCode | None = None
     lostTicket: StrictBool = False
-    status: SessionStatus
+    status: Annotated[SessionStatus, AfterValidator(_before_voids)]
     startTime: Instant
     endTime: Instant | None = None
     feeCents: StrictInt | None = Field(None, ge=0, le=1_000_000_000)
@@ -183,7 +190,7 @@ class LegacyTicket:
     code: TicketCode
     sessionId: Id
     issuedAt: Instant | None = None
-    status: TicketStatus
+    status: Annotated[TicketStatus, AfterValidator(_before_voids)]
 
 
 @record_type(frozen=True, slots=True, kw_only=True, config=_RECORD)
