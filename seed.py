@@ -9,7 +9,11 @@ invariants are exactly those of the API (the audit actor is "seed"):
 - vehicles of every type, some with owner name/email/phone (encrypted at rest by the service);
 - 4 weeks of back-dated history (check-in/check-out `at`): commuters on weekdays, visitors every
   day, a few overnight stays and a few drive-throughs inside the grace period; every payment
-  method, a few lost tickets, two refunds; and vehicles parked right now (ACTIVE sessions).
+  method, a few lost tickets, two refunds; and vehicles parked right now (ACTIVE sessions);
+- the operations of API-operations.md: tariffs (an early-bird and an evening flat rate in the
+  garage's timezone, a cheaper motorcycle rate), monthly permits for some commuters (and one
+  cancelled), merchants' validators in each garage with validations on some visitors' tickets, a
+  plate on each deny list, and one void (a car that left through the open barrier).
 
 Idempotent: when a seed garage (by its marker name) exists it says so and exits 0; other data in
 the database is left alone (a plate that is taken already is replaced by another). A seed that
@@ -45,7 +49,19 @@ from garage.services.container import Services
 from garage.services.parking import CheckedIn
 from garage.services.plates import normalise_plate
 from garage.services.spots import SpotDraft
-from garage.vocabulary import PaymentMethod, RateTerms, SpotStatus, SpotType, VehicleType
+from garage.vocabulary import (
+    DEFAULT_RATE,
+    FlatRate,
+    PaymentMethod,
+    PermitStatus,
+    RateTerms,
+    SpotStatus,
+    SpotType,
+    ValidatorKind,
+    VehicleType,
+    VehicleTypeRate,
+    Weekday,
+)
 
 ACTOR = "seed"
 RANDOM_SEED = 20261124
@@ -72,6 +88,15 @@ class GarageSpec:
     parked_now: int  # extra vehicles checked in over the last hours and still inside
     # (level, number) -> status for spots that are not AVAILABLE
     out_of_use: dict[tuple[int, str], str] = field(default_factory=dict)
+    flat_rates: tuple[FlatRate, ...] = ()
+    vehicle_type_rates: dict[VehicleType, VehicleTypeRate] = field(default_factory=dict)
+    permit_holders: int = 0  # the first commuters hold a monthly permit
+    validators: tuple[tuple[str, ValidatorKind, int], ...] = ()  # (merchant, kind, value)
+    denied: tuple[tuple[str, str], ...] = ()  # (plate, reason)
+
+
+WEEKDAYS = frozenset({Weekday.MON, Weekday.TUE, Weekday.WED, Weekday.THU, Weekday.FRI})
+EVERY_DAY = frozenset(Weekday)
 
 
 GARAGES = (
@@ -91,6 +116,17 @@ GARAGES = (
         visitors_per_day=(5, 6),
         parked_now=12,
         out_of_use={(2, "33"): "MAINTENANCE", (2, "34"): "MAINTENANCE", (1, "20"): "RESERVED", (1, "21"): "RESERVED"},
+        flat_rates=(
+            FlatRate("Early bird", WEEKDAYS, time(6, 0), time(9, 0), time(19, 0), 1400),
+            FlatRate("Evening", EVERY_DAY, time(17, 0), time(23, 0), time(6, 0), 900),
+        ),
+        vehicle_type_rates={VehicleType.MOTORCYCLE: VehicleTypeRate(hourly_rate_cents=150, daily_max_cents=1200)},
+        permit_holders=3,
+        validators=(
+            ("Harbour Dental", ValidatorKind.FREE_MINUTES, 120),
+            ("Cinema 6", ValidatorKind.PERCENT_OFF, 50),
+        ),
+        denied=(("BANNED1", "Unpaid fees from 2025; call the office"),),
     ),
     GarageSpec(
         name=f"Northgate Park & Ride {MARKER}",
@@ -114,6 +150,13 @@ GARAGES = (
         visitors_per_day=(3, 3),
         parked_now=8,
         out_of_use={(3, "60"): "MAINTENANCE", (1, "30"): "RESERVED"},
+        flat_rates=(FlatRate("Commuter early bird", WEEKDAYS, time(5, 30), time(8, 30), time(18, 30), 1000),),
+        permit_holders=2,
+        validators=(
+            ("Northgate Mall", ValidatorKind.AMOUNT_OFF, 300),
+            ("City Library", ValidatorKind.FULL, 0),
+        ),
+        denied=(("STOLEN42", "Reported stolen: call the police desk"),),
     ),
 )
 
@@ -122,6 +165,8 @@ COMMUTER_MIX = (("CAR", 70), ("EV", 25), ("MOTORCYCLE", 5))
 PAYMENT_MIX = (("CARD", 50), ("CASH", 20), ("MOBILE", 20), ("VALIDATION", 10))
 LOST_TICKETS = 3
 REFUNDS = 2
+VALIDATED_SHARE = 0.15  # visitors whose ticket a merchant validates before they leave
+VOID_REASON = "Left through the open barrier during the power cut"
 FIRST_NAMES = (
     "Ava",
     "Ben",
@@ -209,6 +254,11 @@ class Tally:
     lost: int = 0
     refunded: int = 0
     revenue_cents: int = 0
+    discount_cents: int = 0
+    permits: int = 0
+    validations: int = 0
+    voided: int = 0
+    denied: int = 0
 
 
 def pick(rng: random.Random, mix: tuple[tuple[str, int], ...]) -> str:
@@ -380,11 +430,13 @@ async def run_visits(
     garages: list[Garage],
     handicap_spots: list[list[Spot]],
     visits: list[Visit],
+    validators: list[list[str]],
     tally: Tally,
     progress: Bar,
-) -> list[str]:
+) -> tuple[list[str], list[str]]:
     """Check-ins and check-outs in time order (so spot assignment sees the garage as it was),
-    check-outs first at equal times. Returns the ids of payments with a fee (refund candidates)."""
+    check-outs first at equal times; some visitors' tickets validated just before they leave.
+    Returns the ids of payments with a fee (refund candidates) and of the sessions still ACTIVE."""
     events: list[tuple[datetime, int, int]] = []  # (time, 0 = out / 1 = in, visit index)
     for number, visit in enumerate(visits):
         events.append((visit.start, 1, number))
@@ -429,6 +481,11 @@ async def run_visits(
         method = pick(rng, PAYMENT_MIX)
         reference = payment_reference(rng, method)
         lost_ticket = number in lost
+        if validators[visit.garage] and rng.random() < VALIDATED_SHARE:
+            await services.validations.validate(
+                stay.checked_in.ticket.code, rng.choice(validators[visit.garage]), bound_to=None, actor=ACTOR
+            )
+            tally.validations += 1
         if method in ("CASH", "VALIDATION") and not lost_ticket:
             # pay stations know the ticket, not the session
             result = await services.parking.check_out_ticket(
@@ -454,9 +511,10 @@ async def run_visits(
         tally.methods[method] += 1
         tally.lost += lost_ticket
         tally.revenue_cents += result.payment.amountCents
+        tally.discount_cents += result.payment.discountCents
         if result.payment.amountCents > 0:
             paid.append(result.payment.id)
-    return paid
+    return paid, [stay.checked_in.session.id for stay in parked.values()]
 
 
 def payment_reference(rng: random.Random, method: str) -> str | None:
@@ -467,6 +525,35 @@ def payment_reference(rng: random.Random, method: str) -> str | None:
     if method == "VALIDATION":
         return rng.choice(("Harbour Dental", "Cinema 6", "City Library", "Northgate Mall"))
     return None
+
+
+async def issue_permits(
+    services: Services, garage: Garage, holders: list[SeedVehicle], now: datetime, tally: Tally
+) -> None:
+    """A monthly permit for each holder, covering the whole history and the weeks ahead; the first
+    holder also has last year's pass, cancelled (history a permit list shows)."""
+    for number, holder in enumerate(holders):
+        name = f"{FIRST_NAMES[number * 7 % len(FIRST_NAMES)]} {LAST_NAMES[number * 5 % len(LAST_NAMES)]}"
+        await services.permits.create(
+            garage.id,
+            license_plate=holder.plate,
+            holder={"holderName": name, "holderEmail": f"{name.split()[0].lower()}@example.com"},
+            valid_from=now - timedelta(days=HISTORY_DAYS + 2),
+            valid_to=now + timedelta(days=30),
+            actor=ACTOR,
+        )
+        tally.permits += 1
+    if holders:
+        lapsed = await services.permits.create(
+            garage.id,
+            license_plate=holders[0].plate,
+            holder={"holderName": None, "holderEmail": None},
+            valid_from=now - timedelta(days=HISTORY_DAYS + 400),
+            valid_to=now - timedelta(days=HISTORY_DAYS + 30),
+            actor=ACTOR,
+        )
+        await services.permits.update(lapsed.id, {"status": PermitStatus.CANCELLED}, actor=ACTOR)
+        tally.permits += 1
 
 
 # ---- main -------------------------------------------------------------------------------------
@@ -508,15 +595,31 @@ async def seed(services: Services, phases: Phases) -> Tally | None:
             capacity=spec.capacity,
             actor=ACTOR,
         )
-        if spec.rate is not None:
-            await services.garages.put_rate(garage.id, spec.rate, actor=ACTOR)
+        if spec.rate is not None or spec.flat_rates or spec.vehicle_type_rates:
+            await services.garages.put_rate(
+                garage.id,
+                spec.rate or DEFAULT_RATE,
+                vehicle_type_rates=spec.vehicle_type_rates,
+                flat_rates=spec.flat_rates,
+                actor=ACTOR,
+            )
+        for plate, reason in spec.denied:
+            await services.denied_plates.put(garage.id, plate, reason, actor=ACTOR)
+            tally.denied += 1
         spots = await services.spots.create(garage.id, spot_drafts(spec), actor=ACTOR)  # one bulk call
         tally.spots.update(spot.type for spot in spots)
         garages.append(garage)
         handicap_spots.append([s for s in spots if s.type == "HANDICAP" and s.status == "AVAILABLE"])
         building.advance(1)
 
-    taken: set[str] = set()
+    validators = [
+        [
+            (await services.validations.create_validator(garage.id, name=name, kind=kind, value=value, actor=ACTOR)).id
+            for name, kind, value in spec.validators
+        ]
+        for garage, spec in zip(garages, GARAGES, strict=True)
+    ]
+    taken: set[str] = {plate for spec in GARAGES for plate, _ in spec.denied}
     visits: list[Visit] = []
     registering = phases.start("vehicles", sum(spec.commuters + spec.visitor_pool for spec in GARAGES))
     for index, spec in enumerate(GARAGES):
@@ -534,6 +637,7 @@ async def seed(services: Services, phases: Phases) -> Tally | None:
             for number in range(spec.commuters)
         ]
         registering.advance(spec.commuters)
+        await issue_permits(services, garages[index], commuters[: spec.permit_holders], now, tally)
         visitors = []
         for _ in range(spec.visitor_pool):
             vehicle_type = pick(rng, VEHICLE_MIX)
@@ -553,7 +657,13 @@ async def seed(services: Services, phases: Phases) -> Tally | None:
         visits += plan_visits(rng, index, spec, commuters, visitors, now)
 
     moves = sum(1 + (visit.end is not None) for visit in visits)  # a check-in, and a check-out when it ended
-    paid = await run_visits(services, rng, garages, handicap_spots, visits, tally, phases.start("visits", moves))
+    paid, parked = await run_visits(
+        services, rng, garages, handicap_spots, visits, validators, tally, phases.start("visits", moves)
+    )
+    if parked:  # the newest car still inside left through the open barrier: void its session
+        await services.parking.void(parked[-1], reason=VOID_REASON, actor=ACTOR)
+        tally.voided += 1
+        tally.active -= 1
     refunds = rng.sample(paid, min(REFUNDS, len(paid)))
     refunding = phases.start("refunds", len(refunds))
     for payment_id in refunds:
@@ -577,6 +687,9 @@ def summary(tally: Tally, seconds: float) -> str:
         f"  sessions: {tally.completed} completed over {HISTORY_DAYS} days, {tally.active} active now",
         f"  payments: {methods}; {tally.lost} lost tickets, {tally.refunded} refunded; "
         f"revenue ${tally.revenue_cents / 100:,.2f}",
+        f"  operations: {tally.permits} permits, {tally.validations} validations "
+        f"(${tally.discount_cents / 100:,.2f} off), {tally.voided} void, {tally.denied} denied plates, "
+        f"{sum(len(spec.flat_rates) for spec in GARAGES)} flat rates",
     ]
     if tally.skipped_full:
         lines.append(f"  ({tally.skipped_full} planned check-ins found no fitting spot and were skipped)")

@@ -7,6 +7,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -169,3 +170,46 @@ def test_a_void_racing_check_outs_leaves_exactly_one_winner(make_server: Callabl
         assert admin.get(f"{API}/sessions/{session_id}").json()["status"] == winner["session"]["status"]
     assert_invariants(admin, garage_id)
     assert sum(outcomes.values()) == 6 and set(outcomes) <= {"VOIDED", "COMPLETED"}
+
+
+def test_a_validation_racing_a_check_out_is_either_charged_or_refused(make_server: Callable[..., LiveServer]) -> None:
+    """A validation committed while a check-out of the same ticket is in flight is never lost: either
+    the payment shows its discount or the validation is refused (SESSION_NOT_ACTIVE), on 2 workers."""
+    server = make_server(workers=2)
+    admin = server.client(server.admin_key)
+    garage_id, _ = new_garage(admin, [(0, str(n), "STANDARD") for n in range(1, 9)])
+    validator = admin.post(f"{API}/garages/{garage_id}/validators",
+                           json={"name": "Bakery", "kind": "AMOUNT_OFF", "value": 100}).json()
+    start = (datetime.now(timezone.utc) - timedelta(hours=2)).isoformat()  # 2 h: 600 due, 100 off when validated
+    outcomes: Counter[str] = Counter()
+    for _ in range(8):
+        entry = check_in(admin, garage_id, licensePlate=new_plate("C"), vehicleType="CAR", at=start).json()
+        code = entry["ticket"]["code"]
+
+        def validate_or_leave(client: httpx.Client, index: int) -> httpx.Response:
+            if index == 0:
+                return client.post(f"{API}/tickets/{code}/validations", json={"validatorId": validator["id"]})  # noqa: B023
+            return client.post(f"{API}/tickets/{code}/check-out", json={"paymentMethod": "CARD"})  # noqa: B023
+
+        validated, left = all_at_once(2, validate_or_leave, server, server.admin_key)
+        assert left.status_code == 200, left.text
+        payment = left.json()["payment"]
+        if validated.status_code == 201:
+            assert payment["discountCents"] == 100
+            assert payment["amountCents"] + 100 == fee_without_validation(payment, left.json()["session"])
+            outcomes["validated first"] += 1
+        else:
+            assert error_code(validated) == "SESSION_NOT_ACTIVE", validated.text
+            assert payment["discountCents"] == 0
+            outcomes["checked out first"] += 1
+    assert sum(outcomes.values()) == 8
+    assert_invariants(admin, garage_id)
+
+
+def fee_without_validation(payment: dict[str, Any], session: dict[str, Any]) -> int:
+    """The default rate's fee of the session's stay (API.md): what an unvalidated check-out charges."""
+    start = datetime.fromisoformat(session["startTime"].replace("Z", "+00:00"))
+    end = datetime.fromisoformat(session["endTime"].replace("Z", "+00:00"))
+    minutes = -(-int((end - start).total_seconds() * 1000) // 60000)
+    days, rest = divmod(minutes, 1440)
+    return days * 2500 + min(2500, -(-rest // 15) * 75)

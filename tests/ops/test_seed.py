@@ -8,6 +8,8 @@ the temp file, no stdin); the data is read back through the generated client and
 
 from __future__ import annotations
 
+import json
+
 import os
 import re
 import subprocess
@@ -16,6 +18,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prisma import Prisma
@@ -121,8 +124,12 @@ async def test_seed_history_keeps_the_invariants(seeded: Seeded) -> None:
         sessions = await db.parkingsession.find_many(include={"payment": True, "ticket": True})
         completed = [s for s in sessions if s.status == "COMPLETED"]
         active = [s for s in sessions if s.status == "ACTIVE"]
-        assert len(completed) >= 300 and len(active) >= 10
-        assert len(completed) + len(active) == len(sessions)
+        voided = [s for s in sessions if s.status == "VOIDED"]
+        assert len(completed) >= 300 and len(active) >= 10 and len(voided) == 1
+        assert len(completed) + len(active) + len(voided) == len(sessions)
+        for session in voided:  # no fee, no payment, its ticket VOID
+            assert session.payment is None and session.feeCents is None and session.voidReason
+            assert session.ticket is not None and session.ticket.status == "VOID"
         # weeks of history, nothing in the future
         now = datetime.now(timezone.utc)
         assert min(s.startTime for s in sessions) <= now - timedelta(days=21)
@@ -151,7 +158,30 @@ async def test_seed_history_keeps_the_invariants(seeded: Seeded) -> None:
         assert await db.auditlog.count(where={"actor": {"not": "seed"}}) == 0
         assert await db.auditlog.count(where={"action": "CHECK_IN"}) == len(sessions)
         assert await db.auditlog.count(where={"action": "CHECK_OUT"}) == len(completed)
+        assert await db.auditlog.count(where={"action": "VOID"}) == len(voided)
         assert await db.auditlog.count(where={"after": {"contains": "@example"}}) == 0
+
+
+async def test_seed_has_the_operations_of_every_day(seeded: Seeded) -> None:
+    """API-operations.md's additions, seeded through the services: tariffs, permits (one cancelled),
+    validators with validations that took money off, a deny list, a void (checked above)."""
+    async with connected(seeded.database) as db:
+        rates = await db.rate.find_many()
+        flat = [name for rate in rates for name in (item["name"] for item in json.loads(rate.flatRates))]
+        assert {"Early bird", "Evening"} <= set(flat)
+        assert any(json.loads(rate.vehicleTypeRates) for rate in rates)
+        permits = await db.permit.find_many()
+        assert sum(p.status == "ACTIVE" for p in permits) >= 4 and any(p.status == "CANCELLED" for p in permits)
+        assert all(p.holderEmail is None or "@" not in p.holderEmail for p in permits)  # encrypted at rest
+        has_permit: Any = {"permitId": {"not": None}}  # `not: None` is not in the generated types
+        covered = await db.parkingsession.count(where=has_permit)
+        assert covered > 0
+        assert await db.validator.count() == 4
+        validations = await db.validation.find_many(include={"session": {"include": {"payment": True}}})
+        assert validations
+        assert any(v.session is not None and v.session.payment is not None and v.session.payment.discountCents > 0
+                   for v in validations)
+        assert await db.deniedplate.count() == 2
 
 
 def test_seed_writes_no_progress_bar_when_stderr_is_not_a_terminal(seeded: Seeded) -> None:

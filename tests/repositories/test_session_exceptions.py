@@ -12,7 +12,8 @@ from prisma import Prisma
 
 from garage.errors import RecordMissing
 from garage.repositories.rows import now_ms
-from garage.repositories.unit_of_work import Database
+from garage.repositories.records import Validation
+from garage.repositories.unit_of_work import Database, UnitOfWork
 from garage.vocabulary import EventType, SessionStatus, TicketStatus
 from tests.repositories.builders import (
     ACTOR, T0, assert_batch_writes_nothing, audit_entries, complete_session, make_garage, make_vehicle,
@@ -87,3 +88,42 @@ async def test_plate_search_lists_plates_containing_the_part(db: Prisma) -> None
     exact_and_part = await database.vehicles.list_live(
         license_plate=vehicles[0].licensePlate, plate_contains=part, limit=50, cursor=None)
     assert exact_and_part.items == []  # both filters apply
+
+
+async def test_queue_complete_refuses_a_session_changed_since_it_was_priced(db: Prisma) -> None:
+    """A validation (or a permit change) committed between check-out's read and its batch fails the
+    batch, so check-out prices again instead of charging without it."""
+    garage, spots = await make_garage(db, spots=1)
+    session = await start_session(db, spots[0], start=T0)  # read without a validation
+    database = Database(db)
+
+    async def validate(unit: UnitOfWork) -> Validation:
+        validator = await unit.validators.create(garage_id=garage.id, name="Cafe", kind="AMOUNT_OFF", value=100)
+        return await unit.validations.create(session, validator)
+
+    await database.transaction(validate, actor=ACTOR)
+    await assert_batch_writes_nothing(db, RecordMissing, lambda unit: unit.sessions.queue_complete(
+        session, end_time=T0 + timedelta(hours=1), fee_cents=300, minutes=60, lost_ticket=False, payment=None,
+        now=now_ms()))
+    fresh = await database.sessions.get(session.id, with_garage_and_rate=True)
+    assert fresh is not None and fresh.status == SessionStatus.ACTIVE and fresh.validation is not None
+    # priced with its validation, it completes
+    async with database.batch(actor=ACTOR) as unit:
+        unit.sessions.queue_complete(fresh, end_time=T0 + timedelta(hours=1), fee_cents=200, minutes=60,
+                                     lost_ticket=False, payment=None, now=now_ms())
+    done = await database.sessions.get(session.id)
+    assert done is not None and (done.status, done.feeCents) == (SessionStatus.COMPLETED, 200)
+
+    # a permit that now covers (or no longer covers) a session read before the change: the same
+    other = await start_session(db, spots[0], start=T0 + timedelta(hours=2))
+
+    async def cover(unit: UnitOfWork) -> None:
+        permit = await unit.permits.create(
+            garage_id=garage.id, license_plate=other.licensePlate, holder_name=None, holder_email=None,
+            valid_from=T0, valid_to=T0 + timedelta(days=30))
+        await unit.sessions.set_permit(other, permit.id)
+
+    await database.transaction(cover, actor=ACTOR)
+    await assert_batch_writes_nothing(db, RecordMissing, lambda unit: unit.sessions.queue_complete(
+        other, end_time=T0 + timedelta(hours=3), fee_cents=300, minutes=60, lost_ticket=False, payment=None,
+        now=now_ms()))

@@ -8,6 +8,7 @@ import hmac
 import json
 import socket
 import uuid
+from datetime import timedelta
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,7 +18,7 @@ from aiohttp import web
 from prisma import Prisma
 
 from garage.repositories.payments import PaymentRepository
-from garage.repositories.records import Vehicle
+from garage.repositories.records import Permit, Vehicle
 from garage.repositories.rows import now_ms
 from garage.repositories.unit_of_work import Database, UnitOfWork
 from garage.repositories.vehicles import VehicleRepository
@@ -89,6 +90,7 @@ async def test_rotation_reseals_old_values_and_leaves_current_ones(db: Prisma) -
     # the one entry of the second run: the key it rotated to, and nothing left to re-encrypt
     assert (audit.entity, audit.entityId) == ("EncryptionKey", "new")
     assert json.loads(audit.after or "null") == {
+        "permitsReencrypted": 0,
         "paymentsReencrypted": 0,
         "vehiclesReencrypted": 0,
         "webhooksReencrypted": 0,
@@ -113,13 +115,28 @@ async def test_rotation_reports_its_progress_per_batch(db: Prisma) -> None:
     assert len(heard) >= 3, heard  # batches of 2: a call per batch, not one at the end
 
 
-# Models of vocabulary.SENSITIVE_FIELDS that key rotation cannot reach yet: Permit's table and
-# repository arrive with issue 14's permits, which add its SEALED_ROWS entry and take it off here.
-NOT_YET_ROTATED = {"Permit"}
+async def test_rotation_reaches_every_sensitive_model() -> None:
+    assert set(SEALED_ROWS) == set(SENSITIVE_FIELDS)
 
 
-async def test_rotation_reaches_every_sensitive_model_but_the_ones_named_missing() -> None:
-    assert set(SEALED_ROWS) == set(SENSITIVE_FIELDS) - NOT_YET_ROTATED
+async def test_rotation_reseals_permit_holder_fields(db: Prisma) -> None:
+    old_only, both, new_only = FieldCipher((OLD,)), FieldCipher((OLD, NEW)), FieldCipher((NEW,))
+    garage, _ = await make_garage(db, spots=1)
+    start = now_ms()
+
+    async def create(unit: UnitOfWork) -> Permit:
+        return await unit.permits.create(
+            garage_id=garage.id, license_plate=uuid.uuid4().hex[:8].upper(),
+            holder_name=old_only.encrypt("Grace", "Permit.holderName"), holder_email=None,
+            valid_from=start, valid_to=start + timedelta(days=30),
+        )
+
+    permit = await Database(db).transaction(create, actor="test")
+    report = await KeyRotationService(Database(db), both).rotate(actor="test")
+    assert report.resealed["Permit"] >= 1
+    stored = await Database(db).permits.get(permit.id)
+    assert stored is not None and stored.holderEmail is None
+    assert new_only.decrypt(stored.holderName or "", "Permit.holderName") == "Grace"
 
 
 @asynccontextmanager

@@ -96,14 +96,15 @@ class SessionRepository(Repository):
         now: datetime,
     ) -> ParkingSession:
         """Adds ACTIVE -> COMPLETED (and its ticket PAID, or LOST) to the unit's batch; returns the
-        session as it will be stored, with its ticket. The status is part of the WHERE: a session
-        that is no longer ACTIVE when the batch runs fails it (RecordMissing) and nothing is
-        written. (`update`, not `update_many`: only `update` fails a batch when nothing matches.)
+        session as it will be stored, with its ticket. What the fee was computed from is part of the
+        WHERE (`_as_priced`): a session that is no longer ACTIVE, or that gained a validation or
+        changed permit since it was read, fails the batch (RecordMissing) and nothing is written.
+        (`update`, not `update_many`: only `update` fails a batch when nothing matches.)
         Emits session.completed with `payment`, queued in the same batch (None only for test data)."""
         assert session.ticket is not None, "sessions are read with their ticket"
         batch = self._batch()
         batch.parkingsession.update(
-            where={"id": session.id, "status": SessionStatus.ACTIVE},  # type: ignore[typeddict-unknown-key]  # Prisma 5 extended unique where
+            where=_as_priced(session),  # type: ignore[arg-type]
             data={"status": SessionStatus.COMPLETED, "endTime": end_time, "feeCents": fee_cents, "updatedAt": now},
         )
         ticket_status = TicketStatus.LOST if lost_ticket else TicketStatus.PAID
@@ -248,6 +249,15 @@ class SessionRepository(Repository):
         assert updated is not None, f"session {session.id} vanished inside its transaction"
         self._record(AuditAction.UPDATE, AuditEntity.SESSION, session.id, before=session, after=updated)
         return updated
+
+
+def _as_priced(session: ParkingSession) -> dict[str, Any]:
+    """The completion's guard: the session still ACTIVE, with the permit it was priced with, and
+    without a validation if it was priced without one (a validation is never removed or replaced)."""
+    guard: dict[str, Any] = {"id": session.id, "status": SessionStatus.ACTIVE, "permitId": session.permitId}
+    if session.validation is None:
+        guard["validation"] = {"is": None}
+    return guard
 
 
 def _with_ticket(garage_and_rate: bool) -> dict[str, Any]:

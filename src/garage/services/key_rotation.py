@@ -64,6 +64,13 @@ SEALED_ROWS: Mapping[str, SealedRows] = {
         count=lambda db: db.webhooks.count_with_secret(),
         write=lambda unit, row_id, values: unit.webhooks.set_secret(row_id, _never_null(values, "secret")),
     ),
+    "Permit": SealedRows(
+        walk=lambda db, after_id, limit: db.permits.with_holder_fields(after_id=after_id, limit=limit),
+        count=lambda db: db.permits.count_with_holder_fields(),
+        write=lambda unit, row_id, values: unit.permits.set_holder_fields(
+            row_id, name=values["holderName"], email=values["holderEmail"]
+        ),
+    ),
 }
 """The models of vocabulary.SENSITIVE_FIELDS whose rows rotation rewrites, in that order. A model
 added there joins by an entry here (its repository's walk, count and write); until it has one its

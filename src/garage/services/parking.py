@@ -67,6 +67,9 @@ TX_LIMITS: dict[str, Any] = {"timeout": timedelta(seconds=15)}
 # Attempts of a check-in whose batch lost a race to a request that changed what it read outside
 # the lock (module docstring); each lost race means another request succeeded.
 _CHECK_IN_ATTEMPTS = 5
+# Attempts of a check-out whose session gained a validation or changed permit between its read and its
+# batch (each such change is a rare, single event: a second attempt normally succeeds).
+_CHECK_OUT_ATTEMPTS = 3
 
 
 def spot_accepts(spot_type: str, vehicle_type: VehicleType) -> bool:
@@ -113,21 +116,21 @@ class ParkingService:
         actor: str,
     ) -> CheckedIn:
         """`license_plate` is normalised. Raises NotFound, ValidationFailed or Conflict
-        (GARAGE_CLOSED, GARAGE_FULL, SPOT_NOT_AVAILABLE, SPOT_INCOMPATIBLE, VEHICLE_ALREADY_PARKED); a failed
+        (GARAGE_CLOSED, VEHICLE_DENIED, VEHICLE_ALREADY_PARKED, GARAGE_FULL, SPOT_NOT_AVAILABLE, SPOT_INCOMPATIBLE); a failed
         check-in writes nothing.
 
-        Round trips: the garage and the vehicle (with its latest session) read together; then,
-        under the write lock, the spot picked and every write as one batch (module docstring)."""
+        Round trips: the garage, the vehicle (with its latest session) and the deny list read together;
+        then, under the write lock, the spot picked, the covering permit read and every write as one
+        batch (module docstring)."""
         now = now_ms()
         if at is not None and at > now + CLOCK_SKEW:
             raise _invalid("at", "must not be in the future")
         start = now if at is None else at_db_precision(min(at, now))
         for attempt in range(1, _CHECK_IN_ATTEMPTS + 1):
-            garage, vehicle, denied, permit = await asyncio.gather(
+            garage, vehicle, denied = await asyncio.gather(
                 live_garage(self._db.garages, garage_id),
                 self._db.vehicles.live_by_plate_with_latest_session(license_plate),
                 self._db.denied_plates.get(garage_id, license_plate),
-                self._db.permits.covering(garage_id, license_plate, start),
             )
             # in the contract's order (API-operations.md, "Precise points"): closed, denied, then the vehicle's
             # own conflicts, then the spot's
@@ -136,7 +139,6 @@ class ParkingService:
             if denied is not None:
                 raise Conflict(f"Vehicle {license_plate} may not enter: {denied.reason}", code="VEHICLE_DENIED")
             parked_as = _vehicle_may_enter(vehicle, license_plate, vehicle_type, start)
-            permit_id = permit.id if permit is not None else None
 
             # Awaited within this attempt (transaction() below), so the loop variables it reads (B023) are this
             # attempt's own.
@@ -146,6 +148,10 @@ class ParkingService:
                 except Conflict:
                     await _refuse_if_parked_meanwhile(unit.vehicles, license_plate)
                     raise
+                # Under the write lock, like the permits service's update of the ACTIVE session it covers: a
+                # permit committed at any moment is seen either here or by that update, never by neither.
+                permit = await unit.permits.covering(garage.id, license_plate, start)  # noqa: B023
+                permit_id = permit.id if permit is not None else None
                 return await self._occupy(unit, spot, vehicle, license_plate, parked_as, permit_id, start)  # noqa: B023
 
             try:
@@ -306,10 +312,34 @@ class ParkingService:
         at: datetime | None,
         actor: str,
     ) -> CheckedOut:
-        """Ends `session` (read with its ticket, garage and rate) with ONE batch of writes: no
-        interactive transaction (module docstring). The batch completes the session
-        only if it is still ACTIVE when it runs (the guard is in the UPDATE's WHERE; a concurrent
-        check-out that got there first makes it fail whole), and Payment.sessionId is unique."""
+        """Ends `session` (read with its ticket, garage, rate, permit and validation). A batch that
+        finds the session changed since it was read (RecordMissing: a validation or a permit change
+        committed in between) is priced again from a fresh read; one that finds it ended, or whose
+        payment already exists (Payment.sessionId is unique), answers SESSION_NOT_ACTIVE."""
+        for attempt in range(1, _CHECK_OUT_ATTEMPTS + 1):
+            try:
+                return await self._complete_once(session, method, sealed_reference, lost_ticket, at, actor)
+            except UniqueViolation as error:
+                raise _not_active() from error
+            except RecordMissing as error:
+                session = await _session(self._db.sessions, session.id, with_garage_and_rate=True)
+                if session.status != SessionStatus.ACTIVE or attempt == _CHECK_OUT_ATTEMPTS:
+                    raise _not_active() from error
+                log.info("check-out of %s found it changed since it was read; pricing it again", session.id)
+        raise AssertionError("unreachable")
+
+    async def _complete_once(
+        self,
+        session: ParkingSession,
+        method: PaymentMethod,
+        sealed_reference: str | None,
+        lost_ticket: bool,
+        at: datetime | None,
+        actor: str,
+    ) -> CheckedOut:
+        """ONE batch of writes: no interactive transaction (module docstring). The batch completes
+        the session only if it is still as it was priced (the guard is in the UPDATE's WHERE:
+        SessionRepository.queue_complete); otherwise it fails whole."""
         _require_active(session)
         # every session has a garage, a ticket and a spot (read with them for check-out)
         assert session.garage is not None and session.ticket is not None and session.spot is not None
@@ -317,32 +347,28 @@ class ParkingService:
         # the rate in force when the check-out is processed (API.md, Clarifications)
         fee = _fee(session, end, lost_ticket=lost_ticket)
         now = now_ms()
-        try:
-            async with self._db.batch(actor=actor) as unit:
-                payment = unit.payments.queue_create(
-                    session_id=session.id,
-                    garage_id=session.garageId,
-                    amount_cents=fee.fee_cents,
-                    currency=session.garage.currency,
-                    method=method,
-                    reference=sealed_reference,
-                    discount_cents=fee.discount_cents,
-                    created_at=end,
-                    now=now,
-                )
-                completed = unit.sessions.queue_complete(
-                    session,
-                    end_time=end,
-                    fee_cents=fee.fee_cents,
-                    minutes=fee.minutes,
-                    lost_ticket=lost_ticket,
-                    payment=payment,
-                    now=now,
-                )
-                unit.spots.queue_release(session.spot, session_id=session.id, now=now)
-        except (RecordMissing, UniqueViolation) as error:
-            # the session was completed by someone else between the read and the batch
-            raise _not_active() from error
+        async with self._db.batch(actor=actor) as unit:
+            payment = unit.payments.queue_create(
+                session_id=session.id,
+                garage_id=session.garageId,
+                amount_cents=fee.fee_cents,
+                currency=session.garage.currency,
+                method=method,
+                reference=sealed_reference,
+                discount_cents=fee.discount_cents,
+                created_at=end,
+                now=now,
+            )
+            completed = unit.sessions.queue_complete(
+                session,
+                end_time=end,
+                fee_cents=fee.fee_cents,
+                minutes=fee.minutes,
+                lost_ticket=lost_ticket,
+                payment=payment,
+                now=now,
+            )
+            unit.spots.queue_release(session.spot, session_id=session.id, now=now)
         assert completed.ticket is not None  # completed with its ticket
         return CheckedOut(session=completed, payment=payment, ticket=completed.ticket)
 
