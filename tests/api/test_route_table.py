@@ -33,7 +33,9 @@ def test_every_route_modules_router_is_in_the_route_table() -> None:
 def test_no_method_and_path_is_declared_twice() -> None:
     twice = [key for key, count in Counter((ep.method, ep.path) for ep in ENDPOINTS).items() if count > 1]
     assert twice == []
-    assert len(ENDPOINTS) == 42  # 36, GET /events and /events/stream, the four webhook routes
+    # 36, GET /events and /events/stream, the four webhook routes; API-operations.md's operations: permits
+    # and the deny list (7), validators, validations and their report (6), void, exit and quote by plate (3)
+    assert len(ENDPOINTS) == 58
 
 
 class NameIn(RequestModel):

@@ -272,6 +272,70 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/garages/{id}/check-out": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Exit by plate: check-out of the plate's ACTIVE session in this garage
+         * @description Needs an API key with the role admin or operator.
+         */
+        post: operations["checkOutByPlate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/garages/{id}/denied-plates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A garage's deny list, in plate order
+         * @description Needs an API key with the role admin or operator or viewer.
+         */
+        get: operations["listDeniedPlates"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/garages/{id}/denied-plates/{plate}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Deny a plate in the garage (its check-ins get 409 VEHICLE_DENIED), or replace the reason
+         * @description Needs an API key with the role admin.
+         */
+        put: operations["replaceDeniedPlate"];
+        post?: never;
+        /**
+         * Take a plate off the garage's deny list (404 when it is not on it)
+         * @description Needs an API key with the role admin.
+         */
+        delete: operations["deleteDeniedPlate"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/garages/{id}/occupancy": {
         parameters: {
             query?: never;
@@ -284,6 +348,50 @@ export interface paths {
          * @description Needs an API key with the role admin or operator or viewer.
          */
         get: operations["getGarageOccupancy"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/garages/{id}/permits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a garage's permits, newest validFrom first (filters: plate, status, activeAt)
+         * @description Needs an API key with the role admin or operator or viewer.
+         */
+        get: operations["listPermits"];
+        put?: never;
+        /**
+         * Sell a permit (ACTIVE; another ACTIVE permit of the plate overlapping it: 409 DUPLICATE_PERMIT)
+         * @description Needs an API key with the role admin.
+         */
+        post: operations["createPermit"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/garages/{id}/quote": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What check-out of the plate's ACTIVE session in this garage would charge (writes nothing)
+         * @description Needs an API key with the role admin or operator or viewer.
+         */
+        get: operations["getQuoteByPlate"];
         put?: never;
         post?: never;
         delete?: never;
@@ -305,7 +413,7 @@ export interface paths {
          */
         get: operations["getRate"];
         /**
-         * Replace the garage's rate
+         * Replace the garage's whole rate (vehicleTypeRates or flatRates left out: none)
          * @description Needs an API key with the role admin.
          */
         put: operations["replaceRate"];
@@ -336,6 +444,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/garages/{id}/reports/validations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Validated check-outs and their discounts per validator (every validator listed, zeros included)
+         * @description Check-outs in [from, to) by their payment's time (the check-out time); a validated
+         *     session whose payment was refunded still counts (the merchant's validation happened).
+         *
+         *     Needs an API key with the role admin or operator or viewer.
+         */
+        get: operations["getValidationsReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/garages/{id}/spots": {
         parameters: {
             query?: never;
@@ -354,6 +485,30 @@ export interface paths {
          * @description Needs an API key with the role admin.
          */
         post: operations["createSpots"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/garages/{id}/validators": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A garage's validators, newest first
+         * @description Needs an API key with the role admin or operator or viewer.
+         */
+        get: operations["listValidators"];
+        put?: never;
+        /**
+         * Create a validator: a merchant's discount programme
+         * @description Needs an API key with the role admin.
+         */
+        post: operations["createValidator"];
         delete?: never;
         options?: never;
         head?: never;
@@ -420,6 +575,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/permits/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A permit
+         * @description Needs an API key with the role admin or operator or viewer.
+         */
+        get: operations["getPermit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change a permit's holder, move its validTo, or cancel it (for good)
+         * @description Needs an API key with the role admin.
+         */
+        patch: operations["updatePermit"];
+        trace?: never;
+    };
     "/api/v1/sessions": {
         parameters: {
             query?: never;
@@ -428,7 +607,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List sessions, newest startTime first
+         * List sessions, newest startTime first (filters: garage, status, exact plate, part of a plate, dates)
          * @description Needs an API key with the role admin or operator or viewer.
          */
         get: operations["listSessions"];
@@ -500,6 +679,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sessions/{id}/void": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Void an ACTIVE session: it ends now without fee or payment, its ticket VOID, its spot freed
+         * @description Needs an API key with the role admin.
+         */
+        post: operations["voidSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/spots/{id}": {
         parameters: {
             query?: never;
@@ -537,7 +736,7 @@ export interface paths {
         };
         /**
          * A ticket and its session (code case-insensitive)
-         * @description Needs an API key with the role admin or operator or viewer.
+         * @description Needs an API key with the role admin or operator or viewer or validator.
          */
         get: operations["getTicket"];
         put?: never;
@@ -568,6 +767,55 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/tickets/{code}/validations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Validate a ticket: its session's fee gets the validator's discount at check-out
+         * @description Answers, first that applies: 403 (a validator key naming another validator), 404 (the ticket;
+         *     then the validator, unknown or of another garage than the ticket's session), 409
+         *     SESSION_NOT_ACTIVE, ALREADY_VALIDATED, VALIDATOR_INACTIVE. Of simultaneous validations of one
+         *     ticket exactly one succeeds; the others answer ALREADY_VALIDATED.
+         *
+         *     Needs an API key with the role admin or operator or validator.
+         */
+        post: operations["createValidation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/validators/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A validator
+         * @description Needs an API key with the role admin or operator or viewer.
+         */
+        get: operations["getValidator"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change a validator's name, value or active flag
+         * @description Needs an API key with the role admin.
+         */
+        patch: operations["updateValidator"];
+        trace?: never;
+    };
     "/api/v1/vehicles": {
         parameters: {
             query?: never;
@@ -576,7 +824,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List live vehicles, newest first (filter: exact plate)
+         * List live vehicles, newest first (filters: exact plate, part of a plate)
          * @description Needs an API key with the role admin or operator or viewer.
          */
         get: operations["listVehicles"];
@@ -743,6 +991,8 @@ export interface components {
              */
             revokedAt: string | null;
             role: components["schemas"]["Role"];
+            /** @description The validator a validator key validates with; null for other roles */
+            validatorId: string | null;
         };
         /**
          * ApiKeyList
@@ -752,6 +1002,16 @@ export interface components {
             items: components["schemas"]["ApiKey"][];
             /** @description Pass as `cursor` for the next page; null on the last page */
             nextCursor: string | null;
+        };
+        /**
+         * AppliedValidation
+         * @description The session's validation as the fee rule applied it.
+         */
+        AppliedValidation: {
+            /** @description The fee through step 4 without the validation minus with it */
+            discountCents: number;
+            kind: components["schemas"]["ValidatorKind"];
+            value: number;
         };
         /**
          * AuditEntry
@@ -883,6 +1143,8 @@ export interface components {
         CreateApiKeyRequest: {
             name: string;
             role: components["schemas"]["Role"];
+            /** @description Required for role validator (a merchant's key: it may only read tickets and validate them with this validator), refused for the other roles */
+            validatorId?: string | null;
         };
         /**
          * CreateGarageRequest
@@ -909,6 +1171,35 @@ export interface components {
              * @example Europe/Berlin
              */
             timezone?: string;
+        };
+        /**
+         * CreatePermitRequest
+         * @description A new permit (ACTIVE).
+         * @example {
+         *       "holderEmail": "ada@example.org",
+         *       "holderName": "Ada Lovelace",
+         *       "licensePlate": "AB-12 CD",
+         *       "validFrom": "2026-03-01T00:00:00Z",
+         *       "validTo": "2026-04-01T00:00:00Z"
+         *     }
+         */
+        CreatePermitRequest: {
+            /** @description Sensitive: encrypted at rest */
+            holderEmail?: string | null;
+            /** @description Sensitive: encrypted at rest */
+            holderName?: string | null;
+            /** @description Normalised on input: trimmed, upper case, spaces and dashes removed; then 2 to 10 of A-Z0-9 ('ab-12 cd' -> 'AB12CD') */
+            licensePlate: string;
+            /**
+             * Format: date-time
+             * @description ISO 8601 with a UTC offset, e.g. 2026-01-31T08:00:00Z; 1970 to 9999
+             */
+            validFrom: string;
+            /**
+             * Format: date-time
+             * @description validFrom < validTo, at most 400 days apart; validity is [validFrom, validTo)
+             */
+            validTo: string;
         };
         /**
          * CreateSpotRequest
@@ -978,6 +1269,21 @@ export interface components {
          */
         CreateSpotsResult: components["schemas"]["Spot"] | components["schemas"]["CreatedSpots"];
         /**
+         * CreateValidatorRequest
+         * @description A new validator.
+         * @example {
+         *       "kind": "FREE_MINUTES",
+         *       "name": "Cinema: 2 hours free",
+         *       "value": 120
+         *     }
+         */
+        CreateValidatorRequest: {
+            kind: components["schemas"]["ValidatorKind"];
+            name: string;
+            /** @description Minutes (FREE_MINUTES), cents (AMOUNT_OFF) or percent (PERCENT_OFF); FREE_MINUTES 1..1440, AMOUNT_OFF 1..10000000, PERCENT_OFF 1..100 (400 outside); required but for FULL, which stores 0 */
+            value?: number | null;
+        };
+        /**
          * CreateVehicleRequest
          * @description A vehicle to register.
          * @example {
@@ -1031,6 +1337,8 @@ export interface components {
             key: string;
             name: string;
             role: components["schemas"]["Role"];
+            /** @description The validator a validator key validates with; null for other roles */
+            validatorId: string | null;
         };
         /**
          * CreatedSpots
@@ -1057,6 +1365,40 @@ export interface components {
             /** @description The event types delivered; empty: all */
             types: components["schemas"]["EventType"][];
             url: string;
+        };
+        /**
+         * DeniedPlate
+         * @description A plate refused at check-in in the garage (409 VEHICLE_DENIED).
+         */
+        DeniedPlate: {
+            /**
+             * Format: date-time
+             * @description When the plate was first denied (a new reason keeps it)
+             * @example 2026-01-31T08:00:00.000Z
+             */
+            createdAt: string;
+            /** @description Normalised: upper case A-Z0-9, 2 to 10 characters */
+            licensePlate: string;
+            reason: string;
+        };
+        /**
+         * DeniedPlateList
+         * @description A page of a garage's denied plates, in plate order.
+         */
+        DeniedPlateList: {
+            items: components["schemas"]["DeniedPlate"][];
+            /** @description Pass as `cursor` for the next page; null on the last page */
+            nextCursor: string | null;
+        };
+        /**
+         * DenyPlateRequest
+         * @description Why the plate is denied.
+         * @example {
+         *       "reason": "Unpaid fees since January"
+         *     }
+         */
+        DenyPlateRequest: {
+            reason: string;
         };
         /**
          * Error
@@ -1122,14 +1464,30 @@ export interface components {
         EventType: "session.started" | "session.completed" | "session.voided" | "spot.changed" | "occupancy.changed" | "payment.refunded" | "validation.created" | "permit.changed";
         /**
          * FeeBreakdown
-         * @description How the fee was computed (API.md, "Fee rule").
+         * @description How the fee was computed (API-operations.md, "The fee rule, complete"). The API.md fields below
+         *     are computed on the billed minutes (the chargeable stay less FREE_MINUTES) with the vehicle type's
+         *     hourly rate and daily maximum; when a permit covers the whole stay they are all zero.
          */
         FeeBreakdown: {
+            /** @description Step 2: chargeableMinutes less FREE_MINUTES, not below 0 */
+            billedMinutes: number;
+            /** @description Step 1: the chargeable stay (after the permit) in whole minutes */
+            chargeableMinutes: number;
+            /** @description The daily maximum used (the vehicle type's override, if any) */
+            dailyMaxCents: number;
             /** @description Whole days (minutes // 1440), each charged dailyMaxCents */
             days: number;
             daysCents: number;
+            /** @description After step 3 (the cheapest applicable flat rate) */
+            feeBeforeValidationCents: number;
+            /** @description The name of the flat rate charged, or null */
+            flatRate: string | null;
+            /** @description The amount of flatRate, or null */
+            flatRateCents: number | null;
             /** @description minutes <= graceMinutes: nothing is due */
             graceApplied: boolean;
+            /** @description The hourly rate used (the vehicle type's override, if any) */
+            hourlyRateCents: number;
             /** @description round_half_up(hourlyRateCents * incrementMinutes / 60) */
             incrementCents: number;
             /** @description ceil(restMinutes / incrementMinutes) */
@@ -1138,10 +1496,49 @@ export interface components {
             lostTicketFeeCents: number;
             /** @description What the lost-ticket minimum added */
             lostTicketSurchargeCents: number;
+            /** @description Whole minutes (rounded up) from startTime to the earlier of the exit and the permit's validTo */
+            permitCoveredMinutes: number;
+            /** @description The permit covering the session, or null */
+            permitId: string | null;
             /** @description min(dailyMaxCents, increments * incrementCents) */
             restCents: number;
             /** @description minutes % 1440 */
             restMinutes: number;
+            /** @description Step 2: API.md's formula on billedMinutes */
+            standardFeeCents: number;
+            validation: components["schemas"]["AppliedValidation"] | null;
+        };
+        /**
+         * FlatRate
+         * @description A fixed price for a stay entering on one of `days` in [entryFrom, entryTo) and leaving by the
+         *     first `exitBy` after its entry, in the garage's timezone (early bird, evening rates).
+         */
+        FlatRate: {
+            amountCents: number;
+            /** @description In week order, Monday first */
+            days: components["schemas"]["Weekday"][];
+            /** @example 07:00 */
+            entryFrom: string;
+            /** @example 07:00 */
+            entryTo: string;
+            /** @example 07:00 */
+            exitBy: string;
+            name: string;
+        };
+        /**
+         * FlatRateRequest
+         * @description A flat rate; `entryFrom` must be before `entryTo`, names unique within the rate.
+         */
+        FlatRateRequest: {
+            amountCents: number;
+            days: components["schemas"]["Weekday"][];
+            /** @example 07:00 */
+            entryFrom: string;
+            /** @example 07:00 */
+            entryTo: string;
+            /** @example 07:00 */
+            exitBy: string;
+            name: string;
         };
         /**
          * Garage
@@ -1234,6 +1631,8 @@ export interface components {
              */
             createdAt: string;
             currency: string;
+            /** @description What the session's validation took off the fee (the fee without it minus amountCents before the lost-ticket minimum); 0 without a validation */
+            discountCents: number;
             id: string;
             method: components["schemas"]["PaymentMethod"];
             /** @description Sensitive: encrypted at rest */
@@ -1269,6 +1668,80 @@ export interface components {
          */
         PaymentStatus: "COMPLETED" | "REFUNDED";
         /**
+         * Permit
+         * @description A monthly permit: the garage's sessions of the plate that start within [validFrom, validTo)
+         *     are free until validTo (while it is ACTIVE).
+         */
+        Permit: {
+            /**
+             * Format: date-time
+             * @example 2026-01-31T08:00:00.000Z
+             */
+            createdAt: string;
+            garageId: string;
+            /** @description Sensitive: encrypted at rest */
+            holderEmail: string | null;
+            /** @description Sensitive: encrypted at rest */
+            holderName: string | null;
+            id: string;
+            /** @description Normalised: upper case A-Z0-9, 2 to 10 characters */
+            licensePlate: string;
+            status: components["schemas"]["PermitStatus"];
+            /**
+             * Format: date-time
+             * @example 2026-01-31T08:00:00.000Z
+             */
+            updatedAt: string;
+            /**
+             * Format: date-time
+             * @example 2026-01-31T08:00:00.000Z
+             */
+            validFrom: string;
+            /**
+             * Format: date-time
+             * @description Exclusive: the first instant the permit no longer covers
+             * @example 2026-01-31T08:00:00.000Z
+             */
+            validTo: string;
+        };
+        /**
+         * PermitList
+         * @description A page of a garage's permits, newest validFrom first.
+         */
+        PermitList: {
+            items: components["schemas"]["Permit"][];
+            /** @description Pass as `cursor` for the next page; null on the last page */
+            nextCursor: string | null;
+        };
+        /**
+         * PermitStatus
+         * @description A monthly permit's status; a CANCELLED permit is never ACTIVE again.
+         * @enum {string}
+         */
+        PermitStatus: "ACTIVE" | "CANCELLED";
+        /**
+         * PlateCheckOutRequest
+         * @description A vehicle leaving, known by its plate (exit cameras, attendants): how the fee is paid.
+         * @example {
+         *       "licensePlate": "AB12CD",
+         *       "paymentMethod": "CARD"
+         *     }
+         */
+        PlateCheckOutRequest: {
+            /**
+             * Format: date-time
+             * @description Back-dates the exit: >= the session's startTime and not in the future (5 s clock skew tolerated, clamped to those bounds)
+             */
+            at?: string | null;
+            /** @description Normalised on input: trimmed, upper case, spaces and dashes removed; then 2 to 10 of A-Z0-9 ('ab-12 cd' -> 'AB12CD') */
+            licensePlate: string;
+            /** @description Charge at least the garage's lost-ticket fee; the ticket becomes LOST. Default: `false`. */
+            lostTicket?: boolean;
+            paymentMethod: components["schemas"]["PaymentMethod"];
+            /** @description Sensitive: encrypted at rest */
+            reference?: string | null;
+        };
+        /**
          * Quote
          * @description What check-out would charge at `at`.
          */
@@ -1280,6 +1753,8 @@ export interface components {
              */
             at: string;
             breakdown: components["schemas"]["FeeBreakdown"];
+            /** @description What the session's validation takes off (as the payment will show) */
+            discountCents: number;
             feeCents: number;
             /** @description Whole minutes from startTime to at, rounded up */
             minutes: number;
@@ -1287,15 +1762,21 @@ export interface components {
         };
         /**
          * Rate
-         * @description What parking in a garage costs (the fee rule: API.md, "Fee rule").
+         * @description What parking in a garage costs (the fee rule: API.md, "Fee rule"; API-operations.md "Tariffs").
          */
         Rate: {
             dailyMaxCents: number;
+            /** @description Flat rates, in the order they were put */
+            flatRates: components["schemas"]["FlatRate"][];
             garageId: string;
             graceMinutes: number;
             hourlyRateCents: number;
             incrementMinutes: number;
             lostTicketFeeCents: number;
+            /** @description Per vehicle type overrides of hourlyRateCents and dailyMaxCents (by the session's vehicle type) */
+            vehicleTypeRates: {
+                [key: string]: components["schemas"]["VehicleTypeRate"];
+            };
         };
         /**
          * Readiness
@@ -1329,41 +1810,73 @@ export interface components {
          * @description A garage's whole rate.
          * @example {
          *       "dailyMaxCents": 2500,
+         *       "flatRates": [
+         *         {
+         *           "amountCents": 1200,
+         *           "days": [
+         *             "MON",
+         *             "TUE",
+         *             "WED",
+         *             "THU",
+         *             "FRI"
+         *           ],
+         *           "entryFrom": "06:00",
+         *           "entryTo": "09:00",
+         *           "exitBy": "19:00",
+         *           "name": "Early bird"
+         *         }
+         *       ],
          *       "graceMinutes": 10,
          *       "hourlyRateCents": 300,
          *       "incrementMinutes": 15,
-         *       "lostTicketFeeCents": 5000
+         *       "lostTicketFeeCents": 5000,
+         *       "vehicleTypeRates": {
+         *         "MOTORCYCLE": {
+         *           "dailyMaxCents": 1000,
+         *           "hourlyRateCents": 100
+         *         }
+         *       }
          *     }
          */
         ReplaceRateRequest: {
             dailyMaxCents: number;
+            /** @description At most 20, names unique; left out: none */
+            flatRates?: components["schemas"]["FlatRateRequest"][];
             graceMinutes: number;
             hourlyRateCents: number;
             incrementMinutes: number;
             lostTicketFeeCents: number;
+            /** @description Per vehicle type overrides; left out: none */
+            vehicleTypeRates?: {
+                [key: string]: components["schemas"]["VehicleTypeRateRequest"];
+            };
         };
         /**
          * Role
-         * @description An API key's role; each includes the ones after it: admin > operator > viewer.
+         * @description An API key's role; each includes the ones after it: admin > operator > viewer. `validator`
+         *     (a merchant's key, bound to one validator: API-operations.md "Merchant validations") stands
+         *     outside that ladder: it includes no other role, and only the endpoints that name it admit it.
          * @enum {string}
          */
-        Role: "admin" | "operator" | "viewer";
+        Role: "admin" | "operator" | "viewer" | "validator";
         /**
          * Session
-         * @description A vehicle's stay on a spot: ACTIVE from check-in until check-out.
+         * @description A vehicle's stay on a spot: ACTIVE from check-in until check-out (COMPLETED) or a void (VOIDED).
          */
         Session: {
             /**
              * Format: date-time
-             * @description Null while ACTIVE
+             * @description Null while ACTIVE; the void's time for a VOIDED session
              * @example 2026-01-31T08:00:00.000Z
              */
             endTime: string | null;
-            /** @description Null while ACTIVE */
+            /** @description Null while ACTIVE, and for a VOIDED session */
             feeCents: number | null;
             garageId: string;
             id: string;
             licensePlate: string;
+            /** @description The permit covering the session (an ACTIVE permit of its garage and plate valid at startTime) */
+            permitId: string | null;
             spotId: string;
             /**
              * Format: date-time
@@ -1374,6 +1887,10 @@ export interface components {
             /** @description The session's ticket (null only for imported sessions without one) */
             ticketCode: string | null;
             vehicleId: string;
+            /** @description The vehicle's type at check-in: it picks the rate's override */
+            vehicleType: components["schemas"]["VehicleType"];
+            /** @description Why an admin voided the session (VOIDED only) */
+            voidReason: string | null;
         };
         /**
          * SessionList
@@ -1389,7 +1906,7 @@ export interface components {
          * @description ACTIVE while the vehicle is parked
          * @enum {string}
          */
-        SessionStatus: "ACTIVE" | "COMPLETED";
+        SessionStatus: "ACTIVE" | "COMPLETED" | "VOIDED";
         /**
          * Spot
          * @description A parking spot of a garage.
@@ -1453,7 +1970,7 @@ export interface components {
          * @description OPEN until check-out, then PAID (or LOST when checked out as a lost ticket)
          * @enum {string}
          */
-        TicketStatus: "OPEN" | "PAID" | "LOST";
+        TicketStatus: "OPEN" | "PAID" | "LOST" | "VOID";
         /**
          * TicketWithSession
          * @description A ticket and its session.
@@ -1502,6 +2019,31 @@ export interface components {
             timezone?: string | null;
         };
         /**
+         * UpdatePermitRequest
+         * @description Only the fields sent change; a holder field sent as null is cleared. A cancelled permit
+         *     cannot be re-activated nor its validTo changed (409 PERMIT_CANCELLED); cancelling it again
+         *     changes nothing.
+         * @example {
+         *       "validTo": "2026-05-01T00:00:00Z"
+         *     }
+         * @example {
+         *       "status": "CANCELLED"
+         *     }
+         */
+        UpdatePermitRequest: {
+            /** @description Sensitive: encrypted at rest */
+            holderEmail?: string | null;
+            /** @description Sensitive: encrypted at rest */
+            holderName?: string | null;
+            /** @description CANCELLED ends the permit for good */
+            status?: components["schemas"]["PermitStatus"] | null;
+            /**
+             * Format: date-time
+             * @description validFrom < validTo, at most 400 days apart; validity is [validFrom, validTo)
+             */
+            validTo?: string | null;
+        };
+        /**
          * UpdateSpotRequest
          * @description The fields to change; fields left out keep their value. Operators may send only `status`.
          * @example {
@@ -1513,6 +2055,21 @@ export interface components {
             number?: string | null;
             status?: components["schemas"]["SpotStatus"] | null;
             type?: components["schemas"]["SpotType"] | null;
+        };
+        /**
+         * UpdateValidatorRequest
+         * @description The fields to change; fields left out keep their value (the kind never changes).
+         * @example {
+         *       "active": false,
+         *       "value": 90
+         *     }
+         */
+        UpdateValidatorRequest: {
+            /** @description false: it no longer validates (409 VALIDATOR_INACTIVE) */
+            active?: boolean | null;
+            name?: string | null;
+            /** @description Within the range of the validator's kind; a FULL one keeps 0 */
+            value?: number | null;
         };
         /**
          * UpdateVehicleRequest
@@ -1542,8 +2099,19 @@ export interface components {
             checkIns: number;
             /** @description Sessions ended in the bucket */
             checkOuts: number;
-            /** @description The most sessions active at once within the bucket */
+            /** @description What validations took off the payments taken in the bucket, refunded ones excluded */
+            discountCents: number;
+            /** @description The most sessions active at once within the bucket (a voided one until its void) */
             peakOccupied: number;
+            /** @description Revenue per payment method, refunded payments excluded; every method present (0 when none). Clients ignore methods they do not know. */
+            revenueByMethod: {
+                CARD: number;
+                CASH: number;
+                MOBILE: number;
+                VALIDATION: number;
+            } & {
+                [key: string]: number;
+            };
             /** @description Payments taken in the bucket, refunded ones excluded */
             revenueCents: number;
             /**
@@ -1551,6 +2119,8 @@ export interface components {
              * @example 2026-01-31T08:00:00.000Z
              */
             start: string;
+            /** @description Sessions voided in the bucket (not check-outs: no revenue) */
+            voids: number;
         };
         /**
          * UsageReport
@@ -1558,6 +2128,92 @@ export interface components {
          */
         UsageReport: {
             buckets: components["schemas"]["UsageBucket"][];
+        };
+        /**
+         * ValidateTicketRequest
+         * @description The validator validating the ticket.
+         * @example {
+         *       "validatorId": "c1"
+         *     }
+         */
+        ValidateTicketRequest: {
+            /** @description A validator of the ticket's garage; a validator key's own only */
+            validatorId: string;
+        };
+        /**
+         * Validation
+         * @description A ticket's validation: the validator's kind and value when it validated (the quote and
+         *     check-out apply it).
+         */
+        Validation: {
+            /**
+             * Format: date-time
+             * @example 2026-01-31T08:00:00.000Z
+             */
+            createdAt: string;
+            id: string;
+            kind: components["schemas"]["ValidatorKind"];
+            sessionId: string;
+            validatorId: string;
+            value: number;
+        };
+        /**
+         * ValidationsReport
+         * @description Every validator of the garage, oldest first, zeros included: for billing merchants back.
+         */
+        ValidationsReport: {
+            validators: components["schemas"]["ValidatorReportLine"][];
+        };
+        /**
+         * Validator
+         * @description A merchant's discount programme: what its validation of a ticket takes off the fee.
+         */
+        Validator: {
+            /** @description Only an active validator validates (409 VALIDATOR_INACTIVE) */
+            active: boolean;
+            /**
+             * Format: date-time
+             * @example 2026-01-31T08:00:00.000Z
+             */
+            createdAt: string;
+            garageId: string;
+            id: string;
+            kind: components["schemas"]["ValidatorKind"];
+            name: string;
+            /**
+             * Format: date-time
+             * @example 2026-01-31T08:00:00.000Z
+             */
+            updatedAt: string;
+            /** @description Minutes (FREE_MINUTES), cents (AMOUNT_OFF) or percent (PERCENT_OFF); FREE_MINUTES 1..1440, AMOUNT_OFF 1..10000000, PERCENT_OFF 1..100; 0 for FULL */
+            value: number;
+        };
+        /**
+         * ValidatorKind
+         * @description What a merchant's validation takes off a fee (API-operations.md "Merchant validations").
+         * @enum {string}
+         */
+        ValidatorKind: "FREE_MINUTES" | "AMOUNT_OFF" | "PERCENT_OFF" | "FULL";
+        /**
+         * ValidatorList
+         * @description A page of a garage's validators, newest first.
+         */
+        ValidatorList: {
+            items: components["schemas"]["Validator"][];
+            /** @description Pass as `cursor` for the next page; null on the last page */
+            nextCursor: string | null;
+        };
+        /**
+         * ValidatorReportLine
+         * @description One validator's validated check-outs in the window.
+         */
+        ValidatorReportLine: {
+            /** @description Validated sessions checked out in the window (refunded ones too) */
+            count: number;
+            /** @description What their validations took off: the sum of their payments' discountCents */
+            discountCents: number;
+            name: string;
+            validatorId: string;
         };
         /**
          * Vehicle
@@ -1600,6 +2256,40 @@ export interface components {
          * @enum {string}
          */
         VehicleType: "MOTORCYCLE" | "CAR" | "EV" | "VAN" | "TRUCK";
+        /**
+         * VehicleTypeRate
+         * @description A vehicle type's own figures; null keeps the garage's.
+         */
+        VehicleTypeRate: {
+            dailyMaxCents: number | null;
+            hourlyRateCents: number | null;
+        };
+        /**
+         * VehicleTypeRateRequest
+         * @description A vehicle type's own figures: at least one; one left out (or null) keeps the garage's.
+         */
+        VehicleTypeRateRequest: {
+            dailyMaxCents?: number | null;
+            hourlyRateCents?: number | null;
+        };
+        /**
+         * VoidRequest
+         * @description Why an ACTIVE session is ended without a fee (e.g. the car left through an open gate).
+         * @example {
+         *       "reason": "Left through the open barrier"
+         *     }
+         */
+        VoidRequest: {
+            reason: string;
+        };
+        /**
+         * VoidResult
+         * @description The session VOIDED (no fee, no payment) and its ticket VOID.
+         */
+        VoidResult: {
+            session: components["schemas"]["Session"];
+            ticket: components["schemas"]["Ticket"];
+        };
         /**
          * Webhook
          * @description A webhook (never its secret: shown only when it is created).
@@ -1665,6 +2355,12 @@ export interface components {
             /** @description Pass as `cursor` for the next page; null on the last page */
             nextCursor: string | null;
         };
+        /**
+         * Weekday
+         * @description A flat rate's `days`, in ISO order (Monday first: `datetime.weekday()` is the index).
+         * @enum {string}
+         */
+        Weekday: "MON" | "TUE" | "WED" | "THU" | "FRI" | "SAT" | "SUN";
     };
     responses: never;
     parameters: never;
@@ -1715,7 +2411,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: the key's role is below admin */
+            /** @description FORBIDDEN: the key's role is below admin; or a validator key (it may only read tickets and validate them) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1794,8 +2490,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: the key's role is below admin */
+            /** @description FORBIDDEN: the key's role is below admin; or a validator key (it may only read tickets and validate them) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description NOT_FOUND: what the request names (in its path, or an id in its body) does not exist or was deleted */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1875,7 +2580,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: the key's role is below admin */
+            /** @description FORBIDDEN: the key's role is below admin; or a validator key (it may only read tickets and validate them) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1966,7 +2671,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: the key's role is below admin */
+            /** @description FORBIDDEN: the key's role is below admin; or a validator key (it may only read tickets and validate them) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2035,7 +2740,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: the key's role is below admin */
+            /** @description FORBIDDEN: the key's role is below admin; or a validator key (it may only read tickets and validate them) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2104,7 +2809,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: the key's role is below admin */
+            /** @description FORBIDDEN: the key's role is below admin; or a validator key (it may only read tickets and validate them) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2182,7 +2887,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: the key's role is below admin */
+            /** @description FORBIDDEN: the key's role is below admin; or a validator key (it may only read tickets and validate them) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2263,7 +2968,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: the key's role is below admin */
+            /** @description FORBIDDEN: the key's role is below admin; or a validator key (it may only read tickets and validate them) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2351,7 +3056,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: the key's role is below admin */
+            /** @description FORBIDDEN: the key's role is below admin; or a validator key (it may only read tickets and validate them) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2437,7 +3142,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: the key's role is below admin */
+            /** @description FORBIDDEN: the key's role is below admin; or a validator key (it may only read tickets and validate them) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2524,6 +3229,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description FORBIDDEN: a validator key (it may only read tickets and validate them) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description EVENTS_EXPIRED */
             410: {
                 headers: {
@@ -2593,6 +3307,15 @@ export interface operations {
             };
             /** @description UNAUTHENTICATED: no API key, or an unknown or revoked one */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN: a validator key (it may only read tickets and validate them) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2674,6 +3397,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description FORBIDDEN: a validator key (it may only read tickets and validate them) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description RATE_LIMITED: too many requests with a missing or wrong API key from this address in the last minute (GARAGE_AUTH_FAILURES_PER_MINUTE, default 20); requests with a valid key are never throttled */
             429: {
                 headers: {
@@ -2746,7 +3478,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: the key's role is below admin */
+            /** @description FORBIDDEN: the key's role is below admin; or a validator key (it may only read tickets and validate them) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2827,6 +3559,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description FORBIDDEN: a validator key (it may only read tickets and validate them) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description NOT_FOUND: what the request names (in its path, or an id in its body) does not exist or was deleted */
             404: {
                 headers: {
@@ -2897,7 +3638,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: the key's role is below admin */
+            /** @description FORBIDDEN: the key's role is below admin; or a validator key (it may only read tickets and validate them) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2997,7 +3738,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: the key's role is below admin */
+            /** @description FORBIDDEN: the key's role is below admin; or a validator key (it may only read tickets and validate them) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3106,7 +3847,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: the key's role is below operator */
+            /** @description FORBIDDEN: the key's role is below operator; or a validator key (it may only read tickets and validate them) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3124,7 +3865,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description GARAGE_CLOSED | GARAGE_FULL | SPOT_NOT_AVAILABLE | SPOT_INCOMPATIBLE | VEHICLE_ALREADY_PARKED */
+            /** @description GARAGE_CLOSED | VEHICLE_DENIED | GARAGE_FULL | SPOT_NOT_AVAILABLE | SPOT_INCOMPATIBLE | VEHICLE_ALREADY_PARKED */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3135,6 +3876,383 @@ export interface operations {
             };
             /** @description PAYLOAD_TOO_LARGE: the request body is larger than 1 MiB */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description RATE_LIMITED: too many requests with a missing or wrong API key from this address in the last minute (GARAGE_AUTH_FAILURES_PER_MINUTE, default 20); requests with a valid key are never throttled */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is busy, restarting or out of disk space */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    checkOutByPlate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The garage's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "licensePlate": "AB12CD",
+                 *       "paymentMethod": "CARD"
+                 *     }
+                 */
+                "application/json": components["schemas"]["PlateCheckOutRequest"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckOutResult"];
+                };
+            };
+            /** @description VALIDATION_ERROR: the request body is not valid JSON, or a field is missing, unknown or invalid; Authorization sent twice. `details.fields` names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHENTICATED: no API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN: the key's role is below operator; or a validator key (it may only read tickets and validate them) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description NOT_FOUND: what the request names (in its path, or an id in its body) does not exist or was deleted */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description SESSION_NOT_ACTIVE */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the request body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description RATE_LIMITED: too many requests with a missing or wrong API key from this address in the last minute (GARAGE_AUTH_FAILURES_PER_MINUTE, default 20); requests with a valid key are never throttled */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is busy, restarting or out of disk space */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listDeniedPlates: {
+        parameters: {
+            query?: {
+                /** @description Items per page */
+                limit?: number;
+                /** @description `nextCursor` of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The garage's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeniedPlateList"];
+                };
+            };
+            /** @description VALIDATION_ERROR: a query parameter is invalid; a request body other than none or {}; Authorization sent twice. `details.fields` names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHENTICATED: no API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN: a validator key (it may only read tickets and validate them) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description NOT_FOUND: what the request names (in its path, or an id in its body) does not exist or was deleted */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description RATE_LIMITED: too many requests with a missing or wrong API key from this address in the last minute (GARAGE_AUTH_FAILURES_PER_MINUTE, default 20); requests with a valid key are never throttled */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is busy, restarting or out of disk space */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    replaceDeniedPlate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The garage's id */
+                id: string;
+                /** @description The denied plate's plate */
+                plate: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "reason": "Unpaid fees since January"
+                 *     }
+                 */
+                "application/json": components["schemas"]["DenyPlateRequest"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeniedPlate"];
+                };
+            };
+            /** @description VALIDATION_ERROR: the path's plate is not 2 to 10 of A-Z0-9 once normalised (`details.fields.plate`); the request body is not valid JSON, or a field is missing, unknown or invalid; Authorization sent twice. `details.fields` names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHENTICATED: no API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN: the key's role is below admin; or a validator key (it may only read tickets and validate them) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description NOT_FOUND: what the request names (in its path, or an id in its body) does not exist or was deleted */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the request body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description RATE_LIMITED: too many requests with a missing or wrong API key from this address in the last minute (GARAGE_AUTH_FAILURES_PER_MINUTE, default 20); requests with a valid key are never throttled */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is busy, restarting or out of disk space */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteDeniedPlate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The garage's id */
+                id: string;
+                /** @description The denied plate's plate */
+                plate: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description VALIDATION_ERROR: the path's plate is not 2 to 10 of A-Z0-9 once normalised (`details.fields.plate`); a request body other than none or {}; Authorization sent twice. `details.fields` names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHENTICATED: no API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN: the key's role is below admin; or a validator key (it may only read tickets and validate them) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description NOT_FOUND: what the request names (in its path, or an id in its body) does not exist or was deleted */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3205,8 +4323,318 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description FORBIDDEN: a validator key (it may only read tickets and validate them) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description NOT_FOUND: what the request names (in its path, or an id in its body) does not exist or was deleted */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description RATE_LIMITED: too many requests with a missing or wrong API key from this address in the last minute (GARAGE_AUTH_FAILURES_PER_MINUTE, default 20); requests with a valid key are never throttled */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is busy, restarting or out of disk space */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listPermits: {
+        parameters: {
+            query?: {
+                /** @description Items per page */
+                limit?: number;
+                /** @description `nextCursor` of the previous page */
+                cursor?: string;
+                /** @description Exact plate (normalised before matching) */
+                plate?: string;
+                /** @description Only permits with this status */
+                status?: components["schemas"]["PermitStatus"];
+                /** @description Only ACTIVE permits with validFrom <= activeAt < validTo */
+                activeAt?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The garage's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PermitList"];
+                };
+            };
+            /** @description VALIDATION_ERROR: a query parameter is invalid; a request body other than none or {}; Authorization sent twice. `details.fields` names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHENTICATED: no API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN: a validator key (it may only read tickets and validate them) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description NOT_FOUND: what the request names (in its path, or an id in its body) does not exist or was deleted */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description RATE_LIMITED: too many requests with a missing or wrong API key from this address in the last minute (GARAGE_AUTH_FAILURES_PER_MINUTE, default 20); requests with a valid key are never throttled */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is busy, restarting or out of disk space */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createPermit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The garage's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "holderEmail": "ada@example.org",
+                 *       "holderName": "Ada Lovelace",
+                 *       "licensePlate": "AB-12 CD",
+                 *       "validFrom": "2026-03-01T00:00:00Z",
+                 *       "validTo": "2026-04-01T00:00:00Z"
+                 *     }
+                 */
+                "application/json": components["schemas"]["CreatePermitRequest"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Permit"];
+                };
+            };
+            /** @description VALIDATION_ERROR: the request body is not valid JSON, or a field is missing, unknown or invalid; Authorization sent twice. `details.fields` names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHENTICATED: no API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN: the key's role is below admin; or a validator key (it may only read tickets and validate them) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description NOT_FOUND: what the request names (in its path, or an id in its body) does not exist or was deleted */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DUPLICATE_PERMIT */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the request body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description RATE_LIMITED: too many requests with a missing or wrong API key from this address in the last minute (GARAGE_AUTH_FAILURES_PER_MINUTE, default 20); requests with a valid key are never throttled */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is busy, restarting or out of disk space */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getQuoteByPlate: {
+        parameters: {
+            query: {
+                /** @description Exit time to price (default now; may be in the future, not before the session started) */
+                at?: string;
+                /** @description Price it as a lost ticket */
+                lostTicket?: boolean;
+                /** @description The plate whose ACTIVE session to price */
+                licensePlate: string;
+            };
+            header?: never;
+            path: {
+                /** @description The garage's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Quote"];
+                };
+            };
+            /** @description VALIDATION_ERROR: a query parameter is invalid; a request body other than none or {}; Authorization sent twice. `details.fields` names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHENTICATED: no API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN: a validator key (it may only read tickets and validate them) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description NOT_FOUND: what the request names (in its path, or an id in its body) does not exist or was deleted */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description SESSION_NOT_ACTIVE */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3277,6 +4705,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description FORBIDDEN: a validator key (it may only read tickets and validate them) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description NOT_FOUND: what the request names (in its path, or an id in its body) does not exist or was deleted */
             404: {
                 headers: {
@@ -3325,10 +4762,32 @@ export interface operations {
                 /**
                  * @example {
                  *       "dailyMaxCents": 2500,
+                 *       "flatRates": [
+                 *         {
+                 *           "amountCents": 1200,
+                 *           "days": [
+                 *             "MON",
+                 *             "TUE",
+                 *             "WED",
+                 *             "THU",
+                 *             "FRI"
+                 *           ],
+                 *           "entryFrom": "06:00",
+                 *           "entryTo": "09:00",
+                 *           "exitBy": "19:00",
+                 *           "name": "Early bird"
+                 *         }
+                 *       ],
                  *       "graceMinutes": 10,
                  *       "hourlyRateCents": 300,
                  *       "incrementMinutes": 15,
-                 *       "lostTicketFeeCents": 5000
+                 *       "lostTicketFeeCents": 5000,
+                 *       "vehicleTypeRates": {
+                 *         "MOTORCYCLE": {
+                 *           "dailyMaxCents": 1000,
+                 *           "hourlyRateCents": 100
+                 *         }
+                 *       }
                  *     }
                  */
                 "application/json": components["schemas"]["ReplaceRateRequest"];
@@ -3362,7 +4821,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: the key's role is below admin */
+            /** @description FORBIDDEN: the key's role is below admin; or a validator key (it may only read tickets and validate them) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3466,6 +4925,101 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description FORBIDDEN: a validator key (it may only read tickets and validate them) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description NOT_FOUND: what the request names (in its path, or an id in its body) does not exist or was deleted */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description RATE_LIMITED: too many requests with a missing or wrong API key from this address in the last minute (GARAGE_AUTH_FAILURES_PER_MINUTE, default 20); requests with a valid key are never throttled */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is busy, restarting or out of disk space */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getValidationsReport: {
+        parameters: {
+            query: {
+                /** @description Check-outs at or after this instant */
+                from: string;
+                /** @description Check-outs before this instant; at most 366 days after from */
+                to: string;
+            };
+            header?: never;
+            path: {
+                /** @description The garage's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationsReport"];
+                };
+            };
+            /** @description VALIDATION_ERROR: a query parameter is invalid; a request body other than none or {}; Authorization sent twice. `details.fields` names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHENTICATED: no API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN: a validator key (it may only read tickets and validate them) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description NOT_FOUND: what the request names (in its path, or an id in its body) does not exist or was deleted */
             404: {
                 headers: {
@@ -3542,6 +5096,15 @@ export interface operations {
             };
             /** @description UNAUTHENTICATED: no API key, or an unknown or revoked one */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN: a validator key (it may only read tickets and validate them) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3632,7 +5195,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: the key's role is below admin */
+            /** @description FORBIDDEN: the key's role is below admin; or a validator key (it may only read tickets and validate them) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3652,6 +5215,193 @@ export interface operations {
             };
             /** @description CAPACITY_EXCEEDED | DUPLICATE_SPOT */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the request body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description RATE_LIMITED: too many requests with a missing or wrong API key from this address in the last minute (GARAGE_AUTH_FAILURES_PER_MINUTE, default 20); requests with a valid key are never throttled */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is busy, restarting or out of disk space */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listValidators: {
+        parameters: {
+            query?: {
+                /** @description Items per page */
+                limit?: number;
+                /** @description `nextCursor` of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The garage's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidatorList"];
+                };
+            };
+            /** @description VALIDATION_ERROR: a query parameter is invalid; a request body other than none or {}; Authorization sent twice. `details.fields` names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHENTICATED: no API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN: a validator key (it may only read tickets and validate them) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description NOT_FOUND: what the request names (in its path, or an id in its body) does not exist or was deleted */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description RATE_LIMITED: too many requests with a missing or wrong API key from this address in the last minute (GARAGE_AUTH_FAILURES_PER_MINUTE, default 20); requests with a valid key are never throttled */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is busy, restarting or out of disk space */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createValidator: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The garage's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "kind": "FREE_MINUTES",
+                 *       "name": "Cinema: 2 hours free",
+                 *       "value": 120
+                 *     }
+                 */
+                "application/json": components["schemas"]["CreateValidatorRequest"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Validator"];
+                };
+            };
+            /** @description VALIDATION_ERROR: the request body is not valid JSON, or a field is missing, unknown or invalid; Authorization sent twice. `details.fields` names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHENTICATED: no API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN: the key's role is below admin; or a validator key (it may only read tickets and validate them) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description NOT_FOUND: what the request names (in its path, or an id in its body) does not exist or was deleted */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3739,6 +5489,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description FORBIDDEN: a validator key (it may only read tickets and validate them) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description RATE_LIMITED: too many requests with a missing or wrong API key from this address in the last minute (GARAGE_AUTH_FAILURES_PER_MINUTE, default 20); requests with a valid key are never throttled */
             429: {
                 headers: {
@@ -3795,6 +5554,15 @@ export interface operations {
             };
             /** @description UNAUTHENTICATED: no API key, or an unknown or revoked one */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN: a validator key (it may only read tickets and validate them) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3874,7 +5642,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: the key's role is below admin */
+            /** @description FORBIDDEN: the key's role is below admin; or a validator key (it may only read tickets and validate them) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3925,6 +5693,195 @@ export interface operations {
             };
         };
     };
+    getPermit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The permit's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Permit"];
+                };
+            };
+            /** @description VALIDATION_ERROR: a request body other than none or {}; Authorization sent twice. `details.fields` names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHENTICATED: no API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN: a validator key (it may only read tickets and validate them) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description NOT_FOUND: what the request names (in its path, or an id in its body) does not exist or was deleted */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description RATE_LIMITED: too many requests with a missing or wrong API key from this address in the last minute (GARAGE_AUTH_FAILURES_PER_MINUTE, default 20); requests with a valid key are never throttled */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is busy, restarting or out of disk space */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updatePermit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The permit's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "validTo": "2026-05-01T00:00:00Z"
+                 *     }
+                 */
+                "application/json": components["schemas"]["UpdatePermitRequest"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Permit"];
+                };
+            };
+            /** @description VALIDATION_ERROR: the request body is not valid JSON, or a field is missing, unknown or invalid; Authorization sent twice. `details.fields` names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHENTICATED: no API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN: the key's role is below admin; or a validator key (it may only read tickets and validate them) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description NOT_FOUND: what the request names (in its path, or an id in its body) does not exist or was deleted */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DUPLICATE_PERMIT | PERMIT_CANCELLED */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the request body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description RATE_LIMITED: too many requests with a missing or wrong API key from this address in the last minute (GARAGE_AUTH_FAILURES_PER_MINUTE, default 20); requests with a valid key are never throttled */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is busy, restarting or out of disk space */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     listSessions: {
         parameters: {
             query?: {
@@ -3938,6 +5895,8 @@ export interface operations {
                 status?: components["schemas"]["SessionStatus"];
                 /** @description Exact plate as recorded at check-in (normalised before matching) */
                 plate?: string;
+                /** @description Part of a plate: normalised like a plate (2 to 10 of A-Z0-9 after that); matches every plate containing it */
+                q?: string;
                 /** @description startTime >= from */
                 from?: string;
                 /** @description startTime < to */
@@ -3969,6 +5928,15 @@ export interface operations {
             };
             /** @description UNAUTHENTICATED: no API key, or an unknown or revoked one */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN: a validator key (it may only read tickets and validate them) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4032,6 +6000,15 @@ export interface operations {
             };
             /** @description UNAUTHENTICATED: no API key, or an unknown or revoked one */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN: a validator key (it may only read tickets and validate them) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4121,7 +6098,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: the key's role is below operator */
+            /** @description FORBIDDEN: the key's role is below operator; or a validator key (it may only read tickets and validate them) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4225,6 +6202,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description FORBIDDEN: a validator key (it may only read tickets and validate them) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description NOT_FOUND: what the request names (in its path, or an id in its body) does not exist or was deleted */
             404: {
                 headers: {
@@ -4236,6 +6222,114 @@ export interface operations {
             };
             /** @description SESSION_NOT_ACTIVE */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description RATE_LIMITED: too many requests with a missing or wrong API key from this address in the last minute (GARAGE_AUTH_FAILURES_PER_MINUTE, default 20); requests with a valid key are never throttled */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is busy, restarting or out of disk space */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    voidSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The session's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "reason": "Left through the open barrier"
+                 *     }
+                 */
+                "application/json": components["schemas"]["VoidRequest"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VoidResult"];
+                };
+            };
+            /** @description VALIDATION_ERROR: the request body is not valid JSON, or a field is missing, unknown or invalid; Authorization sent twice. `details.fields` names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHENTICATED: no API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN: the key's role is below admin; or a validator key (it may only read tickets and validate them) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description NOT_FOUND: what the request names (in its path, or an id in its body) does not exist or was deleted */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description SESSION_NOT_ACTIVE */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the request body is larger than 1 MiB */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4299,6 +6393,15 @@ export interface operations {
             };
             /** @description UNAUTHENTICATED: no API key, or an unknown or revoked one */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN: a validator key (it may only read tickets and validate them) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4376,7 +6479,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: the key's role is below admin */
+            /** @description FORBIDDEN: the key's role is below admin; or a validator key (it may only read tickets and validate them) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4475,7 +6578,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: the key's role is below operator */
+            /** @description FORBIDDEN: the key's role is below operator; or a validator key (it may only read tickets and validate them) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4656,7 +6759,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: the key's role is below operator */
+            /** @description FORBIDDEN: the key's role is below operator; or a validator key (it may only read tickets and validate them) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4716,6 +6819,295 @@ export interface operations {
             };
         };
     };
+    createValidation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The ticket's code */
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "validatorId": "c1"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ValidateTicketRequest"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Validation"];
+                };
+            };
+            /** @description VALIDATION_ERROR: the request body is not valid JSON, or a field is missing, unknown or invalid; Authorization sent twice. `details.fields` names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHENTICATED: no API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN: a viewer key; or a validator key naming another validator than its own */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description NOT_FOUND: what the request names (in its path, or an id in its body) does not exist or was deleted */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description SESSION_NOT_ACTIVE | ALREADY_VALIDATED | VALIDATOR_INACTIVE */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the request body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description RATE_LIMITED: too many requests with a missing or wrong API key from this address in the last minute (GARAGE_AUTH_FAILURES_PER_MINUTE, default 20); requests with a valid key are never throttled */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is busy, restarting or out of disk space */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getValidator: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The validator's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Validator"];
+                };
+            };
+            /** @description VALIDATION_ERROR: a request body other than none or {}; Authorization sent twice. `details.fields` names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHENTICATED: no API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN: a validator key (it may only read tickets and validate them) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description NOT_FOUND: what the request names (in its path, or an id in its body) does not exist or was deleted */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description RATE_LIMITED: too many requests with a missing or wrong API key from this address in the last minute (GARAGE_AUTH_FAILURES_PER_MINUTE, default 20); requests with a valid key are never throttled */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is busy, restarting or out of disk space */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateValidator: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The validator's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "active": false,
+                 *       "value": 90
+                 *     }
+                 */
+                "application/json": components["schemas"]["UpdateValidatorRequest"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Validator"];
+                };
+            };
+            /** @description VALIDATION_ERROR: the request body is not valid JSON, or a field is missing, unknown or invalid; Authorization sent twice. `details.fields` names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHENTICATED: no API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN: the key's role is below admin; or a validator key (it may only read tickets and validate them) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description NOT_FOUND: what the request names (in its path, or an id in its body) does not exist or was deleted */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the request body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description RATE_LIMITED: too many requests with a missing or wrong API key from this address in the last minute (GARAGE_AUTH_FAILURES_PER_MINUTE, default 20); requests with a valid key are never throttled */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is busy, restarting or out of disk space */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     listVehicles: {
         parameters: {
             query?: {
@@ -4725,6 +7117,8 @@ export interface operations {
                 cursor?: string;
                 /** @description Exact plate (normalised before matching) */
                 plate?: string;
+                /** @description Part of a plate: normalised like a plate (2 to 10 of A-Z0-9 after that); matches every plate containing it */
+                q?: string;
             };
             header?: never;
             path?: never;
@@ -4752,6 +7146,15 @@ export interface operations {
             };
             /** @description UNAUTHENTICATED: no API key, or an unknown or revoked one */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN: a validator key (it may only read tickets and validate them) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4831,7 +7234,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: the key's role is below operator */
+            /** @description FORBIDDEN: the key's role is below operator; or a validator key (it may only read tickets and validate them) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4921,6 +7324,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description FORBIDDEN: a validator key (it may only read tickets and validate them) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description NOT_FOUND: what the request names (in its path, or an id in its body) does not exist or was deleted */
             404: {
                 headers: {
@@ -4991,7 +7403,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: the key's role is below operator */
+            /** @description FORBIDDEN: the key's role is below operator; or a validator key (it may only read tickets and validate them) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5091,7 +7503,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: the key's role is below operator */
+            /** @description FORBIDDEN: the key's role is below operator; or a validator key (it may only read tickets and validate them) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5188,6 +7600,15 @@ export interface operations {
             };
             /** @description UNAUTHENTICATED: no API key, or an unknown or revoked one */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN: a validator key (it may only read tickets and validate them) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -57,11 +57,11 @@ class PermitService:
         """`license_plate` is normalised; `holder` maps holderName/holderEmail to plaintext."""
         # checked as stored (milliseconds), so the database's own window CHECK never disagrees
         valid_from, valid_to = at_db_precision(valid_from), at_db_precision(valid_to)
-        _check_window(valid_from, valid_to)
         sealed = {name: self._seal(name, holder.get(name)) for name in PERMIT_HOLDER_FIELDS}
 
         async def work(unit: UnitOfWork) -> Permit:
-            await live_garage(unit.garages, garage_id)
+            await live_garage(unit.garages, garage_id)  # an unknown garage is 404 before any rule of the body
+            _check_window(valid_from, valid_to)
             clash = await unit.permits.overlapping(garage_id, license_plate, valid_from, valid_to, besides=None)
             if clash is not None:
                 raise _duplicate(clash)
