@@ -46,7 +46,7 @@ from garage.errors import Conflict
 from garage.repositories.records import Garage, Spot
 from garage.repositories.unit_of_work import connected
 from garage.services.container import Services
-from garage.services.parking import CheckedIn
+from garage.services.parking import CheckedIn, Exit
 from garage.services.plates import normalise_plate
 from garage.services.spots import SpotDraft
 from garage.vocabulary import (
@@ -488,23 +488,13 @@ async def run_visits(
             tally.validations += 1
         if method in ("CASH", "VALIDATION") and not lost_ticket:
             # pay stations know the ticket, not the session
-            result = await services.parking.check_out_ticket(
-                stay.checked_in.ticket.code,
-                payment_method=PaymentMethod(method),
-                reference=reference,
-                lost_ticket=False,
-                at=moment,
-                actor=ACTOR,
-            )
+            leaving = Exit(payment_method=PaymentMethod(method), reference=reference, at=moment)
+            result = await services.parking.check_out_ticket(stay.checked_in.ticket.code, leaving, actor=ACTOR)
         else:
-            result = await services.parking.check_out(
-                stay.checked_in.session.id,
-                payment_method=PaymentMethod(method),
-                reference=reference,
-                lost_ticket=lost_ticket,
-                at=moment,
-                actor=ACTOR,
+            leaving = Exit(
+                payment_method=PaymentMethod(method), reference=reference, lost_ticket=lost_ticket, at=moment
             )
+            result = await services.parking.check_out(stay.checked_in.session.id, leaving, actor=ACTOR)
         if stay.handicap_spot is not None:
             busy_handicap.discard(stay.handicap_spot)
         tally.completed += 1

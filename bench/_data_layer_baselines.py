@@ -257,6 +257,7 @@ async def check_in_flow(tx: BaselineTx, garage_id: str, plate: str, vehicle_type
             "spotId": chosen["id"],
             "vehicleId": vehicle["id"],
             "licensePlate": plate,
+            "vehicleType": parked_as,
             "status": "ACTIVE",
             "startTime": start,
             "createdAt": now,

@@ -330,6 +330,7 @@ class Plan:
                 "spotId": spot["id"],
                 "vehicleId": self.vehicle_id(vehicle),
                 "licensePlate": plate_of(vehicle),
+                "vehicleType": VEHICLE_TYPES[vehicle % len(VEHICLE_TYPES)],
                 "startTime": start,
                 "createdAt": start,
             }

@@ -64,6 +64,8 @@ rate = Table(
     Column("graceMinutes", Integer, nullable=False),
     Column("dailyMaxCents", Integer, nullable=False),
     Column("lostTicketFeeCents", Integer, nullable=False),
+    Column("vehicleTypeRates", String, nullable=False, default="{}"),
+    Column("flatRates", String, nullable=False, default="[]"),
     *_timestamps(),
 )
 
@@ -102,10 +104,13 @@ parking_session = Table(
     Column("spotId", String, nullable=False),
     Column("vehicleId", String, nullable=False),
     Column("licensePlate", String, nullable=False),
+    Column("vehicleType", String, nullable=False),
     Column("status", String, nullable=False),
     Column("startTime", IsoDateTime, nullable=False),
     Column("endTime", IsoDateTime),
     Column("feeCents", Integer),
+    Column("permitId", String),
+    Column("voidReason", String),
     *_timestamps(),
 )
 
@@ -131,6 +136,7 @@ payment = Table(
     Column("method", String, nullable=False),
     Column("status", String, nullable=False),
     Column("reference", String),
+    Column("discountCents", Integer, nullable=False, default=0),
     *_timestamps(),
     Column("refundedAt", IsoDateTime),
 )

@@ -82,6 +82,7 @@ from garage.repositories.spots import NewSpot  # noqa: E402
 from garage.repositories.unit_of_work import Database, UnitOfWork  # noqa: E402
 from garage.services import pricing  # noqa: E402
 from garage.services.container import Services  # noqa: E402
+from garage.services.parking import Exit  # noqa: E402
 from garage.services.spot_numbers import spot_sort_key  # noqa: E402
 from garage.services.spots import MAX_BULK, SpotDraft  # noqa: E402
 from garage.services.tickets import new_ticket_code  # noqa: E402
@@ -318,6 +319,7 @@ def history_rows(
                 "spotId": rng.choice(data.spot_ids[garage_id]),
                 "vehicleId": owner["id"],
                 "licensePlate": owner["licensePlate"],
+                "vehicleType": owner["type"],
                 "status": "COMPLETED",
                 "startTime": start,
                 "endTime": end,
@@ -490,9 +492,7 @@ class GarageLayer:
         return checked_in.session.id
 
     async def check_out(self, session_id: str) -> Any:
-        return await self._services.parking.check_out(
-            session_id, payment_method=PaymentMethod.CARD, reference=None, lost_ticket=False, at=None, actor=ACTOR
-        )
+        return await self._services.parking.check_out(session_id, Exit(PaymentMethod.CARD), actor=ACTOR)
 
     async def create_spots(self, garage_id: str, spots: Sequence[NewSpot]) -> Any:
         unit = await self._open_units.enter_async_context(self._database.batch(actor=ACTOR))

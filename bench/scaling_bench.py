@@ -53,6 +53,7 @@ from garage.db import create_prisma  # noqa: E402
 from garage.logging_setup import ENGINE_LOGGER, JsonFormatter  # noqa: E402
 from garage.repositories.unit_of_work import Database  # noqa: E402
 from garage.services.container import Services  # noqa: E402
+from garage.services.parking import Exit  # noqa: E402
 from garage.services.reports import Bucket  # noqa: E402
 from garage.vocabulary import SPOT_PREFERENCE, PaymentMethod, SessionStatus, VehicleType  # noqa: E402
 
@@ -123,9 +124,7 @@ async def check_in(c: Context, i: int) -> object:
 
 
 async def check_out(c: Context, i: int) -> object:
-    return await c.services.parking.check_out(
-        c.checked_in.pop(), payment_method=PaymentMethod.CARD, reference=None, lost_ticket=False, at=None, actor=ACTOR
-    )
+    return await c.services.parking.check_out(c.checked_in.pop(), Exit(PaymentMethod.CARD), actor=ACTOR)
 
 
 # name -> (operation, is a write). Reads first; check-in before check-out (it feeds it).

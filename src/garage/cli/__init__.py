@@ -155,9 +155,8 @@ def rotate_keys(batch_size: int) -> None:
             report = await KeyRotationService(services.db, services.cipher).rotate(
                 actor=CLI_ACTOR, batch_size=batch_size, on_progress=went_through
             )
-            return (
-                f"re-encrypted under key {services.cipher.current_key_id!r}: "
-                + ", ".join(f"{count} {model} rows" for model, count in sorted(report.resealed.items()))
+            return f"re-encrypted under key {services.cipher.current_key_id!r}: " + ", ".join(
+                f"{count} {model} rows" for model, count in sorted(report.resealed.items())
             )
 
         outcome = run_with_services(rotate)

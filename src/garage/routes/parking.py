@@ -12,7 +12,7 @@ from garage.routes.payments import PaymentOut
 from garage.routes.sessions import SessionOut, TicketOut
 from garage.routes.spots import SpotOut
 from garage.services import pricing
-from garage.services.parking import CheckedOut
+from garage.services.parking import CheckedOut, Exit
 from garage.vocabulary import PaymentMethod, Role, ValidatorKind, VehicleType
 
 ROUTER = Router()
@@ -60,6 +60,11 @@ class CheckOutIn(RequestModel):
         description="Back-dates the exit: >= the session's startTime and not in the "
         "future (5 s clock skew tolerated, clamped to those bounds)",
     )
+
+    def leaving(self) -> Exit:
+        return Exit(
+            payment_method=self.payment_method, reference=self.reference, lost_ticket=self.lost_ticket, at=self.at
+        )
 
 
 class QuoteQuery(BaseModel):
@@ -267,15 +272,7 @@ def _quoted(session_id: str, fee: pricing.Quote, at: datetime) -> QuoteOut:
     operation_id="checkOut",
 )
 async def check_out(call: Call[CheckOutIn, None]) -> CheckOutOut:
-    body = call.body
-    result = await call.services.parking.check_out(
-        call.path("id"),
-        payment_method=body.payment_method,
-        reference=body.reference,
-        lost_ticket=body.lost_ticket,
-        at=body.at,
-        actor=call.principal.key_id,
-    )
+    result = await call.services.parking.check_out(call.path("id"), call.body.leaving(), actor=call.principal.key_id)
     return _checked_out(result)
 
 
@@ -291,14 +288,8 @@ async def check_out(call: Call[CheckOutIn, None]) -> CheckOutOut:
     operation_id="checkOutByTicket",
 )
 async def check_out_ticket(call: Call[CheckOutIn, None]) -> CheckOutOut:
-    body = call.body
     result = await call.services.parking.check_out_ticket(
-        call.path("code"),
-        payment_method=body.payment_method,
-        reference=body.reference,
-        lost_ticket=body.lost_ticket,
-        at=body.at,
-        actor=call.principal.key_id,
+        call.path("code"), call.body.leaving(), actor=call.principal.key_id
     )
     return _checked_out(result)
 
@@ -315,15 +306,8 @@ async def check_out_ticket(call: Call[CheckOutIn, None]) -> CheckOutOut:
     operation_id="checkOutByPlate",
 )
 async def check_out_plate(call: Call[PlateCheckOutIn, None]) -> CheckOutOut:
-    body = call.body
     result = await call.services.parking.check_out_plate(
-        call.path("id"),
-        body.license_plate,
-        payment_method=body.payment_method,
-        reference=body.reference,
-        lost_ticket=body.lost_ticket,
-        at=body.at,
-        actor=call.principal.key_id,
+        call.path("id"), call.body.license_plate, call.body.leaving(), actor=call.principal.key_id
     )
     return _checked_out(result)
 

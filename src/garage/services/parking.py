@@ -94,6 +94,17 @@ class CheckedOut:
 
 
 @dataclass(frozen=True)
+class Exit:
+    """How a vehicle leaves (check-out by session, ticket or plate): the payment method, its
+    reference (sensitive: sealed before it is stored), a lost ticket, a back-dated exit time."""
+
+    payment_method: PaymentMethod
+    reference: str | None = None
+    lost_ticket: bool = False
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Voided:
     session: ParkingSession
     ticket: Ticket
@@ -116,8 +127,8 @@ class ParkingService:
         actor: str,
     ) -> CheckedIn:
         """`license_plate` is normalised. Raises NotFound, ValidationFailed or Conflict
-        (GARAGE_CLOSED, VEHICLE_DENIED, VEHICLE_ALREADY_PARKED, GARAGE_FULL, SPOT_NOT_AVAILABLE, SPOT_INCOMPATIBLE); a failed
-        check-in writes nothing.
+        (GARAGE_CLOSED, VEHICLE_DENIED, VEHICLE_ALREADY_PARKED, GARAGE_FULL, SPOT_NOT_AVAILABLE,
+        SPOT_INCOMPATIBLE); a failed check-in writes nothing.
 
         Round trips: the garage, the vehicle (with its latest session) and the deny list read together;
         then, under the write lock, the spot picked, the covering permit read and every write as one
@@ -235,49 +246,18 @@ class ParkingService:
         end = max(end, session.startTime)
         return _fee(session, end, lost_ticket=lost_ticket), end
 
-    async def check_out(
-        self,
-        session_id: str,
-        *,
-        payment_method: PaymentMethod,
-        reference: str | None,
-        lost_ticket: bool,
-        at: datetime | None,
-        actor: str,
-    ) -> CheckedOut:
-        sealed = self._cipher.encrypt_optional(reference, PAYMENT_REFERENCE)
+    async def check_out(self, session_id: str, leaving: Exit, *, actor: str) -> CheckedOut:
         session = await _session(self._db.sessions, session_id, with_garage_and_rate=True)
-        return self._revealed(await self._complete(session, payment_method, sealed, lost_ticket, at, actor))
+        return await self._complete(session, leaving, actor)
 
-    async def check_out_ticket(
-        self,
-        code: str,
-        *,
-        payment_method: PaymentMethod,
-        reference: str | None,
-        lost_ticket: bool,
-        at: datetime | None,
-        actor: str,
-    ) -> CheckedOut:
-        sealed = self._cipher.encrypt_optional(reference, PAYMENT_REFERENCE)
+    async def check_out_ticket(self, code: str, leaving: Exit, *, actor: str) -> CheckedOut:
         session = await _session_of_ticket(self._db.sessions, code, with_garage_and_rate=True)
-        return self._revealed(await self._complete(session, payment_method, sealed, lost_ticket, at, actor))
+        return await self._complete(session, leaving, actor)
 
-    async def check_out_plate(
-        self,
-        garage_id: str,
-        license_plate: str,
-        *,
-        payment_method: PaymentMethod,
-        reference: str | None,
-        lost_ticket: bool,
-        at: datetime | None,
-        actor: str,
-    ) -> CheckedOut:
+    async def check_out_plate(self, garage_id: str, license_plate: str, leaving: Exit, *, actor: str) -> CheckedOut:
         """Exit by plate: check-out of the plate's ACTIVE session in the garage (404 when there is none)."""
-        sealed = self._cipher.encrypt_optional(reference, PAYMENT_REFERENCE)
         session = await self._active_by_plate(garage_id, license_plate)
-        return self._revealed(await self._complete(session, payment_method, sealed, lost_ticket, at, actor))
+        return await self._complete(session, leaving, actor)
 
     async def _active_by_plate(self, garage_id: str, license_plate: str) -> ParkingSession:
         garage, session = await asyncio.gather(
@@ -303,22 +283,16 @@ class ParkingService:
         assert voided.ticket is not None  # voided with its ticket
         return Voided(session=voided, ticket=voided.ticket)
 
-    async def _complete(
-        self,
-        session: ParkingSession,
-        method: PaymentMethod,
-        sealed_reference: str | None,
-        lost_ticket: bool,
-        at: datetime | None,
-        actor: str,
-    ) -> CheckedOut:
+    async def _complete(self, session: ParkingSession, leaving: Exit, actor: str) -> CheckedOut:
         """Ends `session` (read with its ticket, garage, rate, permit and validation). A batch that
         finds the session changed since it was read (RecordMissing: a validation or a permit change
         committed in between) is priced again from a fresh read; one that finds it ended, or whose
         payment already exists (Payment.sessionId is unique), answers SESSION_NOT_ACTIVE."""
+        sealed_reference = self._cipher.encrypt_optional(leaving.reference, PAYMENT_REFERENCE)
         for attempt in range(1, _CHECK_OUT_ATTEMPTS + 1):
             try:
-                return await self._complete_once(session, method, sealed_reference, lost_ticket, at, actor)
+                done = await self._complete_once(session, leaving, sealed_reference, actor)
+                return CheckedOut(done.session, reveal_payment(self._cipher, done.payment), done.ticket)
             except UniqueViolation as error:
                 raise _not_active() from error
             except RecordMissing as error:
@@ -329,13 +303,7 @@ class ParkingService:
         raise AssertionError("unreachable")
 
     async def _complete_once(
-        self,
-        session: ParkingSession,
-        method: PaymentMethod,
-        sealed_reference: str | None,
-        lost_ticket: bool,
-        at: datetime | None,
-        actor: str,
+        self, session: ParkingSession, leaving: Exit, sealed_reference: str | None, actor: str
     ) -> CheckedOut:
         """ONE batch of writes: no interactive transaction (module docstring). The batch completes
         the session only if it is still as it was priced (the guard is in the UPDATE's WHERE:
@@ -343,9 +311,9 @@ class ParkingService:
         _require_active(session)
         # every session has a garage, a ticket and a spot (read with them for check-out)
         assert session.garage is not None and session.ticket is not None and session.spot is not None
-        end = _end_time(at, session.startTime)
+        end = _end_time(leaving.at, session.startTime)
         # the rate in force when the check-out is processed (API.md, Clarifications)
-        fee = _fee(session, end, lost_ticket=lost_ticket)
+        fee = _fee(session, end, lost_ticket=leaving.lost_ticket)
         now = now_ms()
         async with self._db.batch(actor=actor) as unit:
             payment = unit.payments.queue_create(
@@ -353,7 +321,7 @@ class ParkingService:
                 garage_id=session.garageId,
                 amount_cents=fee.fee_cents,
                 currency=session.garage.currency,
-                method=method,
+                method=leaving.payment_method,
                 reference=sealed_reference,
                 discount_cents=fee.discount_cents,
                 created_at=end,
@@ -364,18 +332,13 @@ class ParkingService:
                 end_time=end,
                 fee_cents=fee.fee_cents,
                 minutes=fee.minutes,
-                lost_ticket=lost_ticket,
+                lost_ticket=leaving.lost_ticket,
                 payment=payment,
                 now=now,
             )
             unit.spots.queue_release(session.spot, session_id=session.id, now=now)
         assert completed.ticket is not None  # completed with its ticket
         return CheckedOut(session=completed, payment=payment, ticket=completed.ticket)
-
-    def _revealed(self, result: CheckedOut) -> CheckedOut:
-        return CheckedOut(
-            session=result.session, payment=reveal_payment(self._cipher, result.payment), ticket=result.ticket
-        )
 
     # ---- reading ---------------------------------------------------------------------------
     async def session(self, session_id: str) -> ParkingSession:
