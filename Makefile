@@ -12,7 +12,7 @@ CLIENT_NODE_STAMP := clients/typescript/node_modules/.package-lock.json
 # Prisma Studio 7.10.1 in its own folder; better-sqlite3 is compiled from its npm sources (tools/studio/README.md).
 STUDIO_STAMP := tools/studio/node_modules/better-sqlite3/build/Release/better_sqlite3.node
 
-.PHONY: help run venv node_modules chromium studio generate generate-test-client migrate db-reset openapi test typecheck lint-python lint-engine lint-client test-engine-node test-python test-repository-coverage bench-engine bench-db-init bench-data-layer bench-http bench-startup bench-bulk bench-scaling bench-events bench clean
+.PHONY: help run venv node_modules chromium studio generate generate-test-client migrate db-reset openapi test typecheck lint-python lint-engine lint-client test-engine-node test-python test-repository-coverage bench-engine bench-db-init bench-data-layer bench-http bench-http-peer bench-startup bench-bulk bench-scaling bench-events bench clean
 
 help:
 	@echo "make run                   install, check the database file (garage check), migrate (prisma migrate deploy), seed, serve (PORT, DATABASE_URL, GARAGE_ADMIN_API_KEY)"
@@ -31,6 +31,7 @@ help:
 	@echo "make bench-db-init         database initialisation: engine start + migrate deploy (bench/db_init_bench.py)"
 	@echo "make bench-data-layer      data layer: garage vs SQLAlchemy+aiosqlite vs sqlite3 (bench/data_layer_bench.py)"
 	@echo "make bench-http            HTTP load: garage serve, 1/2 workers, 1/8/32 clients (bench/http_load.py)"
+	@echo "make bench-http-peer       HTTP peer: garage vs Starlette+SQLAlchemy+aiosqlite, same endpoints and load (bench/http_peer_bench.py)"
 	@echo "make bench-startup         start-up: db init + garage serve until ready (bench/startup_bench.py)"
 	@echo "make bench-bulk            bulk: 5000 spots, legacy import 10k/100k, archive 100k (bench/bulk_bench.py)"
 	@echo "make bench-scaling         hot queries at 10k/100k/1M sessions + EXPLAIN QUERY PLAN (bench/scaling_bench.py)"
@@ -158,6 +159,9 @@ bench-data-layer: generate
 bench-http: generate
 	$(VENV)/bin/python bench/http_load.py $(BENCH_ARGS)
 
+bench-http-peer: generate
+	$(VENV)/bin/python bench/http_peer_bench.py $(BENCH_ARGS)
+
 bench-startup: generate
 	$(VENV)/bin/python bench/startup_bench.py $(BENCH_ARGS)
 
@@ -171,7 +175,7 @@ bench-events: generate
 	$(VENV)/bin/python bench/events_bench.py $(BENCH_ARGS)
 
 # Sequentially: benchmarks running side by side would measure each other.
-bench: bench-engine bench-db-init bench-startup bench-data-layer bench-bulk bench-http bench-scaling bench-events
+bench: bench-engine bench-db-init bench-startup bench-data-layer bench-bulk bench-http bench-http-peer bench-scaling bench-events
 
 clean:
 	rm -rf build

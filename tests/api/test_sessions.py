@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -64,3 +65,23 @@ def test_bad_parameters_and_auth(viewer: httpx.Client, anonymous: httpx.Client) 
         assert any(field in name for name in response.json()["error"]["details"]["fields"]), (params, response.json())
     for path in ("/sessions", "/sessions/x", "/tickets/x"):
         assert anonymous.get(f"{API}{path}").status_code == 401
+
+
+def test_cursors_carry_the_position_and_old_id_cursors_still_work(admin: httpx.Client, operator: httpx.Client,
+                                                                   viewer: httpx.Client) -> None:
+    """A page's nextCursor holds the last row's startTime and id (opaque): the next page seeks to it. A cursor
+    holding only a session id (handed out before) still pages after that session; a cursor whose position is
+    not a time is a 400 like any cursor this API did not hand out."""
+    garage_id, _ = new_garage(admin, [(0, str(n), "STANDARD") for n in range(1, 4)])
+    made = [check_in(operator, garage_id, licensePlate=new_plate(), vehicleType="CAR", at=T.isoformat()).json()
+            ["session"]["id"] for _ in range(3)]  # three at the same instant: ordered by id
+    expected = sorted(made, reverse=True)
+    assert [s["id"] for s in walk(viewer, "/sessions", garageId=garage_id, limit=1)] == expected
+    first = viewer.get(f"{API}/sessions", params={"garageId": garage_id, "limit": 1}).json()
+    assert [s["id"] for s in first["items"]] == expected[:1] and first["nextCursor"] is not None
+    old = base64.urlsafe_b64encode(f"v1:{expected[0]}".encode()).decode().rstrip("=")
+    after_old = viewer.get(f"{API}/sessions", params={"garageId": garage_id, "cursor": old}).json()
+    assert [s["id"] for s in after_old["items"]] == expected[1:]
+    forged = base64.urlsafe_b64encode(f"v1:\x00soon\x00{expected[0]}".encode()).decode().rstrip("=")
+    response = viewer.get(f"{API}/sessions", params={"garageId": garage_id, "cursor": forged})
+    assert response.status_code == 400 and "cursor" in str(response.json()["error"]["details"]["fields"])

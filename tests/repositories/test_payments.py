@@ -8,6 +8,7 @@ import pytest
 from prisma import Prisma
 
 from garage.errors import UniqueViolation
+from garage.repositories.pagination import position
 from garage.repositories.records import Payment
 from garage.repositories.rows import now_ms
 from garage.repositories.unit_of_work import Database, UnitOfWork
@@ -70,7 +71,8 @@ async def test_payments_refund_and_list(db: Prisma) -> None:
     assert await payments.get(made[0].id) == refunded
 
     listed = await payments.list(garage_id=garage.id, since=None, until=None, limit=2, cursor=None)
-    assert [p.id for p in listed.items] == [made[2].id, made[1].id] and listed.next_after_id == made[1].id
+    assert [p.id for p in listed.items] == [made[2].id, made[1].id] and listed.next_after_id == position(
+        made[1].createdAt, made[1].id)
     rest = await payments.list(garage_id=garage.id, since=None, until=None, limit=2, cursor=listed.next_after_id)
     assert [p.id for p in rest.items] == [made[0].id] and rest.next_after_id is None
     window = await payments.list(garage_id=garage.id, since=T0 + timedelta(hours=2), until=T0 + timedelta(hours=3),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ from garage.db import create_prisma
 from garage.repositories.migrations import MigrationRepository
 from garage.repositories.reports import Revenue, SessionSpan
 from garage.repositories.rows import now_ms
-from garage.repositories.unit_of_work import Database
+from garage.repositories.unit_of_work import Database, UnitOfWork
 from garage.vocabulary import PaymentMethod
 from tests.repositories.builders import T0, complete_session, make_garage, pay, start_session
 
@@ -101,3 +101,54 @@ async def test_no_migrations_table_means_nothing_applied(tmp_path: Path) -> None
         assert await MigrationRepository(client).applied_names() == set()
     finally:
         await client.disconnect()
+
+
+async def test_usage_summed_in_sql_equals_the_buckets_of_the_spans_and_payments(db: Prisma) -> None:
+    """usage_totals + usage_from_totals (the report without an archive) against usage_buckets of
+    session_spans and completed_payments (the report with one), on stays that cross bucket edges,
+    end or start exactly on them, tie at one instant, are voided, refunded or still running, and on
+    windows that do and do not start on a bucket's edge (one not even on a millisecond)."""
+    from garage.services.reports import Bucket, usage_buckets, usage_from_totals
+
+    garage, spots = await make_garage(db, spots=12)
+    database = Database(db)
+
+    def h(hours: float) -> datetime:
+        return T0 + timedelta(hours=hours)
+
+    stays = [(-30, -1), (-2, 0.5), (0, 1), (0, 1), (1, 1.25), (1, 2), (0.5, 3), (2.5, 27), (24, None), (25, 26),
+             (23.75, 24)]
+    for n, (start, end) in enumerate(stays):
+        session = await start_session(db, spots[n], start=h(start))
+        if end is None:
+            continue
+        if n == 9:  # voided
+            async with database.batch(actor=ACTOR) as unit:
+                unit.sessions.queue_void(session, reason="test", end_time=h(end), now=now_ms())
+            continue
+        await complete_session(db, session, end=h(end), fee_cents=100 * n)
+        payment = await pay(db, session, amount_cents=100 * n, created_at=h(end),
+                            method=("CARD", "CASH", "MOBILE")[n % 3])
+        if n == 5:
+            refunded = payment
+    await start_session(db, spots[11], start=h(1))  # a tie with the 1 h departures and arrival
+
+    async def refund(unit: UnitOfWork) -> object:
+        return await unit.payments.refund(refunded)
+
+    assert await database.transaction(refund, actor=ACTOR)
+
+    reports = database.reports
+    windows = [(h(0), h(4), Bucket.HOUR), (h(0.25), h(3.5), Bucket.HOUR), (h(-1), h(30), Bucket.DAY),
+               (h(0) + timedelta(microseconds=500), h(2) + timedelta(microseconds=1500), Bucket.HOUR),
+               (h(-48), h(72), Bucket.DAY), (h(23), h(27), Bucket.HOUR), (h(100), h(101), Bucket.HOUR),
+               (h(0.5) - timedelta(milliseconds=1), h(1), Bucket.HOUR), (h(0.5), h(1.5), Bucket.HOUR),
+               (h(0.5) + timedelta(milliseconds=250), h(2) + timedelta(milliseconds=250), Bucket.HOUR)]
+    for since, until, bucket in windows:
+        totals = await reports.usage_totals(garage.id, since, until, key_length=bucket.key_length)
+        expected = usage_buckets(await reports.session_spans(garage.id, since, until),
+                                 await reports.completed_payments(garage.id, since, until), since, until, bucket)
+        assert usage_from_totals(totals, since, until, bucket) == expected, (since, until, bucket)
+    hourly = usage_from_totals(await reports.usage_totals(garage.id, h(0), h(3), key_length=13), h(0), h(3),
+                               Bucket.HOUR)
+    assert [b.check_ins for b in hourly] == [3, 3, 1] and [b.peak_occupied for b in hourly] == [3, 4, 3]

@@ -10,6 +10,7 @@ import pytest
 from prisma import Prisma
 
 from garage.errors import RecordMissing, UniqueViolation
+from garage.repositories.pagination import position
 from garage.repositories.records import Rate
 from garage.repositories.rows import now_ms
 from garage.repositories.unit_of_work import Database, UnitOfWork
@@ -136,7 +137,8 @@ async def test_lists_filter_and_order_newest_start_first(db: Prisma) -> None:
     assert all(s.ticket is not None for s in everything.items)  # listed with their tickets
 
     history = await sessions.list(vehicle_id=vehicle.id, limit=2, cursor=None)
-    assert [s.id for s in history.items] == [made[2].id, made[1].id] and history.next_after_id == made[1].id
+    assert [s.id for s in history.items] == [made[2].id, made[1].id] and history.next_after_id == position(
+        made[1].startTime, made[1].id)
     rest = await sessions.list(vehicle_id=vehicle.id, limit=2, cursor=history.next_after_id)
     assert [s.id for s in rest.items] == [made[0].id] and rest.next_after_id is None
 

@@ -3,7 +3,10 @@ transaction writes its audit entries with it, all or nothing; `connected` opens 
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -11,7 +14,8 @@ from prisma import Prisma
 
 from garage.config import load_settings
 from garage.db import DEFAULT_WAIT_SECONDS
-from garage.errors import RecordMissing
+from garage.db.write_lock import write_lock_path
+from garage.errors import DatabaseUnavailable, RecordMissing
 from garage.repositories.rows import now_ms
 from garage.repositories.unit_of_work import Database, UnitOfWork, connected
 from garage.vocabulary import AuditAction, AuditEntity, EventType, SpotStatus
@@ -87,3 +91,49 @@ async def test_a_transaction_s_unit_leaves_its_audit_and_events_to_the_transacti
     unit.occupancy_changed("g1")
     unit._queue_audit()
     assert (len(unit.entries), len(unit.pending_events), list(unit.occupancy_changed_in)) == (1, 1, ["g1"])
+
+
+
+async def test_a_write_waits_for_its_turn_in_the_write_queue_then_is_busy_or_served(
+    db: Prisma, database_file: Path
+) -> None:
+    """Writers queue on `<db>.write.lock` before asking SQLite for its lock (garage/db/write_lock.py):
+    held by another open file (as another process would hold it), a transaction and a batch wait for
+    their turn and give up as a busy database (503) within the wait limit; released, they are served.
+    A transaction's own batch is inside its turn and does not queue again."""
+    garage, _ = await make_garage(db, spots=0)
+    settings = load_settings(DATABASE_URL=f"file:{database_file}", GARAGE_DB_WAIT_SECONDS="1.5")
+
+    def touch(unit: UnitOfWork, how: str) -> None:
+        unit.record(AuditAction.UPDATE, AuditEntity.GARAGE, garage.id, after={"how": how})
+
+    async def in_transaction(unit: UnitOfWork) -> None:
+        touch(unit, "transaction")
+        async with unit.batched() as batch:
+            touch(batch, "transaction's batch")
+
+    async with connected(settings) as database:
+        fd = os.open(write_lock_path(database_file), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            started = time.monotonic()
+            with pytest.raises(DatabaseUnavailable, match="busy"):
+                await database.transaction(in_transaction, actor="queued")
+            assert 0.5 < time.monotonic() - started < 1.5
+            with pytest.raises(DatabaseUnavailable, match="busy"):
+                async with database.batch(actor="queued") as unit:
+                    touch(unit, "batch")
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+            await database.transaction(in_transaction, actor="served")
+            async with database.batch(actor="served") as unit:
+                touch(unit, "batch")
+        finally:
+            os.close(fd)
+    audit = await Database(db).audit.list(
+        entity="Garage", entity_id=garage.id, since=None, until=None, limit=9, cursor=None
+    )
+    written = sorted(
+        (row.actor, json.loads(row.after or "{}").get("how")) for row in audit.items if row.action == "UPDATE"
+    )
+    assert written == [("served", "batch"), ("served", "transaction"), ("served", "transaction's batch")]

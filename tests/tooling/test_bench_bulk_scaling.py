@@ -17,10 +17,11 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 SCALING_OPERATIONS = {
     "find available spot (CAR)", "vehicle by plate", "active session for vehicle", "session by id", "ticket by code",
-    "sessions: first page", "sessions: deep page (cursor)", "sessions: garage + ACTIVE", "sessions: garage + COMPLETED",
-    "sessions: by plate", "payments: first page", "payments: garage first page", "occupancy counts (garage)",
-    "active sessions count (all)", "report: 24 h, hourly", "report: 30 days, daily", "check-in (service)",
-    "check-out (service)",
+    "sessions: first page", "sessions: deep page (cursor)", "sessions: deep page (id cursor)",
+    "sessions: garage + ACTIVE", "sessions: garage + COMPLETED", "sessions: by plate", "payments: first page",
+    "payments: garage first page", "payments: deep page (cursor)", "occupancy counts (garage)",
+    "active sessions count (all)", "report: 24 h, hourly", "report: 30 days, daily", "report: 30 days, from rows",
+    "check-in (service)", "check-out (service)",
 }
 
 

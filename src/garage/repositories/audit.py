@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from garage.db import insert_rows
 from garage.repositories.base import Repository
-from garage.repositories.pagination import Page, page_of, page_window, time_range
+from garage.repositories.pagination import Page, newest_first_window, page_of, time_range
 from garage.repositories.records import AuditLog
 from garage.repositories.rows import relations_of
 from garage.vocabulary import AUDIT_OMITTED, SENSITIVE_FIELDS, AuditAction, AuditEntity
@@ -108,12 +108,8 @@ class AuditRepository(Repository):
             where["entityId"] = entity_id
         if (window := time_range(since, until)) is not None:
             where["createdAt"] = window
-        rows = await self._db.auditlog.find_many(
-            where=where,  # type: ignore[arg-type]
-            order=[{"createdAt": "desc"}, {"id": "desc"}],
-            **page_window(limit, cursor),
-        )
-        return page_of(rows, limit)
+        rows = await self._db.auditlog.find_many(**newest_first_window("createdAt", where, limit, cursor))
+        return page_of(rows, limit, key="createdAt")
 
 
 def _as_json(value: Any) -> str | None:

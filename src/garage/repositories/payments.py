@@ -13,7 +13,7 @@ from prisma.types import PaymentCreateWithoutRelationsInput
 from garage.db import insert_rows
 from garage.repositories.base import Repository
 from garage.repositories.events import event_view
-from garage.repositories.pagination import Page, after, page_of, page_window, time_range
+from garage.repositories.pagination import Page, after, newest_first_window, page_of, time_range
 from garage.repositories.rows import new_id
 from garage.vocabulary import AuditAction, AuditEntity, EventType, PaymentStatus
 
@@ -82,12 +82,8 @@ class PaymentRepository(Repository):
             where["garageId"] = garage_id
         if (window := time_range(since, until)) is not None:
             where["createdAt"] = window
-        rows = await self._db.payment.find_many(
-            where=where,  # type: ignore[arg-type]
-            order=[{"createdAt": "desc"}, {"id": "desc"}],
-            **page_window(limit, cursor),
-        )
-        return page_of(rows, limit)
+        rows = await self._db.payment.find_many(**newest_first_window("createdAt", where, limit, cursor))
+        return page_of(rows, limit, key="createdAt")
 
     async def with_reference(self, *, after_id: str | None, limit: int) -> builtins.list[Payment]:
         """Every payment holding an encrypted reference, by id: key rotation."""

@@ -14,7 +14,7 @@ from garage.db import insert_rows
 from garage.repositories.audit import audit_view
 from garage.repositories.base import Repository
 from garage.repositories.events import event_view
-from garage.repositories.pagination import Page, page_of, page_window, time_range
+from garage.repositories.pagination import Page, newest_first_window, page_of, time_range
 from garage.repositories.rows import columns_of, new_id
 from garage.vocabulary import AuditAction, AuditEntity, EventType, SessionStatus, SpotStatus, TicketStatus
 
@@ -28,7 +28,6 @@ _WITH_TICKET_GARAGE_AND_RATE: dict[str, Any] = {
     "validation": True,
     "permit": True,
 }
-NEWEST_FIRST: list[dict[str, str]] = [{"startTime": "desc"}, {"id": "desc"}]
 
 
 class SessionRepository(Repository):
@@ -213,13 +212,12 @@ class SessionRepository(Repository):
             where["AND"] = [{"licensePlate": {"contains": plate_contains}}]
         if (window := time_range(since, until)) is not None:
             where["startTime"] = window
+        # the next page's cursor is a position (startTime, id): SQLite seeks to it (pagination.keyset)
         rows = await self._db.parkingsession.find_many(
-            where=where,  # type: ignore[arg-type]
             include=WITH_TICKET,  # type: ignore[arg-type]
-            order=NEWEST_FIRST,  # type: ignore[arg-type]
-            **page_window(limit, cursor),
+            **newest_first_window("startTime", where, limit, cursor),
         )
-        return page_of(rows, limit)
+        return page_of(rows, limit, key="startTime")
 
     async def with_ids(self, ids: Sequence[str]) -> builtins.list[ParkingSession]:
         """Sessions having one of `ids` (without their ticket): bulk import's existence check."""

@@ -17,8 +17,9 @@ so a change and its audit rows commit together or not at all."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from datetime import timedelta
 from functools import cached_property
 from typing import Any, TypeVar
@@ -27,8 +28,18 @@ from prisma import Prisma
 from prisma.client import Batch
 
 from garage.config import Settings
-from garage.db import create_prisma, insert_rows, transaction, wait_seconds_of
+from garage.db import (
+    BUSY,
+    ENGINE_ANSWER_SLACK,
+    create_prisma,
+    database_deadline,
+    insert_rows,
+    transaction,
+    wait_seconds_of,
+)
 from garage.db.retry import DEFAULT_POLICY, RetryPolicy
+from garage.db.write_lock import write_queue_of
+from garage.errors import DatabaseUnavailable
 from garage.repositories.api_keys import ApiKeyRepository
 from garage.repositories.archive import ArchiveRepository
 from garage.repositories.audit import AuditEntry, AuditRepository, AuditValue, entry_of, queue_entries, write_entries
@@ -234,16 +245,42 @@ class Database(Repositories):
             await unit._write_audit()
             return result
 
-        return await transaction(self._db, run, max_wait=max_wait, timeout=timeout, policy=policy)
+        with self._writer_turn_bounds() as deadline:
+            async with self._turn(deadline):
+                return await transaction(self._db, run, max_wait=max_wait, timeout=timeout, policy=policy)
 
     @asynccontextmanager
     async def batch(self, *, actor: str) -> AsyncIterator[UnitOfWork]:
         """A unit whose `queue_*` writes (and their audit entries) go as ONE request on exit,
         all or nothing; nothing is sent if the block raises."""
-        async with self._db.batch_() as batch:
-            unit = UnitOfWork(self._db, actor=actor, batch=batch)
-            yield unit
-            unit._queue_audit()
+        batch = self._db.batch_()
+        unit = UnitOfWork(self._db, actor=actor, batch=batch)
+        yield unit
+        unit._queue_audit()
+        with self._writer_turn_bounds() as deadline:
+            async with self._turn(deadline):
+                await batch.commit()
+
+    @contextmanager
+    def _writer_turn_bounds(self) -> Iterator[float]:
+        """The deadline of a write's wait: its turn (`_turn`) and then the write itself are answered
+        within GARAGE_DB_WAIT_SECONDS together, not each."""
+        seconds = self.wait_seconds
+        with database_deadline(seconds):
+            yield time.monotonic() + max(seconds - ENGINE_ANSWER_SLACK, seconds / 2)
+
+    @asynccontextmanager
+    async def _turn(self, deadline: float) -> AsyncIterator[None]:
+        """This process's turn to write the database file, in order with every other writer of it
+        (garage/db/write_lock.py), taken before asking SQLite for its write lock and held until the
+        transaction or batch is over; not granted by `deadline`: 503, as for a busy database."""
+        queue = write_queue_of(self._db, getattr(self._db, "database_path", None))
+        async with AsyncExitStack() as stack:
+            try:
+                await stack.enter_async_context(queue.turn(deadline))
+            except TimeoutError as error:
+                raise DatabaseUnavailable(BUSY) from error
+            yield
 
 
 @asynccontextmanager

@@ -25,7 +25,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from starlette.responses import JSONResponse
 
-from garage.repositories.pagination import Page
+from garage.repositories.pagination import Page, parse_position
 from garage.services.plates import normalise_plate
 from garage.vocabulary import format_timestamp
 
@@ -148,16 +148,25 @@ class ListResponse(ApiModel, Generic[ItemT]):
 
 
 def encode_cursor(after_id: str | None) -> str | None:
+    """`after_id` is what the repository's page gave: a row id, or a position (the large newest-first
+    lists: repositories/pagination.py); either way the client sees an opaque string."""
     return None if after_id is None else base64.urlsafe_b64encode(f"v1:{after_id}".encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> str:
+    """A cursor's row id or position; ValueError (a 400) for anything this API did not hand out,
+    a position whose key is not a time included. Cursors holding a plain id (every cursor handed out
+    before positions existed) are still accepted by the lists that now hand out positions."""
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as error:
         raise ValueError("not a cursor from this API") from error
     if not text.startswith("v1:") or len(text) < 4:
         raise ValueError("not a cursor from this API")
+    try:
+        parse_position(text[3:])
+    except ValueError as error:
+        raise ValueError("not a cursor from this API") from error
     return text[3:]
 
 
