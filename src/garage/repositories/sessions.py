@@ -250,12 +250,10 @@ class SessionRepository(Repository):
 
 
 def _as_priced(session: ParkingSession) -> dict[str, Any]:
-    """The completion's guard: the session still ACTIVE, with the permit it was priced with, and
-    without a validation if it was priced without one (a validation is never removed or replaced)."""
-    guard: dict[str, Any] = {"id": session.id, "status": SessionStatus.ACTIVE, "permitId": session.permitId}
-    if session.validation is None:
-        guard["validation"] = {"is": None}
-    return guard
+    """The completion's guard: the session row still as it was read and priced, ACTIVE and with the
+    same updatedAt (a new validation or a change of permit moves it: ValidationRepository.create,
+    set_permit). A version check on the row's own key: no subquery on Validation."""
+    return {"id": session.id, "status": SessionStatus.ACTIVE, "updatedAt": session.updatedAt}
 
 
 def _with_ticket(garage_and_rate: bool) -> dict[str, Any]:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from garage.repositories.base import Repository
 from garage.repositories.events import event_view
 from garage.repositories.records import ParkingSession, Validation, Validator
+from garage.repositories.rows import now_ms
 from garage.vocabulary import AuditAction, AuditEntity, EventType
 
 
@@ -28,7 +29,8 @@ class ValidationRepository(Repository):
     async def create(self, session: ParkingSession, validator: Validator) -> Validation:
         """The session's validation with the validator's kind and value as they are now. A session
         validated already raises UniqueViolation (whatever this transaction read before). Emits
-        validation.created in the session's garage."""
+        validation.created in the session's garage. The session's updatedAt moves too: a check-out
+        that priced the session before this validation finds it changed (SessionRepository.queue_complete)."""
         validation = await self._writing().validation.create(
             data={
                 "sessionId": session.id,
@@ -37,6 +39,9 @@ class ValidationRepository(Repository):
                 "value": validator.value,
             }
         )
+        # later than the read even within one millisecond, so the version always moves
+        moved = max(now_ms(), session.updatedAt + timedelta(milliseconds=1))
+        await self._writing().parkingsession.update_many(where={"id": session.id}, data={"updatedAt": moved})
         self._record(AuditAction.VALIDATE, AuditEntity.VALIDATION, validation.id, after=validation)
         self._emit(EventType.VALIDATION_CREATED, session.garageId, {"validation": event_view(validation)})
         return validation
