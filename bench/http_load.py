@@ -91,17 +91,26 @@ class Setup:
 def server_cpu_seconds(session_id: int) -> float:
     """CPU time used so far by every live process of the server's session (uvicorn, its workers,
     their engines: start_server runs them in a session of their own)."""
-    total = 0
+    return session_cpu_seconds(session_id)[0]
+
+
+def session_cpu_seconds(session_id: int) -> tuple[float, float]:
+    """CPU used so far by every live process of the session, and by its Node processes (Garage's
+    query engines) among them."""
+    total = engines = 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            rest = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
+            name, rest = (entry / "stat").read_text().rsplit(")", 1)
+            fields = rest.split()
+        except (OSError, ValueError):
             continue  # gone meanwhile
-        if int(rest[3]) == session_id:
-            total += int(rest[11]) + int(rest[12])
-    return total / CLOCK_TICKS
+        if int(fields[3]) == session_id:
+            ticks = int(fields[11]) + int(fields[12])
+            total += ticks
+            engines += ticks if name.endswith("(node") else 0
+    return total / CLOCK_TICKS, engines / CLOCK_TICKS
 
 
 def checked(response: httpx.Response, status: int) -> Any:

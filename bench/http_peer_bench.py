@@ -65,7 +65,7 @@ from bench import load_client  # noqa: E402  (the load generator's own imports: 
 
 LOAD_CLIENT_ONLY = __name__ == "__main__" and "--load-client" in sys.argv[1:]
 if not LOAD_CLIENT_ONLY:  # the generator's process needs none of these (the servers, the data)
-    from bench.http_load import CLOCK_TICKS, SERVER_ENV, Sizes, build_data, fmt
+    from bench.http_load import SERVER_ENV, Sizes, build_data, fmt, session_cpu_seconds
     from garage.config.development_secrets import development_secrets
     from tests.api.conftest import LiveServer, free_port, start_server, wait_until_ready
     from tests.database import copy_database
@@ -120,8 +120,8 @@ def run_client(server: LiveServer, idle: LiveServer, spec: dict[str, Any], log_d
         for line in process.stdout:
             line = line.strip()
             if line in ("measuring", "finished"):
-                total, engines = cpu_seconds(server.process.pid)
-                marks[line] = (total, engines, cpu_seconds(idle.process.pid)[0])
+                total, engines = session_cpu_seconds(server.process.pid)
+                marks[line] = (total, engines, session_cpu_seconds(idle.process.pid)[0])
             elif line.startswith("{"):
                 result = json.loads(line)
         process.wait()
@@ -131,25 +131,6 @@ def run_client(server: LiveServer, idle: LiveServer, spec: dict[str, Any], log_d
     result["engine_cpu_s"] = marks["finished"][1] - marks["measuring"][1]
     result["idle_side_cpu_s"] = marks["finished"][2] - marks["measuring"][2]
     return result
-
-
-def cpu_seconds(session_id: int) -> tuple[float, float]:
-    """CPU used so far by every live process of the server's session, and by its Node processes
-    (Garage's query engines) among them (http_load.server_cpu_seconds, split)."""
-    total = engines = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            name, rest = (entry / "stat").read_text().rsplit(")", 1)
-            fields = rest.split()
-        except (OSError, ValueError):
-            continue  # gone meanwhile
-        if int(fields[3]) == session_id:
-            ticks = int(fields[11]) + int(fields[12])
-            total += ticks
-            engines += ticks if name.endswith("(node") else 0
-    return total / CLOCK_TICKS, engines / CLOCK_TICKS
 
 
 # --- the peer -----------------------------------------------------------------------------------------

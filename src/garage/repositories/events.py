@@ -69,11 +69,6 @@ class PendingEvent:
     data: Mapping[str, Any]
 
 
-def stored_time(moment: datetime) -> str:
-    """A time as the engine stores DateTime columns in SQLite (for raw SQL that writes one)."""
-    return moment.isoformat(timespec="milliseconds")
-
-
 def event_id(seq: int) -> str:
     return str(seq).rjust(ID_DIGITS, "0")
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from garage.repositories.base import Repository
-from garage.repositories.rows import at_db_precision
+from garage.repositories.rows import as_stored, at_db_precision
 from garage.vocabulary import PaymentMethod, PaymentStatus, SessionStatus
 
 
@@ -80,14 +80,6 @@ SELECT 'pay', substr("createdAt", 1, ?5), "method", sum("amountCents"), sum("dis
 UNION ALL
 SELECT 'occ', k, CAST(edge AS TEXT), sum(d), max(level) FROM running GROUP BY k, edge
 """
-
-
-def as_stored(moment: datetime) -> str:
-    """`moment` (at millisecond precision) as the engine stores a DateTime: ISO 8601 in UTC, the
-    milliseconds left out when they are 0 ("2026-03-01T08:00:00+00:00", "2026-03-01T08:00:00.250+00:00").
-    Text order is time order between such texts, so SQL compares them as they are."""
-    moment = moment.astimezone(UTC)
-    return moment.isoformat(timespec="milliseconds" if moment.microsecond else "seconds")
 
 
 def _stored_up(moment: datetime) -> str:

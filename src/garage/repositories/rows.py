@@ -22,6 +22,14 @@ def at_db_precision(moment: datetime) -> datetime:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
+def as_stored(moment: datetime) -> str:
+    """`moment` (at millisecond precision) as the engine stores a DateTime: ISO 8601 in UTC, the
+    milliseconds left out when they are 0 ("2026-03-01T08:00:00+00:00", "2026-03-01T08:00:00.250+00:00").
+    Text order is time order between such texts, so SQL compares them as they are."""
+    moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="milliseconds" if moment.microsecond else "seconds")
+
+
 def relations_of(model: str) -> frozenset[str]:
     """The relation fields of a Prisma model (by its name): they are not columns."""
     return frozenset(RELATIONAL_FIELD_MAPPINGS.get(model, {}))

@@ -15,7 +15,7 @@ from garage.repositories.audit import audit_view
 from garage.repositories.base import Repository
 from garage.repositories.events import event_view
 from garage.repositories.pagination import Page, newest_first_window, page_of, time_range
-from garage.repositories.rows import columns_of, new_id
+from garage.repositories.rows import columns_of, new_id, relations_of
 from garage.vocabulary import AuditAction, AuditEntity, EventType, SessionStatus, SpotStatus, TicketStatus
 
 WITH_TICKET: dict[str, Any] = {"ticket": True}
@@ -98,31 +98,16 @@ class SessionRepository(Repository):
         session as it will be stored, with its ticket. What the fee was computed from is part of the
         WHERE (`_as_priced`): a session that is no longer ACTIVE, or that gained a validation or
         changed permit since it was read, fails the batch (RecordMissing) and nothing is written.
-        (`update`, not `update_many`: only `update` fails a batch when nothing matches.)
         Emits session.completed with `payment`, queued in the same batch (None only for test data)."""
-        assert session.ticket is not None, "sessions are read with their ticket"
-        batch = self._batch()
-        batch.parkingsession.update(
-            where=_as_priced(session),  # type: ignore[arg-type]
-            data={"status": SessionStatus.COMPLETED, "endTime": end_time, "feeCents": fee_cents, "updatedAt": now},
-        )
         ticket_status = TicketStatus.LOST if lost_ticket else TicketStatus.PAID
-        batch.ticket.update_many(where={"id": session.ticket.id}, data={"status": ticket_status, "updatedAt": now})
-        ticket = session.ticket.model_copy(update={"status": ticket_status, "updatedAt": now})
-        completed = session.model_copy(
-            update={
-                "status": SessionStatus.COMPLETED,
-                "endTime": end_time,
-                "feeCents": fee_cents,
-                "updatedAt": now,
-                "ticket": ticket,
-                "garage": None,
-                "spot": None,
-                "validation": None,
-                "permit": None,
-            }
+        completed = self._queue_end(
+            session,
+            guard=_as_priced(session),
+            changes={"status": SessionStatus.COMPLETED, "endTime": end_time, "feeCents": fee_cents},
+            ticket_status=ticket_status,
+            now=now,
         )
-        after = {**audit_view(completed, AuditEntity.SESSION), "ticketStatus": ticket.status, "minutes": minutes}
+        after = {**audit_view(completed, AuditEntity.SESSION), "ticketStatus": ticket_status, "minutes": minutes}
         self._record(AuditAction.CHECK_OUT, AuditEntity.SESSION, session.id, before=session, after=after)
         paid = event_view(payment) if payment is not None else None
         self._emit(EventType.SESSION_COMPLETED, session.garageId, {"session": event_view(completed), "payment": paid})
@@ -132,31 +117,38 @@ class SessionRepository(Repository):
         """Adds ACTIVE -> VOIDED (no fee, no payment; its ticket VOID) to the unit's batch; returns the
         session as it will be stored. Guarded like `queue_complete`: a session no longer ACTIVE when
         the batch runs fails it (RecordMissing), so a void racing a check-out leaves exactly one."""
-        assert session.ticket is not None, "sessions are read with their ticket"
-        batch = self._batch()
-        batch.parkingsession.update(
-            where={"id": session.id, "status": SessionStatus.ACTIVE},  # type: ignore[typeddict-unknown-key]  # Prisma 5 extended unique where
-            data={"status": SessionStatus.VOIDED, "endTime": end_time, "voidReason": reason, "updatedAt": now},
+        voided = self._queue_end(
+            session,
+            guard={"id": session.id, "status": SessionStatus.ACTIVE},
+            changes={"status": SessionStatus.VOIDED, "endTime": end_time, "voidReason": reason},
+            ticket_status=TicketStatus.VOID,
+            now=now,
         )
-        batch.ticket.update_many(where={"id": session.ticket.id}, data={"status": TicketStatus.VOID, "updatedAt": now})
-        ticket = session.ticket.model_copy(update={"status": TicketStatus.VOID, "updatedAt": now})
-        voided = session.model_copy(
-            update={
-                "status": SessionStatus.VOIDED,
-                "endTime": end_time,
-                "voidReason": reason,
-                "updatedAt": now,
-                "ticket": ticket,
-                "garage": None,
-                "spot": None,
-                "validation": None,
-                "permit": None,
-            }
-        )
-        after = {**audit_view(voided, AuditEntity.SESSION), "ticketStatus": ticket.status}
+        after = {**audit_view(voided, AuditEntity.SESSION), "ticketStatus": TicketStatus.VOID}
         self._record(AuditAction.VOID, AuditEntity.SESSION, session.id, before=session, after=after)
         self._emit(EventType.SESSION_VOIDED, session.garageId, {"session": event_view(voided)})
         return voided
+
+    def _queue_end(
+        self,
+        session: ParkingSession,
+        *,
+        guard: dict[str, Any],
+        changes: dict[str, Any],
+        ticket_status: TicketStatus,
+        now: datetime,
+    ) -> ParkingSession:
+        """The writes that end an ACTIVE session, added to the unit's batch: the session's `changes`
+        where `guard` still holds (`update`, not `update_many`: only `update` fails a batch when nothing
+        matches) and its ticket's status. Returns the session as it will be stored, with its ticket
+        and without the other relations it was read with."""
+        assert session.ticket is not None, "sessions are read with their ticket"
+        batch = self._batch()
+        batch.parkingsession.update(where=guard, data={**changes, "updatedAt": now})  # type: ignore[arg-type,typeddict-item]  # Prisma 5 extended unique where
+        batch.ticket.update_many(where={"id": session.ticket.id}, data={"status": ticket_status, "updatedAt": now})
+        ticket = session.ticket.model_copy(update={"status": ticket_status, "updatedAt": now})
+        others = {name: None for name in relations_of("ParkingSession") if name != "ticket"}
+        return session.model_copy(update={**changes, "updatedAt": now, **others, "ticket": ticket})
 
     async def get(self, session_id: str, *, with_garage_and_rate: bool = False) -> ParkingSession | None:
         return await self._db.parkingsession.find_unique(

@@ -44,14 +44,14 @@ from garage.repositories.api_keys import ApiKeyRepository
 from garage.repositories.archive import ArchiveRepository
 from garage.repositories.audit import AuditEntry, AuditRepository, AuditValue, entry_of, queue_entries, write_entries
 from garage.repositories.denied_plates import DeniedPlateRepository
-from garage.repositories.events import OCCUPANCY_SQL, EventRepository, PendingEvent, event_rows, stored_time
+from garage.repositories.events import OCCUPANCY_SQL, EventRepository, PendingEvent, event_rows
 from garage.repositories.garages import GarageRepository
 from garage.repositories.migrations import MigrationRepository
 from garage.repositories.payments import PaymentRepository
 from garage.repositories.permits import PermitRepository
 from garage.repositories.rates import RateRepository
 from garage.repositories.reports import ReportRepository
-from garage.repositories.rows import now_ms
+from garage.repositories.rows import as_stored, now_ms
 from garage.repositories.sessions import SessionRepository
 from garage.repositories.spots import SpotRepository
 from garage.repositories.tickets import TicketRepository
@@ -201,7 +201,7 @@ class UnitOfWork(Repositories):
             await insert_rows(self._db, "Event", event_rows(events, now))
         garages, self.occupancy_changed_in = list(self.occupancy_changed_in), {}
         for garage_id in garages:
-            await self._db.execute_raw(OCCUPANCY_SQL, stored_time(now), garage_id)
+            await self._db.execute_raw(OCCUPANCY_SQL, as_stored(now), garage_id)
 
     def _queue_audit(self) -> None:
         """The audit rows and events of the unit, as the last writes of its batch."""
@@ -216,7 +216,7 @@ class UnitOfWork(Repositories):
             self.batch.event.create_many(data=event_rows(events, now))  # type: ignore[arg-type]
         garages, self.occupancy_changed_in = list(self.occupancy_changed_in), {}
         for garage_id in garages:
-            self.batch.execute_raw(OCCUPANCY_SQL, stored_time(now), garage_id)
+            self.batch.execute_raw(OCCUPANCY_SQL, as_stored(now), garage_id)
 
 
 class Database(Repositories):
